@@ -1,0 +1,168 @@
+"""The simulator's own files: HyperSpy `.hspy` (HDF5, read and written by rosettasciio).
+
+The image is the signal; the pixel size is the axes' scale; the acquisition settings live in
+`original_metadata.cimp_simulation.acquisition` as {value, unit}, like a vendor's tree, with
+the generator's seed and index so any image can be regenerated exactly.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from rsciio.hspy import file_reader, file_writer
+
+import cimp
+from cimp import schema
+from cimp.io.record import Record, UnreadableFile
+from cimp.progress import track
+from cimp.simulate import Acquisition, simulate, simulate_pair
+from cimp.simulate.crystals import library
+
+ROOT = "cimp_simulation"
+SUFFIXES = (".hspy",)
+
+
+def write(path: str | Path, acq: Acquisition, scene_id: str, generator: dict) -> None:
+    """Write one simulated acquisition as a .hspy file."""
+    s = acq.settings
+    axes = [
+        {
+            "name": name,
+            "scale": s.pixel_size,
+            "offset": 0.0,
+            "units": "nm",
+            "size": size,
+            "navigate": False,
+        }
+        for name, size in zip(("y", "x"), acq.image.shape, strict=True)
+    ]
+    acquisition = {
+        name: {"value": value, "unit": schema.field(name).unit}
+        for name, value in s.metadata().items()
+    }
+    scene = acq.scene
+    signal = {
+        "data": acq.image,
+        "axes": axes,
+        "metadata": {
+            "General": {"title": f"simulated HAADF {scene_id}"},
+            "Signal": {"signal_type": "", "quantity": "Intensity (counts)"},
+            "Acquisition_instrument": {"TEM": {"beam_energy": s.beam_energy}},
+        },
+        "original_metadata": {
+            ROOT: {
+                "acquisition": acquisition,
+                "scene": {
+                    "id": scene_id,
+                    "kind": scene.kind,
+                    "matrix": library()[scene.matrix.crystal].label if scene.matrix else "none",
+                    "particles": len(scene.particles),
+                    "support_nm": scene.support_nm,
+                },
+                "generator": {"name": "cimp.simulate", "version": cimp.__version__, **generator},
+            }
+        },
+        "tmp_parameters": {},
+        "attributes": {"_lazy": False},
+        "package_info": {"name": "cimp", "version": cimp.__version__},
+        "learning_results": {},
+        "models": {},
+    }
+    tmp = Path(path).with_suffix(".partial")
+    file_writer(str(tmp), signal, show_progressbar=False)
+    tmp.replace(path)
+
+
+def is_simulated(signal: dict) -> bool:
+    return ROOT in signal.get("original_metadata", {})
+
+
+def read(path: str | Path) -> list[Record]:
+    """Records of a simulator file; a .hspy from elsewhere is read by its axes alone."""
+    try:
+        signals = file_reader(str(path))
+    except Exception as err:  # rosettasciio raises many kinds on a broken file
+        raise UnreadableFile(f"not a readable .hspy file ({type(err).__name__}: {err})") from err
+    return [_record(path, i, signal) for i, signal in enumerate(signals)]
+
+
+def _record(path, index: int, signal: dict) -> Record:
+    image = np.asarray(signal["data"])
+    metadata: dict[str, float | str] = {}
+    provenance: dict[str, str] = {}
+    tree = signal.get("original_metadata", {}).get(ROOT, {})
+    for name, entry in tree.get("acquisition", {}).items():
+        if name not in schema.BY_NAME:
+            continue
+        value, unit = entry["value"], entry.get("unit") or None
+        if schema.field(name).kind == schema.NUMERIC:
+            value = schema.to_canonical(name, float(value), unit)
+        metadata[name] = value
+        provenance[name] = f"{ROOT}.acquisition.{name} = {entry['value']} {unit or ''}".rstrip()
+    axes = signal.get("axes", [])
+    if len(axes) == 2 and axes[-1].get("units"):
+        x = axes[-1]
+        metadata["pixel_size"] = schema.to_canonical("pixel_size", float(x["scale"]), x["units"])
+        provenance["pixel_size"] = f"axes[x].scale = {x['scale']} {x['units']}"
+    scene = tree.get("scene", {})
+    session = str(scene.get("id") or f"{Path(path).name}")
+    return Record(
+        image,
+        metadata,
+        provenance,
+        str(path),
+        frame=index,
+        session=session,
+        extra={"scene": str(scene.get("matrix", ""))},
+    )
+
+
+def file_names(seed: int, index: int, pairs: bool) -> list[str]:
+    stem = f"sim-s{seed}-{index:06d}"
+    return [f"{stem}-low.hspy", f"{stem}-high.hspy"] if pairs else [f"{stem}.hspy"]
+
+
+def write_one(out: Path, seed: int, index: int, size: int, pairs: bool) -> int:
+    """Simulate and write image (or dose pair) `index`; files already there are kept."""
+    names = file_names(seed, index, pairs)
+    if all((out / name).exists() for name in names):
+        return 0
+    scene_id = f"s{seed}-{index:06d}"
+    if pairs:
+        acquisitions = simulate_pair(seed, index, size, expected=False)
+        members = ("low", "high")
+    else:
+        acquisitions = (simulate(seed, index, size),)
+        members = ("single",)
+    for name, acq, member in zip(names, acquisitions, members, strict=True):
+        generator = {"seed": seed, "index": index, "size": size, "member": member}
+        write(out / name, acq, scene_id, generator)
+    return len(names)
+
+
+def write_run(
+    out: str | Path,
+    n: int,
+    size: int = 256,
+    seed: int = 0,
+    pairs: bool = False,
+    workers: int = 1,
+    show_progress: bool = True,
+) -> int:
+    """Write n simulated images (n dose pairs with `pairs`) to `out`; returns files written.
+
+    Image i depends only on (seed, i): any worker count gives the same files, and a run that
+    was stopped completes when started again.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    job = partial(write_one, out, seed, size=size, pairs=pairs)
+    if workers <= 1:
+        done = map(job, range(n))
+        return sum(track(done, "simulate", total=n, enabled=show_progress))
+    with ProcessPoolExecutor(workers) as pool:
+        done = pool.map(job, range(n), chunksize=8)
+        return sum(track(done, "simulate", total=n, enabled=show_progress))

@@ -1,0 +1,31 @@
+"""Seeded draws of whole acquisitions: settings, scene and image, reproducible per index."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cimp.simulate.image import Acquisition, acquire
+from cimp.simulate.scene import sample_scene
+from cimp.simulate.settings import sample_dose_pair, sample_settings
+
+
+def _rng(seed: int, index: int) -> np.random.Generator:
+    """Image `index` of run `seed` gets its own stream: results do not depend on worker order."""
+    return np.random.default_rng([seed, index])
+
+
+def simulate(seed: int, index: int, size: int = 256, expected: bool = False) -> Acquisition:
+    """Image `index` of the run with seed `seed`: independent settings and scene."""
+    rng = _rng(seed, index)
+    settings = sample_settings(rng, size)
+    return acquire(sample_scene(rng, settings.fov), settings, rng, expected)
+
+
+def simulate_pair(
+    seed: int, index: int, size: int = 256, expected: bool = True
+) -> tuple[Acquisition, Acquisition]:
+    """Scene `index` at a low and a high dose (same scene, same settings otherwise)."""
+    rng = _rng(seed, index)
+    low, high = sample_dose_pair(rng, size)
+    scene = sample_scene(rng, low.fov)
+    return acquire(scene, low, rng, expected), acquire(scene, high, rng, expected)
