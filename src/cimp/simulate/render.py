@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from cimp.simulate.crystals import ProjectedCrystal, library
+from cimp.simulate.crystals import ProjectedCrystal
 from cimp.simulate.probe import Probe
 from cimp.simulate.scene import Grain, Scene
 from cimp.simulate.settings import Settings
