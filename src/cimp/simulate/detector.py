@@ -42,6 +42,11 @@ def black_level(offset: float, det: Detector = DETECTOR) -> float:
     return det.counts_per_offset * offset
 
 
+def noise_floor(gain: float, det: Detector = DETECTOR) -> float:
+    """Standard deviation (counts) of the noise added after counting: amplifier and PMT dark."""
+    return float(np.hypot(det.read_noise, det.dark_noise_per_gain * counts_per_electron(gain, det)))
+
+
 def response_filter(signal: np.ndarray, dwell_us: float, det: Detector = DETECTOR) -> np.ndarray:
     """First-order low-pass along the raster: short dwell times smear along the fast axis."""
     a = float(np.exp(-dwell_us / det.response_us))
@@ -87,6 +92,5 @@ def detect(
         return response_filter(electrons, dwell_us, det) * c + black_level(offset, det)
     pulses = _pulse_sum(electrons, det.pulse_shape, rng)
     analog = response_filter(pulses, dwell_us, det) * c + black_level(offset, det)
-    noise = np.hypot(det.read_noise, det.dark_noise_per_gain * c)
-    analog += noise * rng.standard_normal(analog.shape, dtype=np.float32)
+    analog += noise_floor(gain, det) * rng.standard_normal(analog.shape, dtype=np.float32)
     return np.clip(np.rint(analog), 0, UINT16_MAX).astype(np.uint16)

@@ -1,0 +1,51 @@
+"""The `cimp` command as a user meets it."""
+
+import pytest
+from typer.testing import CliRunner
+
+from cimp.cli import app
+
+runner = CliRunner()
+
+
+def _text(result) -> str:
+    """The output with rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
+def test_help_lists_every_command_and_explains_itself():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("simulate", "ingest", "summary"):
+        assert command in result.output
+    for command, phrase in [("simulate", "dose"), ("ingest", "skipped.csv"), ("summary", "range")]:
+        sub = runner.invoke(app, [command, "--help"])
+        assert sub.exit_code == 0 and phrase in sub.output
+
+
+def test_simulate_ingest_summary_from_the_command_line(tmp_path):
+    raw, ds = tmp_path / "raw", tmp_path / "ds"
+    result = runner.invoke(app, ["simulate", str(raw), "--n", "5", "--size", "32", "--pairs"])
+    assert result.exit_code == 0, result.output
+    assert len(list(raw.glob("*.hspy"))) == 10
+    result = runner.invoke(app, ["ingest", str(raw), "--out", str(ds)])
+    assert result.exit_code == 0, result.output
+    assert "added 10 images from 10 files" in _text(result)
+    result = runner.invoke(app, ["summary", str(ds)])
+    assert result.exit_code == 0, result.output
+    assert "10 images" in result.output and "dwell_time" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "/no/such/folder", "--out", "{tmp}/ds"], "no such file or folder"),
+        (["ingest", "{tmp}", "--out", "{tmp}/ds", "--val", "0.6", "--test", "0.5"], "fractions"),
+        (["summary", "{tmp}"], "not a cimp dataset"),
+        (["simulate", "{tmp}/x", "--n", "0"], "at least 1"),
+    ],
+)
+def test_mistakes_get_a_clear_message_and_exit_code_2(tmp_path, args, message):
+    result = runner.invoke(app, [a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 2
+    assert message in _text(result)

@@ -1,0 +1,125 @@
+"""Dataset store and ingest: round trip, idempotence, resume, bad files, splits."""
+
+import numpy as np
+import pytest
+
+from cimp import io
+from cimp.ingest import ingest
+from cimp.io import simulated
+from cimp.simulate import simulate
+from cimp.store import Store, split_of
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory):
+    """Eight small simulated files (four of them two dose pairs)."""
+    out = tmp_path_factory.mktemp("raw")
+    simulated.write_run(out, 4, size=48, seed=3, show_progress=False)
+    simulated.write_run(out / "pairs", 2, size=48, seed=4, pairs=True, show_progress=False)
+    return out
+
+
+def test_ingest_round_trips_images_and_canonical_metadata(raw, tmp_path):
+    report = ingest([raw], tmp_path / "ds", show_progress=False)
+    assert (report.files_read, report.images_added, report.skipped) == (8, 8, [])
+    store = Store(tmp_path / "ds")
+    table = store.table()
+    assert len(table) == 8 and table["image_id"].is_unique
+    row = table[table["source"].str.endswith("sim-s3-000002.hspy")].iloc[0]
+    truth = simulate(3, 2, size=48)
+    np.testing.assert_array_equal(store.image(row["image_id"]), truth.image)
+    for name, value in truth.settings.metadata().items():
+        assert row[name] == (pytest.approx(value) if isinstance(value, float) else value), name
+    assert "axes[x].scale" in row["provenance"]
+    assert row["session"] == "s3-000002" and row["split"] in {"train", "val", "test"}
+
+
+def test_dose_pairs_share_a_session_and_so_a_split(raw, tmp_path):
+    ingest([raw / "pairs"], tmp_path / "ds", show_progress=False)
+    table = Store(tmp_path / "ds").table()
+    assert table.groupby("session")["split"].nunique().max() == 1
+    assert sorted(table.groupby("session").size()) == [2, 2]
+
+
+def test_reingest_adds_nothing(raw, tmp_path):
+    ingest([raw], tmp_path / "ds", show_progress=False)
+    before = Store(tmp_path / "ds").table()
+    again = ingest([raw], tmp_path / "ds", show_progress=False)
+    assert (again.images_added, again.files_read, again.files_known) == (0, 0, 8)
+    after = Store(tmp_path / "ds").table()
+    assert after.equals(before)
+
+
+def test_interrupted_ingest_resumes_without_loss_or_duplicates(raw, tmp_path, monkeypatch):
+    real_read, calls = io.read, []
+
+    def dying_read(path):
+        calls.append(path)
+        if len(calls) == 6:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C, or the machine went down
+        return real_read(path)
+
+    monkeypatch.setattr(io, "read", dying_read)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([raw], tmp_path / "ds", batch_size=2, show_progress=False)
+    partial = Store(tmp_path / "ds").table()
+    assert len(partial) == 4  # two full batches of rows were committed
+    monkeypatch.setattr(io, "read", real_read)
+    report = ingest([raw], tmp_path / "ds", batch_size=2, show_progress=False)
+    assert report.files_known == 4 and report.images_added == 4
+    table = Store(tmp_path / "ds").table()
+    assert len(table) == 8 and table["image_id"].is_unique and table["source"].is_unique
+
+
+def test_changed_file_is_read_again(raw, tmp_path):
+    ingest([raw], tmp_path / "ds", show_progress=False)
+    target = tmp_path / "copy.hspy"
+    simulated.write(target, simulate(9, 0, size=48), "s9-a", {"seed": 9, "index": 0})
+    assert ingest([target], tmp_path / "ds", show_progress=False).images_added == 1
+    simulated.write(target, simulate(9, 1, size=48), "s9-b", {"seed": 9, "index": 1})
+    assert ingest([target], tmp_path / "ds", show_progress=False).images_added == 1
+    assert len(Store(tmp_path / "ds").table()) == 10
+
+
+def test_bad_files_are_skipped_with_reasons_and_the_rest_ingested(raw, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.hspy").write_bytes(b"")
+    (bad / "noise.hspy").write_bytes(np.random.default_rng(0).bytes(5000))
+    (bad / "notes.txt").write_text("sample: SrTiO3")
+    report = ingest([raw, bad], tmp_path / "ds", show_progress=False)
+    assert report.images_added == 8
+    reasons = dict(report.skipped)
+    assert set(reasons) == {str(bad / n) for n in ("empty.hspy", "noise.hspy", "notes.txt")}
+    assert "not a readable .hspy" in reasons[str(bad / "noise.hspy")]
+    assert "no reader for .txt" in reasons[str(bad / "notes.txt")]
+    log = (tmp_path / "ds" / "skipped.csv").read_text().splitlines()
+    assert log[0] == "path,reason" and len(log) == 4
+
+
+def test_same_image_in_two_files_is_stored_once(raw, tmp_path):
+    copy = tmp_path / "copies"
+    copy.mkdir()
+    source = raw / "sim-s3-000000.hspy"
+    (copy / "a.hspy").write_bytes(source.read_bytes())
+    report = ingest([raw, copy], tmp_path / "ds", show_progress=False)
+    assert report.images_added == 8 and report.duplicates == 0 and report.files_known == 1
+    assert len(Store(tmp_path / "ds").table()) == 8
+
+
+def test_splits_are_by_session_deterministic_and_near_their_fractions():
+    splits = {"train": 0.8, "val": 0.1, "test": 0.1}
+    names = [split_of(f"session-{i}", splits) for i in range(20000)]
+    assert names == [split_of(f"session-{i}", splits) for i in range(20000)]
+    shares = {k: names.count(k) / len(names) for k in splits}
+    assert shares == pytest.approx(splits, abs=0.01)
+
+
+def test_store_refuses_foreign_folders_and_changed_splits(tmp_path):
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "chapter1.tex").write_text("...")
+    with pytest.raises(FileExistsError, match="not a cimp dataset"):
+        Store(tmp_path / "thesis")
+    Store(tmp_path / "ds")
+    with pytest.raises(ValueError, match="created with splits"):
+        Store(tmp_path / "ds", {"train": 0.5, "val": 0.25, "test": 0.25})
