@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-output
+LINTED := src tests benchmarks docs
 
-.PHONY: demo test lint install clean
+.PHONY: demo test test-all lint install figures bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,16 +17,25 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 test: lint
 	$(BIN)/pytest
 
+test-all: lint
+	$(BIN)/pytest -m ''
+
 demo: $(STAMP)
-	$(BIN)/cimp simulate $(DEMO_DIR)/raw --n 300 --size 256 --seed 0
+	$(BIN)/cimp simulate $(DEMO_DIR)/raw --n 300 --size 256 --seed 0 --workers 2
 	$(BIN)/cimp ingest $(DEMO_DIR)/raw --out $(DEMO_DIR)/dataset
 	$(BIN)/cimp summary $(DEMO_DIR)/dataset
+
+figures: $(STAMP)
+	$(BIN)/python docs/make_field_figure.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/simulator_speed.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

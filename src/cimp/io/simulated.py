@@ -1,8 +1,8 @@
 """The simulator's own files: HyperSpy `.hspy` (HDF5, read and written by rosettasciio).
 
 The image is the signal; the pixel size is the axes' scale; the acquisition settings live in
-`original_metadata.cimp_simulation.acquisition` as {value, unit}, like a vendor's tree, with
-the generator's seed and index so any image can be regenerated exactly.
+`original_metadata.cimp_simulation.acquisition` (values) and `.units`, like a vendor's tree,
+with the generator's seed and index so any image can be regenerated exactly.
 """
 
 from __future__ import annotations
@@ -39,10 +39,8 @@ def write(path: str | Path, acq: Acquisition, scene_id: str, generator: dict) ->
         }
         for name, size in zip(("y", "x"), acq.image.shape, strict=True)
     ]
-    acquisition = {
-        name: {"value": value, "unit": schema.field(name).unit}
-        for name, value in s.metadata().items()
-    }
+    acquisition = s.metadata()
+    units = {name: schema.field(name).unit for name in acquisition}
     scene = acq.scene
     signal = {
         "data": acq.image,
@@ -55,6 +53,7 @@ def write(path: str | Path, acq: Acquisition, scene_id: str, generator: dict) ->
         "original_metadata": {
             ROOT: {
                 "acquisition": acquisition,
+                "units": units,
                 "scene": {
                     "id": scene_id,
                     "kind": scene.kind,
@@ -94,14 +93,16 @@ def _record(path, index: int, signal: dict) -> Record:
     metadata: dict[str, float | str] = {}
     provenance: dict[str, str] = {}
     tree = signal.get("original_metadata", {}).get(ROOT, {})
-    for name, entry in tree.get("acquisition", {}).items():
+    units = tree.get("units", {})
+    for name, raw in tree.get("acquisition", {}).items():
         if name not in schema.BY_NAME:
             continue
-        value, unit = entry["value"], entry.get("unit") or None
+        unit = units.get(name) or None
+        value = raw
         if schema.field(name).kind == schema.NUMERIC:
-            value = schema.to_canonical(name, float(value), unit)
+            value = schema.to_canonical(name, float(raw), unit)
         metadata[name] = value
-        provenance[name] = f"{ROOT}.acquisition.{name} = {entry['value']} {unit or ''}".rstrip()
+        provenance[name] = f"{ROOT}.acquisition.{name} = {raw} {unit or ''}".rstrip()
     axes = signal.get("axes", [])
     if len(axes) == 2 and axes[-1].get("units"):
         x = axes[-1]

@@ -109,7 +109,7 @@ def _defects(rng, scene, settings, grid, thickness, exponent, probe) -> np.ndarr
     if sigma < 0.15 * p:  # point sampling would miss them
         return out
     crystal = library()[grain.crystal]
-    count = min(rng.poisson(scene.defect_density * settings.fov**2), 40)
+    count = min(rng.poisson(scene.defect_density * settings.fov**2), 12)
     to_crystal = rotation(-grain.azimuth)
     to_scan = rotation(-grid.rotation)
     origin = np.asarray(grain.origin)

@@ -114,7 +114,7 @@ def sample_scene(rng: np.random.Generator, fov: float) -> Scene:
         seed=int(rng.integers(2**31)),
         matrix=matrix,
         edge=edge,
-        edge_slope=float(10 ** rng.uniform(-1.5, 0)),
+        edge_slope=float(10 ** rng.uniform(-1.0, 0.5)),
         roughness=Waves.sample(rng, 6, (0.05 * fov + 2, 3 * fov + 20), 0.15),
         particles=particles,
         support_nm=float(rng.uniform(2, 20)) if has_support else 0.0,

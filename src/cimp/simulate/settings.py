@@ -14,7 +14,7 @@ INSTRUMENT = "cimp-sim Titan 300 kV"
 DETECTOR_NAME = "HAADF"
 DETECTOR_INNER_RADIUS_MM = 3.5  # physical inner radius of the annular detector
 NOMINAL_FRACTION = 0.08  # scattered fraction the operator expects when setting the gain
-TARGET_COUNTS = 6000.0  # mean signal above black level the operator aims for
+TARGET_COUNTS = 12000.0  # mean signal above black level the operator aims for
 
 
 @dataclass(frozen=True)

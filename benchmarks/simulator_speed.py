@@ -1,0 +1,74 @@
+"""Simulator throughput on one core: images per second at 256 x 256, with and without writing.
+
+Run: `make bench-sim` (or `.venv/bin/python benchmarks/simulator_speed.py`). Pins BLAS and
+OpenMP to one thread before numpy loads. A fixed numpy workload timed in the same process
+(`reference_ms`) lets runs on other machines be compared as ratios.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cimp.io.simulated import write_run
+from cimp.simulate import simulate
+from cimp.simulate.crystals import library
+
+OUT = Path(__file__).parent / "results" / "simulator_speed.json"
+
+
+def reference_ms(repeats: int = 50) -> float:
+    """A fixed workload: 256x256 complex FFT + matrix product, in ms."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((256, 256))
+    start = time.perf_counter()
+    for _ in range(repeats):
+        np.fft.fft2(a)
+        a @ a
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def images_per_second(n: int, size: int) -> float:
+    simulate(0, 0, size)  # warm caches (crystal library, FFT plans)
+    start = time.perf_counter()
+    for i in range(n):
+        simulate(1, i, size)
+    return n / (time.perf_counter() - start)
+
+
+def files_per_second(n: int, size: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        write_run(tmp, n, size, seed=2, show_progress=False)
+        return n / (time.perf_counter() - start)
+
+
+def main(n: int = 500, size: int = 256) -> None:
+    library()
+    result = {
+        "command": "python benchmarks/simulator_speed.py",
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "threads": 1,
+        "size": size,
+        "images": n,
+        "reference_ms": round(reference_ms(), 3),
+        "images_per_second": round(images_per_second(n, size), 1),
+        "files_per_second_hspy": round(files_per_second(n // 5, size), 1),
+        "target_images_per_second": 50,
+    }
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
