@@ -13,6 +13,7 @@ from cimp.io import Record, UnreadableFile, read
         (np.zeros((1, 1)), "too small"),
         (np.full((8, 8), np.nan), "no finite value"),
         (np.zeros((8, 8), dtype=complex), "not a real-valued image"),
+        (np.full((8, 8), 65535, dtype=np.uint16), "blank image"),
     ],
 )
 def test_records_refuse_non_images(image, reason):

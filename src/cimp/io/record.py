@@ -37,3 +37,6 @@ class Record:
             raise UnreadableFile("image holds no finite value")
         if self.image.dtype.kind not in "uif":
             raise UnreadableFile(f"not a real-valued image (dtype {self.image.dtype})")
+        lo, hi = np.nanmin(self.image), np.nanmax(self.image)
+        if lo == hi:
+            raise UnreadableFile(f"blank image (every pixel is {lo}): nothing to learn from")
