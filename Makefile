@@ -5,12 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-output
 LINTED := src tests benchmarks docs
+# A CPU build from this machine's disk; on a GPU workstation: make TORCH=torch (or your build)
+TORCH ?= torch==2.13.0
 
 .PHONY: demo test test-all lint install figures bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 

@@ -65,3 +65,17 @@ def settings(**changes) -> Settings:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """A dataset of 48 simulated 48 x 48 images, half of them in the train split."""
+    from cimp.ingest import ingest
+    from cimp.io.simulated import write_run
+
+    root = tmp_path_factory.mktemp("tiny")
+    write_run(root / "raw", 48, size=48, seed=11, show_progress=False)
+    ingest(
+        [root / "raw"], root / "ds", {"train": 0.5, "val": 0.25, "test": 0.25}, show_progress=False
+    )
+    return root / "ds"

@@ -17,23 +17,45 @@ from rich.progress import (
 T = TypeVar("T")
 
 
+class Bar:
+    """A bar with count, elapsed and remaining time, and a free-text note (loss, speed...)."""
+
+    def __init__(self, description: str, total: int | None, enabled: bool = True):
+        self.enabled = enabled
+        if not enabled:
+            return
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[note]}"),
+        )
+        self._task = self._progress.add_task(description, total=total, note="")
+
+    def __enter__(self) -> Bar:
+        if self.enabled:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            self._progress.stop()
+
+    def advance(self, n: int = 1, note: str | None = None) -> None:
+        if not self.enabled:
+            return
+        fields = {} if note is None else {"note": note}
+        self._progress.update(self._task, advance=n, **fields)
+
+
 def track(
     items: Iterable[T], description: str, total: int | None = None, enabled: bool = True
 ) -> Iterator[T]:
-    """Yield from `items`, drawing a bar with count, rate and time left."""
-    if not enabled:
-        yield from items
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task(description, total=total)
+    """Yield from `items`, drawing a Bar."""
+    with Bar(description, total, enabled) as bar:
         for item in items:
             yield item
-            bar.advance(task)
+            bar.advance()

@@ -307,7 +307,7 @@ class Normalizer:
             if name not in table:
                 continue
             t = field(name).forward(table[name].to_numpy(dtype=np.float64))
-            mean, std = self._stats_for(name, instruments)
+            mean, std = self.stats_for(name, instruments)
             zj = (t - mean) / std
             ok = np.isfinite(zj)
             z[ok, j] = zj[ok]
@@ -320,7 +320,7 @@ class Normalizer:
         inst = np.array(list(instruments) if instruments is not None else [_GLOBAL] * len(z))
         out = {}
         for j, name in enumerate(self.stats):
-            mean, std = self._stats_for(name, inst)
+            mean, std = self.stats_for(name, inst)
             out[name] = field(name).inverse(z[:, j] * std + mean)
         return pd.DataFrame(out)
 
@@ -336,7 +336,7 @@ class Normalizer:
             )
         return codes
 
-    def _stats_for(self, name: str, instruments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def stats_for(self, name: str, instruments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         entry = self.stats[name]
         fallback = entry[_GLOBAL]
         pairs = [entry.get(str(i), fallback) for i in instruments]

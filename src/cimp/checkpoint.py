@@ -1,0 +1,74 @@
+"""Run folders: weights and training state in safetensors, configuration in JSON.
+
+    RUN/config.json          training and model configuration
+    RUN/normalizer.json      field statistics of the training split
+    RUN/model.safetensors    weights of the latest checkpoint
+    RUN/state.safetensors    optimizer moments, step and RNG state, for exact resume
+    RUN/log.jsonl            one line per validation
+
+Every file is written to a temporary name and renamed, so a kill never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+
+def atomic_save(tensors: dict[str, torch.Tensor], path: Path, meta: dict | None = None):
+    tmp = path.with_suffix(".tmp")
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    save_file(tensors, tmp, metadata={"json": json.dumps(meta or {})})
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    atomic_save(model.state_dict(), path)
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    model.load_state_dict(load_file(path))
+
+
+def save_state(path: Path, optimizer: torch.optim.Optimizer, step: int) -> None:
+    """Optimizer moments (flattened to tensors), its hyper-parameters, step, torch RNG."""
+    state = optimizer.state_dict()
+    tensors = {"rng.torch": torch.get_rng_state()}
+    scalars: dict[str, dict] = {}
+    for index, slots in state["state"].items():
+        for name, value in slots.items():
+            if torch.is_tensor(value):
+                tensors[f"opt.{index}.{name}"] = value
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    meta = {"step": step, "param_groups": state["param_groups"], "scalars": scalars}
+    atomic_save(tensors, path, meta)
+
+
+def load_state(path: Path, optimizer: torch.optim.Optimizer) -> int:
+    """Restore what save_state wrote; returns the step to continue from."""
+    tensors = load_file(path)
+    with open(path, "rb") as f:
+        header_len = int.from_bytes(f.read(8), "little")
+        meta = json.loads(json.loads(f.read(header_len))["__metadata__"]["json"])
+    slots: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, index, name = key.split(".", 2)
+            slots.setdefault(int(index), {})[name] = value
+    for index, values in meta["scalars"].items():
+        slots.setdefault(int(index), {}).update(values)
+    optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    return int(meta["step"])

@@ -1,0 +1,164 @@
+"""Torch datasets over a Store: random crops (never resizing), flips, field dropout.
+
+Intensities are divided by one fixed factor per dtype (65535 for uint16), never by per-image
+statistics, so gain, offset and clipping stay readable. Every random choice is drawn from a
+seed that the sampler hands over with the index, so a run is reproducible whatever the
+number of loader workers, and a resumed run sees exactly the batches it would have seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from cimp.schema import Normalizer
+from cimp.store import Store
+
+
+def intensity_scale(dtype: np.dtype) -> float:
+    """The fixed factor that maps a dtype's counts to about [0, 1] (1 for float data)."""
+    dtype = np.dtype(dtype)
+    return 1.0 / np.iinfo(dtype).max if dtype.kind in "ui" else 1.0
+
+
+def crop_image(image: np.ndarray, size: int, rng: np.random.Generator | None) -> np.ndarray:
+    """A size x size window: random with rng, else centred."""
+    h, w = image.shape
+    if rng is None:
+        top, left = (h - size) // 2, (w - size) // 2
+    else:
+        top, left = rng.integers(h - size + 1), rng.integers(w - size + 1)
+    return image[top : top + size, left : left + size]
+
+
+@dataclass
+class Batch:
+    image: torch.Tensor  # (B, 1, crop, crop) float32
+    values: torch.Tensor  # (B, F) z-scored fields, 0 where missing
+    present: torch.Tensor  # (B, F) bool
+    categories: torch.Tensor  # (B, C) int64, 0 = unknown
+    index: torch.Tensor  # (B,) row in the dataset's table
+
+    def to(self, device) -> Batch:
+        return Batch(*(t.to(device, non_blocking=True) for t in vars(self).values()))
+
+
+class CropDataset(Dataset):
+    """Crops of a table's images with their encoded metadata; items are (row, seed) pairs."""
+
+    def __init__(
+        self,
+        store: Store,
+        table: pd.DataFrame,
+        normalizer: Normalizer,
+        crop: int,
+        train: bool = False,
+        field_dropout: float = 0.0,
+        flips: bool = True,
+        cache: bool = True,
+    ):
+        big_enough = (table["height"] >= crop) & (table["width"] >= crop)
+        self.table = table[big_enough].reset_index(drop=True)
+        self.skipped_small = int((~big_enough).sum())
+        self.store, self.crop, self.train = store, crop, train
+        self.field_dropout, self.flips = field_dropout, flips
+        self.values, self.present = normalizer.encode(self.table)
+        cats = normalizer.encode_categories(self.table)
+        self.categories = (
+            np.stack(list(cats.values()), axis=1)
+            if cats
+            else np.zeros((len(self.table), 0), dtype=np.int64)
+        )
+        self._images = list(store.images(self.table["image_id"])) if cache else None
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def image(self, row: int) -> np.ndarray:
+        if self._images is not None:
+            return self._images[row]
+        return self.store.image(self.table["image_id"].iat[row])
+
+    def __getitem__(self, item: tuple[int, int] | int):
+        row, seed = item if isinstance(item, tuple) else (item, 0)
+        rng = np.random.default_rng(seed) if self.train else None
+        raw = self.image(row)
+        image = crop_image(raw, self.crop, rng).astype(np.float32) * intensity_scale(raw.dtype)
+        present = self.present[row].copy()
+        if rng is not None:
+            if self.flips:
+                if rng.random() < 0.5:
+                    image = image[:, ::-1]
+                if rng.random() < 0.5:
+                    image = image[::-1, :]
+            present = drop_fields(present, self.field_dropout, rng)
+        return (
+            torch.from_numpy(np.ascontiguousarray(image))[None],
+            torch.from_numpy(self.values[row]),
+            torch.from_numpy(present),
+            torch.from_numpy(self.categories[row]),
+            row,
+        )
+
+
+def drop_fields(present: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Hide each present field with probability p, always keeping at least one."""
+    keep = present & (rng.random(present.shape) >= p)
+    if not keep.any() and present.any():
+        keep[rng.choice(np.flatnonzero(present))] = True
+    return keep
+
+
+def collate(items: Sequence) -> Batch:
+    images, values, present, cats, rows = zip(*items, strict=True)
+    return Batch(
+        torch.stack(images),
+        torch.stack(values),
+        torch.stack(present),
+        torch.stack(cats),
+        torch.as_tensor(rows),
+    )
+
+
+class StepSampler(Sampler):
+    """Batches for steps start..total-1: epoch-wise permutations drawn from (seed, epoch).
+
+    Each item comes with its own seed (seed, step, position) for crops and dropout. With
+    `rank`/`world` every process takes its slice of the same global batch.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        batch: int,
+        total: int,
+        seed: int,
+        start: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ):
+        if n < batch:
+            raise ValueError(f"the training split has {n} images, fewer than a batch ({batch})")
+        self.n, self.batch, self.total, self.seed = n, batch, total, seed
+        self.start, self.rank, self.world = start, rank, world
+
+    def __len__(self) -> int:
+        return self.total - self.start
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        per_epoch = self.n // self.batch
+        for step in range(self.start, self.total):
+            epoch, k = divmod(step, per_epoch)
+            order = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+            rows = order[k * self.batch : (k + 1) * self.batch]
+            local = np.array_split(np.arange(self.batch), self.world)[self.rank]
+            yield [(int(rows[i]), hash_seed(self.seed, step, int(i))) for i in local]
+
+
+def hash_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])

@@ -1,0 +1,41 @@
+"""Embedding a dataset and scoring cross-modal retrieval."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from cimp.data import CropDataset, collate
+
+
+@torch.no_grad()
+def embed(model, dataset: CropDataset, device, batch_size: int = 256):
+    """Image and metadata embeddings (numpy, L2-normalised) of every item, centre crops."""
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
+    images, metas = [], []
+    for batch in loader:
+        batch = batch.to(device)
+        image, meta = model(batch)
+        images.append(image.float().cpu())
+        metas.append(meta.float().cpu())
+    return torch.cat(images).numpy(), torch.cat(metas).numpy()
+
+
+def retrieval(image: np.ndarray, meta: np.ndarray, gallery: int = 1000, seed: int = 0) -> dict:
+    """Top-1 and top-5 in both directions on a random gallery of at most `gallery` pairs.
+
+    The right answer for image i is metadata i (and vice versa); chance is k / gallery.
+    """
+    n = len(image)
+    pick = np.random.default_rng(seed).permutation(n)[: min(gallery, n)]
+    image, meta = image[pick], meta[pick]
+    sim = image @ meta.T
+    truth = np.arange(len(pick))
+    out = {"gallery": len(pick), "chance_top1": 1 / len(pick), "chance_top5": min(5 / len(pick), 1)}
+    for name, s in (("image_to_meta", sim), ("meta_to_image", sim.T)):
+        rank = (s > s[truth, truth][:, None]).sum(axis=1)  # how many beat the right answer
+        out[f"{name}_top1"] = float(np.mean(rank < 1))
+        out[f"{name}_top5"] = float(np.mean(rank < 5))
+    return out

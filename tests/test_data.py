@@ -1,0 +1,56 @@
+"""Training data: crops without resizing, fixed intensity scale, dropout, reproducible order."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cimp.data import CropDataset, StepSampler, crop_image, drop_fields, intensity_scale
+from cimp.schema import Normalizer
+from cimp.store import Store
+
+
+def test_crops_are_windows_of_the_original_pixels():
+    image = np.arange(100 * 80, dtype=np.uint16).reshape(100, 80)
+    window = crop_image(image, 32, np.random.default_rng(0))
+    top, left = divmod(int(window[0, 0]), 80)
+    np.testing.assert_array_equal(window, image[top : top + 32, left : left + 32])
+    np.testing.assert_array_equal(crop_image(image, 32, None), image[34:66, 24:56])
+
+
+def test_intensity_scale_is_per_dtype_not_per_image(tiny_dataset):
+    store = Store(tiny_dataset)
+    table = store.table()
+    norm = Normalizer.fit(table)
+    data = CropDataset(store, table, norm, crop=48)
+    for row in range(3):
+        image = data[row][0][0].numpy()
+        raw = data.image(row).astype(np.float64)
+        np.testing.assert_allclose(image, raw / 65535, rtol=1e-6)
+    assert intensity_scale(np.uint8) == 1 / 255 and intensity_scale(np.float32) == 1.0
+
+
+def test_field_dropout_hides_fields_but_never_all():
+    rng = np.random.default_rng(0)
+    present = np.array([True, True, False, True])
+    drops = np.array([drop_fields(present, 0.5, rng) for _ in range(2000)])
+    assert not drops[:, 2].any() and drops.any(axis=1).all()
+    # each kept with 1/2, plus a third of the 1/8 chance that all three were dropped
+    assert drops[:, [0, 1, 3]].mean() == pytest.approx(0.5 + (1 / 8) / 3, abs=0.03)
+
+
+def test_sampler_is_reproducible_resumable_and_splits_batches_across_ranks():
+    full = list(StepSampler(50, 8, total=20, seed=3))
+    assert full == list(StepSampler(50, 8, total=20, seed=3))
+    assert list(StepSampler(50, 8, total=20, seed=3, start=7)) == full[7:]
+    halves = [list(StepSampler(50, 8, 20, 3, rank=r, world=2)) for r in (0, 1)]
+    assert [a + b for a, b in zip(*halves, strict=True)] == full
+    epoch = [row for batch in full[:6] for row, _ in batch]  # 6 batches of 8 per epoch of 50
+    assert len(set(epoch)) == 48
+
+
+def test_images_smaller_than_the_crop_are_left_out(tiny_dataset):
+    store = Store(tiny_dataset)
+    table = store.table()
+    data = CropDataset(store, table, Normalizer.fit(table), crop=64)
+    assert len(data) == 0 and data.skipped_small == len(table)
+    assert isinstance(data.table, pd.DataFrame)

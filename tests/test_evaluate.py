@@ -1,0 +1,64 @@
+"""Evaluation metrics on constructed cases with known answers, and the whole evaluation."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cimp.evaluate import evaluate, field_scores, r2, smape
+from cimp.retrieval import retrieval
+from cimp.train import TrainConfig, train
+
+
+def test_r2_and_smape_on_known_cases():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    assert r2(y, y) == 1.0
+    assert r2(y, np.full(4, 2.5)) == pytest.approx(0.0)
+    assert r2(y, y + 1) == pytest.approx(1 - 4 / 5)
+    assert smape(np.array([100.0]), np.array([50.0])) == pytest.approx(100 * 50 / 75)
+
+
+def test_field_scores_report_mae_in_physical_units():
+    # log10 pixel size: recorded 0.1 and 1 nm, predicted 0.2 and 1 nm
+    scores = field_scores("pixel_size", np.log10([0.1, 1.0]), np.log10([0.2, 1.0]))
+    assert scores["mae"] == pytest.approx(0.05) and scores["unit"] == "nm"
+
+
+def test_retrieval_on_perfect_random_and_swapped_embeddings():
+    rng = np.random.default_rng(0)
+    e = rng.standard_normal((300, 16))
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    perfect = retrieval(e, e, gallery=200)
+    assert perfect["gallery"] == 200 and perfect["chance_top1"] == 1 / 200
+    assert perfect["image_to_meta_top1"] == 1.0 and perfect["meta_to_image_top5"] == 1.0
+    shuffled = retrieval(e, e[rng.permutation(300)], gallery=300)
+    assert shuffled["image_to_meta_top1"] < 0.03
+    swapped = e.copy()
+    swapped[[0, 1]] = swapped[[1, 0]]  # two answers exchanged: exactly two misses
+    result = retrieval(e, swapped, gallery=300)
+    assert result["image_to_meta_top1"] == pytest.approx(298 / 300)
+
+
+def test_evaluation_writes_results_table_and_figures(tiny_dataset, tmp_path):
+    config = TrainConfig(
+        dataset=str(tiny_dataset),
+        out=str(tmp_path / "run"),
+        crop=32,
+        batch_size=8,
+        steps=4,
+        warmup=1,
+        widths=[8, 16],
+        embed_dim=16,
+        val_every=4,
+        checkpoint_every=4,
+    )
+    run = train(config, show_progress=False)
+    results = evaluate(run, tiny_dataset, tmp_path / "eval", show_progress=False)
+    saved = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert saved["retrieval"] == results["retrieval"]
+    assert set(saved["fields"]) == {"probe", "knn", "handcrafted", "supervised"}
+    assert len(saved["fields"]["probe"]) == 7
+    table = (tmp_path / "eval" / "results.md").read_text()
+    assert "| detector_offset |" in table and "chance" in table
+    for figure in ("predicted_vs_recorded.png", "embedding_map.png"):
+        assert (tmp_path / "eval" / figure).stat().st_size > 10_000
