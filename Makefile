@@ -29,16 +29,22 @@ test: lint
 test-all: lint
 	$(BIN)/pytest -m ''
 
+# the whole story on built-in data, about 10 minutes on 2 CPU cores
 demo: $(STAMP)
-	$(BIN)/cimp simulate $(DEMO_DIR)/raw --n 300 --size 256 --seed 0 --workers 2
-	$(BIN)/cimp ingest $(DEMO_DIR)/raw --out $(DEMO_DIR)/dataset
+	$(BIN)/cimp simulate $(DEMO_DIR)/raw --n 1200 --size 128 --seed 0 --workers 2
+	$(BIN)/cimp ingest $(DEMO_DIR)/raw --out $(DEMO_DIR)/dataset --val 0.1 --test 0.2
 	$(BIN)/cimp summary $(DEMO_DIR)/dataset
+	rm -rf $(DEMO_DIR)/run
+	$(BIN)/cimp train $(DEMO_DIR)/dataset --out $(DEMO_DIR)/run --steps 600 --batch-size 64 \
+		--crop 96 --widths 16,32,64,128 --val-every 200
+	$(BIN)/cimp evaluate $(DEMO_DIR)/run $(DEMO_DIR)/dataset --out $(DEMO_DIR)/report
 
 figures: $(STAMP)
 	$(BIN)/python docs/make_field_figure.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/simulator_speed.py
+	$(BIN)/python benchmarks/contrastive.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

@@ -123,3 +123,12 @@ def test_store_refuses_foreign_folders_and_changed_splits(tmp_path):
     Store(tmp_path / "ds")
     with pytest.raises(ValueError, match="created with splits"):
         Store(tmp_path / "ds", {"train": 0.5, "val": 0.25, "test": 0.25})
+
+
+def test_parallel_reading_gives_the_same_dataset(raw, tmp_path):
+    ingest([raw], tmp_path / "serial", show_progress=False)
+    report = ingest([raw], tmp_path / "parallel", workers=2, show_progress=False)
+    assert report.images_added == 8
+    serial, parallel = (Store(tmp_path / n).table() for n in ("serial", "parallel"))
+    columns = ["image_id", "source", "session", "split", "dwell_time", "pixel_size"]
+    assert serial[columns].equals(parallel[columns])

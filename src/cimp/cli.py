@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -59,6 +60,9 @@ def ingest(
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder (created if new).")],
     val: Annotated[float, typer.Option(help="Fraction of sessions for validation.")] = 0.1,
     test: Annotated[float, typer.Option(help="Fraction of sessions held out for testing.")] = 0.1,
+    workers: Annotated[int, typer.Option(help="Processes reading files.")] = min(
+        4, os.cpu_count() or 1
+    ),
 ) -> None:
     """Add every readable image under SOURCES to the dataset at --out.
 
@@ -74,7 +78,8 @@ def ingest(
         _fail("--val and --test must be fractions with val + test < 1")
     splits = {"train": 1.0 - val - test, "val": val, "test": test}
     try:
-        report = run_ingest(sources, out, splits, show_progress=sys.stderr.isatty())
+        report = run_ingest(sources, out, splits, workers=workers,
+                            show_progress=sys.stderr.isatty())
     except (ValueError, FileExistsError) as err:
         _fail(str(err))
     console.print(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +52,13 @@ def ingest(
     dataset: str | Path,
     splits: dict[str, float] | None = None,
     batch_size: int = 32,
+    workers: int = 1,
     show_progress: bool = True,
 ) -> IngestReport:
-    """Add the images of every readable file under `sources` to the dataset at `dataset`."""
+    """Add the images of every readable file under `sources` to the dataset at `dataset`.
+
+    `workers` processes hash and read files; this process alone writes the store.
+    """
     store = Store(dataset, splits)
     known_files = store.known_files()
     known_images = set(store.table()["image_id"])
@@ -60,48 +66,71 @@ def ingest(
     files = list(discover(sources))
     rows: list[dict] = []
     ledger: list[dict] = []
-    for path in track(files, "ingest", total=len(files), enabled=show_progress):
-        try:
-            digest = file_hash(path)
-        except OSError as err:
-            report.skipped.append((str(path), f"cannot open: {err.strerror or err}"))
-            continue
-        if digest in known_files:
-            report.files_known += 1
-            continue
-        try:
-            records = io.read(path)
-        except io.UnreadableFile as err:
-            report.skipped.append((str(path), str(err)))
-            continue
-        report.files_read += 1
-        known_files.add(digest)
-        added = 0
-        for record in records:
-            image_id = content_id(record.image)
-            if image_id in known_images:
+    with _loader(workers, known_files) as load:
+        loaded = track(load(files), "ingest", total=len(files), enabled=show_progress)
+        for path, digest, content in loaded:
+            if isinstance(content, str):
+                report.skipped.append((str(path), content))
                 continue
-            store.put_image(record.image)
-            known_images.add(image_id)
-            rows.append(store.row(record, image_id, digest))
-            added += 1
-        report.images_added += added
-        report.duplicates += len(records) - added
-        ledger.append(
-            {
-                "source": str(path),
-                "source_hash": digest,
-                "images": added,
-                "duplicates": len(records) - added,
-            }
-        )
-        if len(ledger) >= batch_size:
-            store.append(rows, ledger)
-            rows, ledger = [], []
+            if content is None or digest in known_files:
+                report.files_known += 1
+                continue
+            report.files_read += 1
+            known_files.add(digest)
+            added = 0
+            for record in content:
+                image_id = content_id(record.image)
+                if image_id in known_images:
+                    continue
+                store.put_image(record.image)
+                known_images.add(image_id)
+                rows.append(store.row(record, image_id, digest))
+                added += 1
+            report.images_added += added
+            report.duplicates += len(content) - added
+            ledger.append({"source": str(path), "source_hash": digest, "images": added,
+                           "duplicates": len(content) - added})
+            if len(ledger) >= batch_size:
+                store.append(rows, ledger)
+                rows, ledger = [], []
     store.append(rows, ledger)
     store.compact()
     _write_skipped(store.root / "skipped.csv", report.skipped)
     return report
+
+
+_KNOWN: set[str] = set()
+
+
+def _load(path: Path) -> tuple[Path, str | None, list[io.Record] | str | None]:
+    """(path, content hash, records) - or a reason string instead of records, or None when
+    the file is already in the dataset."""
+    try:
+        digest = file_hash(path)
+    except OSError as err:
+        return path, None, f"cannot open: {err.strerror or err}"
+    if digest in _KNOWN:
+        return path, digest, None
+    try:
+        return path, digest, io.read(path)
+    except io.UnreadableFile as err:
+        return path, digest, str(err)
+
+
+def _remember(known: set[str]) -> None:
+    global _KNOWN
+    _KNOWN = known
+
+
+@contextmanager
+def _loader(workers: int, known: set[str]):
+    """A function mapping _load over paths, in order: in this process, or in a pool."""
+    _remember(set(known))
+    if workers <= 1:
+        yield lambda paths: map(_load, paths)
+        return
+    with ProcessPoolExecutor(workers, initializer=_remember, initargs=(set(known),)) as pool:
+        yield lambda paths: pool.map(_load, paths, chunksize=4)
 
 
 def _write_skipped(path: Path, skipped: list[tuple[str, str]]) -> None:

@@ -1,0 +1,78 @@
+"""The headline table on simulated data: retrieval and metadata recovery, with baselines.
+
+Run: `make bench` or `.venv/bin/python benchmarks/contrastive.py [--n 6000 --steps 1500]`.
+Simulates n images (256 x 256) into a work folder, ingests them (70/10/20 split by scene),
+trains, and evaluates on the held-out split (gallery of 1,000). Writes the results, the
+command, the timings and the figures to benchmarks/results/contrastive/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from cimp.evaluate import evaluate
+from cimp.ingest import ingest
+from cimp.io.simulated import write_run
+from cimp.train import TrainConfig, train
+
+RESULTS = Path(__file__).parent / "results" / "contrastive"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=6000)
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--crop", type=int, default=96)
+    parser.add_argument("--widths", default="24,48,96,192")
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/cimp-benchmark"))
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    timings = {}
+    start = time.perf_counter()
+    write_run(args.workdir / "raw", args.n, 256, seed=100, workers=2)
+    timings["simulate_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    splits = {"train": 0.7, "val": 0.1, "test": 0.2}
+    ingest([args.workdir / "raw"], args.workdir / "dataset", splits, workers=2)
+    timings["ingest_s"] = time.perf_counter() - start
+
+    run = args.workdir / "run"
+    shutil.rmtree(run, ignore_errors=True)
+    config = TrainConfig(
+        dataset=str(args.workdir / "dataset"), out=str(run), steps=args.steps,
+        batch_size=args.batch_size, crop=args.crop, lr=args.lr, device=args.device,
+        widths=[int(w) for w in args.widths.split(",")], val_every=max(args.steps // 6, 1),
+    )
+    config.checkpoint_every = config.val_every
+    start = time.perf_counter()
+    train(config)
+    timings["train_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    device = "cuda" if config.device != "cpu" and _cuda() else "cpu"
+    results = evaluate(run, args.workdir / "dataset", RESULTS, device=device)
+    timings["evaluate_s"] = time.perf_counter() - start
+
+    results["command"] = " ".join(["python", "benchmarks/contrastive.py", *sys.argv[1:]])
+    results["config"] = json.loads((run / "config.json").read_text())
+    results["timings"] = {k: round(v, 1) for k, v in timings.items()}
+    results["validation_log"] = [json.loads(x) for x in (run / "log.jsonl").read_text().split()]
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print((RESULTS / "results.md").read_text())
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+if __name__ == "__main__":
+    main()
