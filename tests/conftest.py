@@ -67,6 +67,26 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
+def tiny_train_config(dataset, out, **changes):
+    """A training run small enough for a test: 32 px crops, two CNN stages, six steps."""
+    from cimp.train import TrainConfig
+
+    base = dict(
+        dataset=str(dataset),
+        out=str(out),
+        crop=32,
+        batch_size=8,
+        steps=6,
+        warmup=2,
+        widths=[8, 16],
+        embed_dim=16,
+        val_every=3,
+        checkpoint_every=3,
+        seed=5,
+    )
+    return TrainConfig(**{**base, **changes})
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
     """A dataset of 48 simulated 48 x 48 images, half of them in the train split."""

@@ -4,10 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import tiny_train_config
 
 from cimp.evaluate import evaluate, field_scores, r2, smape
 from cimp.retrieval import retrieval
-from cimp.train import TrainConfig, train
+from cimp.train import train
 
 
 def test_r2_and_smape_on_known_cases():
@@ -40,19 +41,7 @@ def test_retrieval_on_perfect_random_and_swapped_embeddings():
 
 
 def test_evaluation_writes_results_table_and_figures(tiny_dataset, tmp_path):
-    config = TrainConfig(
-        dataset=str(tiny_dataset),
-        out=str(tmp_path / "run"),
-        crop=32,
-        batch_size=8,
-        steps=4,
-        warmup=1,
-        widths=[8, 16],
-        embed_dim=16,
-        val_every=4,
-        checkpoint_every=4,
-    )
-    run = train(config, show_progress=False)
+    run = train(tiny_train_config(tiny_dataset, tmp_path / "run", steps=4), show_progress=False)
     results = evaluate(run, tiny_dataset, tmp_path / "eval", show_progress=False)
     saved = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert saved["retrieval"] == results["retrieval"]

@@ -5,32 +5,16 @@ import json
 
 import pytest
 import torch
+from conftest import tiny_train_config
 from safetensors.torch import load_file
 
 from cimp.model import CIMP, ModelConfig
-from cimp.train import TrainConfig, lr_factor, train
-
-
-def _config(dataset, out, **changes):
-    base = dict(
-        dataset=str(dataset),
-        out=str(out),
-        crop=32,
-        batch_size=8,
-        steps=6,
-        warmup=2,
-        widths=[8, 16],
-        embed_dim=16,
-        val_every=3,
-        checkpoint_every=3,
-        seed=5,
-    )
-    return TrainConfig(**{**base, **changes})
+from cimp.train import lr_factor, train
 
 
 def test_resume_after_a_kill_gives_the_uninterrupted_weights(tiny_dataset, tmp_path):
-    whole = train(_config(tiny_dataset, tmp_path / "whole"), show_progress=False)
-    cut = _config(tiny_dataset, tmp_path / "cut")
+    whole = train(tiny_train_config(tiny_dataset, tmp_path / "whole"), show_progress=False)
+    cut = tiny_train_config(tiny_dataset, tmp_path / "cut")
     train(cut, show_progress=False, stop_after=3)  # killed after the step-3 checkpoint
     train(cut, resume=True, show_progress=False)
     a, b = load_file(whole / "model.safetensors"), load_file(tmp_path / "cut" / "model.safetensors")
@@ -45,14 +29,16 @@ def test_resume_after_a_kill_gives_the_uninterrupted_weights(tiny_dataset, tmp_p
 
 
 def test_run_folder_holds_config_normaliser_and_validation_log(tiny_dataset, tmp_path):
-    run = train(_config(tiny_dataset, tmp_path / "run", loss="siglip"), show_progress=False)
+    run = train(
+        tiny_train_config(tiny_dataset, tmp_path / "run", loss="siglip"), show_progress=False
+    )
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["fields"][0] == "pixel_size" and config["train"]["loss"] == "siglip"
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [3, 6]
     assert 0 <= log[-1]["image_to_meta_top1"] <= 1 and log[-1]["gallery"] > 1
     with pytest.raises(FileExistsError, match="already holds a run"):
-        train(_config(tiny_dataset, run), show_progress=False)
+        train(tiny_train_config(tiny_dataset, run), show_progress=False)
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():
