@@ -2,6 +2,8 @@
 
 import itertools
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -46,3 +48,20 @@ def test_learning_rate_warms_up_then_decays_to_zero():
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert factors[60] == pytest.approx(0.5, abs=0.02) and factors[-1] < 0.001
     assert all(a >= b for a, b in itertools.pairwise(factors[9:]))
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_cpu_processes_trains_one_model(tiny_dataset, tmp_path):
+    """The DistributedDataParallel path, with gloo on the CPU."""
+    run = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+        "-m", "cimp.cli", "train", str(tiny_dataset), "--out", str(run), "--steps", "4",
+        "--batch-size", "8", "--crop", "32", "--widths", "8,16", "--val-every", "2",
+        "--device", "cpu",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == [2, 4]
+    assert (run / "model.safetensors").exists()

@@ -137,6 +137,7 @@ def train(
     val_set = CropDataset(store, table[table["split"] == "val"], normalizer, cfg.crop)
 
     model = CIMP(cfg.model_config(normalizer)).to(device)
+    model.logit_bias.requires_grad_(cfg.loss == "siglip")  # DDP wants every trained param used
     optimizer = torch.optim.AdamW(
         param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6
     )
