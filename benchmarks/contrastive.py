@@ -47,17 +47,22 @@ def main() -> None:
     run = args.workdir / "run"
     shutil.rmtree(run, ignore_errors=True)
     config = TrainConfig(
-        dataset=str(args.workdir / "dataset"), out=str(run), steps=args.steps,
-        batch_size=args.batch_size, crop=args.crop, lr=args.lr, device=args.device,
-        widths=[int(w) for w in args.widths.split(",")], val_every=max(args.steps // 6, 1),
+        dataset=str(args.workdir / "dataset"),
+        out=str(run),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        crop=args.crop,
+        lr=args.lr,
+        device=args.device,
+        widths=[int(w) for w in args.widths.split(",")],
+        val_every=max(args.steps // 6, 1),
     )
     config.checkpoint_every = config.val_every
     start = time.perf_counter()
     train(config)
     timings["train_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    device = "cuda" if config.device != "cpu" and _cuda() else "cpu"
-    results = evaluate(run, args.workdir / "dataset", RESULTS, device=device)
+    results = evaluate(run, args.workdir / "dataset", RESULTS, device=args.device)
     timings["evaluate_s"] = time.perf_counter() - start
 
     results["command"] = " ".join(["python", "benchmarks/contrastive.py", *sys.argv[1:]])
@@ -66,12 +71,6 @@ def main() -> None:
     results["validation_log"] = [json.loads(x) for x in (run / "log.jsonl").read_text().split()]
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print((RESULTS / "results.md").read_text())
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 if __name__ == "__main__":

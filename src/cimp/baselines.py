@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from cimp.data import CropDataset, StepSampler, collate
+from cimp.data import CropDataset, StepSampler, collate, crop_image
 from cimp.model import CNNEncoder, ModelConfig
 from cimp.progress import Bar
 from cimp.train import lr_factor, param_groups
@@ -58,8 +58,6 @@ def handcrafted_features(image: np.ndarray) -> np.ndarray:
 
 def handcrafted_matrix(dataset: CropDataset) -> np.ndarray:
     """Features of every image's centre crop (the crop the learned models see)."""
-    from cimp.data import crop_image
-
     return np.stack(
         [
             handcrafted_features(crop_image(dataset.image(i), dataset.crop, None))

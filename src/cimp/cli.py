@@ -78,8 +78,9 @@ def ingest(
         _fail("--val and --test must be fractions with val + test < 1")
     splits = {"train": 1.0 - val - test, "val": val, "test": test}
     try:
-        report = run_ingest(sources, out, splits, workers=workers,
-                            show_progress=sys.stderr.isatty())
+        report = run_ingest(
+            sources, out, splits, workers=workers, show_progress=sys.stderr.isatty()
+        )
     except (ValueError, FileExistsError) as err:
         _fail(str(err))
     console.print(
@@ -190,7 +191,7 @@ def evaluate(
     supervised_steps: Annotated[
         int | None, typer.Option(help="Steps for the supervised baseline (default: as trained).")
     ] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda ...")] = "cpu",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
 ) -> None:
     """Score a trained model on held-out images, beside two baselines.
 

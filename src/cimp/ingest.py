@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,8 +88,14 @@ def ingest(
                 added += 1
             report.images_added += added
             report.duplicates += len(content) - added
-            ledger.append({"source": str(path), "source_hash": digest, "images": added,
-                           "duplicates": len(content) - added})
+            ledger.append(
+                {
+                    "source": str(path),
+                    "source_hash": digest,
+                    "images": added,
+                    "duplicates": len(content) - added,
+                }
+            )
             if len(ledger) >= batch_size:
                 store.append(rows, ledger)
                 rows, ledger = [], []
