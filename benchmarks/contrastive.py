@@ -68,7 +68,8 @@ def main() -> None:
     results["command"] = " ".join(["python", "benchmarks/contrastive.py", *sys.argv[1:]])
     results["config"] = json.loads((run / "config.json").read_text())
     results["timings"] = {k: round(v, 1) for k, v in timings.items()}
-    results["validation_log"] = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    log = (run / "log.jsonl").read_text().splitlines()
+    results["validation_log"] = [json.loads(line) for line in log]
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print((RESULTS / "results.md").read_text())
 

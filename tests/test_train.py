@@ -55,12 +55,22 @@ def test_torchrun_with_two_cpu_processes_trains_one_model(tiny_dataset, tmp_path
     """The DistributedDataParallel path, with gloo on the CPU."""
     run = tmp_path / "ddp"
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-        "-m", "cimp.cli", "train", str(tiny_dataset), "--out", str(run), "--steps", "4",
-        "--batch-size", "8", "--crop", "32", "--widths", "8,16", "--val-every", "2",
-        "--device", "cpu",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "cimp.cli",
+        "train",
+        str(tiny_dataset),
+        "--out",
+        str(run),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    command += "--steps 4 --batch-size 8 --crop 32 --widths 8,16 --val-every 2".split()
+    done = subprocess.run(
+        [*command, "--device", "cpu"], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [2, 4]
