@@ -53,3 +53,17 @@ def test_mistakes_get_a_clear_message_and_exit_code_2(tmp_path, args, message):
     result = runner.invoke(app, [a.format(tmp=tmp_path) for a in args])
     assert result.exit_code == 2
     assert message in _text(result)
+
+
+def test_train_then_evaluate_from_the_command_line(tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    args = "--steps 2 --batch-size 8 --crop 32 --widths 8,16 --val-every 2".split()
+    result = runner.invoke(app, ["train", str(tiny_dataset), "--out", str(run), *args])
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(app, ["train", str(tiny_dataset), "--out", str(run), *args])
+    assert again.exit_code == 2 and "--resume" in _text(again)
+    result = runner.invoke(
+        app, ["evaluate", str(run), str(tiny_dataset), "--supervised-steps", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "image -> metadata" in result.output and (run / "evaluation" / "results.md").exists()

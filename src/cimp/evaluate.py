@@ -23,7 +23,7 @@ from cimp.baselines import handcrafted_matrix, predict_regressor, train_regresso
 from cimp.data import CropDataset
 from cimp.retrieval import embed, retrieval
 from cimp.store import Store
-from cimp.train import load_run
+from cimp.train import load_run, resolve_device
 
 ALPHAS = np.logspace(-3, 4, 15)
 METHODS = ("probe", "knn", "handcrafted", "supervised")
@@ -65,10 +65,11 @@ def evaluate(
     dataset: str | Path,
     out: str | Path | None = None,
     supervised_steps: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     show_progress: bool = True,
 ) -> dict:
     """Score a run on the dataset's test split; writes results.json, results.md, figures."""
+    device = resolve_device(device)
     model, normalizer, config = load_run(run, device)
     store = Store(dataset)
     table = store.table()

@@ -92,7 +92,8 @@ def _distributed() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def _device(choice: str, local_rank: int) -> torch.device:
+def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
+    """'auto' -> this process's GPU if there is one, else the CPU; anything else as given."""
     if choice != "auto":
         return torch.device(choice)
     return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
@@ -115,7 +116,7 @@ def train(
 ) -> Path:
     """Train and return the run folder. `stop_after` ends early (as a kill would)."""
     rank, world, local_rank = _distributed()
-    device = _device(cfg.device, local_rank)
+    device = resolve_device(cfg.device, local_rank)
     torch.manual_seed(cfg.seed)
     run = Path(cfg.out)
     if resume and not (run / "state.safetensors").exists():
