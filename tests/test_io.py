@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from cimp.io import Record, UnreadableFile, read
+from cimp.io.record import set_field
 
 
 @pytest.mark.parametrize(
@@ -26,3 +27,13 @@ def test_unknown_suffix_is_unreadable(tmp_path):
     path.write_text("1 2 3")
     with pytest.raises(UnreadableFile, match=r"no reader for \.xyz"):
         read(path)
+
+
+def test_vendor_values_are_converted_and_implausible_ones_left_out():
+    fields, provenance = {}, {}
+    set_field(fields, provenance, "dwell_time", "2e-06", "s", "Scan.DwellTime")
+    set_field(fields, provenance, "beam_current", 0.0, "nA", "Microscope Info.Probe Current")
+    set_field(fields, provenance, "detector", "HAADF", None, "BinaryResult.Detector")
+    assert fields == {"dwell_time": pytest.approx(2.0), "detector": "HAADF"}
+    assert provenance["dwell_time"] == "Scan.DwellTime = 2e-06 s"
+    assert "ignored" in provenance["beam_current"]

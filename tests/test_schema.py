@@ -97,3 +97,10 @@ def test_categories_code_unknown_and_missing_as_zero():
     codes = norm.encode_categories(pd.DataFrame({"detector": ["DF4", None, "BF"]}))
     assert norm.categories["detector"] == ["DF4", "HAADF"]
     assert codes["detector"].tolist() == [1, 0, 0]
+
+
+def test_a_field_absent_from_the_table_is_kept_and_always_missing():
+    norm = schema.Normalizer.fit(_table(), ["pixel_size", "beam_current"])
+    assert norm.names == ("pixel_size", "beam_current")
+    z, present = norm.encode(_table())
+    assert not present[:, 1].any() and (z[:, 1] == 0).all()

@@ -96,21 +96,21 @@ def evaluate(
         device,
         show_progress,
     )
-    supervised = predict_regressor(regressor, test_set, device)
+    instruments = test_set.table["instrument"].fillna("*")
+    supervised = normalizer.decode(predict_regressor(regressor, test_set, device), instruments)
 
     predictions: dict[str, dict[str, np.ndarray]] = {m: {} for m in METHODS}
     scores: dict[str, dict[str, dict]] = {m: {} for m in METHODS}
-    for j, name in enumerate(fields):
+    for name in fields:
         y_train, y_test = _targets(train_set.table, name), _targets(test_set.table, name)
         ridge = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS))
         knn = KNeighborsRegressor(n_neighbors=10, weights="distance", metric="cosine")
-        mean, std = normalizer.stats_for(name, np.array(["*"]))
         predictions["probe"][name] = _fit_predict(ridge, train_image, y_train, test_image)
         predictions["knn"][name] = _fit_predict(knn, train_image, y_train, test_image)
         predictions["handcrafted"][name] = _fit_predict(
             make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS)), hand_train, y_train, hand_test
         )
-        predictions["supervised"][name] = supervised[:, j] * std[0] + mean[0]
+        predictions["supervised"][name] = schema.field(name).forward(supervised[name])
         known = np.isfinite(y_test)
         for method in METHODS:
             scores[method][name] = field_scores(

@@ -277,10 +277,9 @@ class Normalizer:
         stats: dict[str, dict[str, tuple[float, float]]] = {}
         instruments = _instrument_column(table)
         for name in names:
-            if name not in table:
-                continue
-            f = field(name)
-            values = f.forward(table[name].to_numpy(dtype=np.float64))
+            f = field(name)  # a field absent from the table gets (0, 1): always missing
+            column = table[name] if name in table else pd.Series(np.nan, index=table.index)
+            values = f.forward(column.to_numpy(dtype=np.float64))
             entry = {_GLOBAL: _mean_std(values)}
             if f.per_instrument:
                 for inst in pd.unique(instruments):
@@ -307,7 +306,7 @@ class Normalizer:
             if name not in table:
                 continue
             t = field(name).forward(table[name].to_numpy(dtype=np.float64))
-            mean, std = self.stats_for(name, instruments)
+            mean, std = self._stats_for(name, instruments)
             zj = (t - mean) / std
             ok = np.isfinite(zj)
             z[ok, j] = zj[ok]
@@ -320,7 +319,7 @@ class Normalizer:
         inst = np.array(list(instruments) if instruments is not None else [_GLOBAL] * len(z))
         out = {}
         for j, name in enumerate(self.stats):
-            mean, std = self.stats_for(name, inst)
+            mean, std = self._stats_for(name, inst)
             out[name] = field(name).inverse(z[:, j] * std + mean)
         return pd.DataFrame(out)
 
@@ -336,7 +335,7 @@ class Normalizer:
             )
         return codes
 
-    def stats_for(self, name: str, instruments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _stats_for(self, name: str, instruments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         entry = self.stats[name]
         fallback = entry[_GLOBAL]
         pairs = [entry.get(str(i), fallback) for i in instruments]

@@ -157,9 +157,6 @@ class Store:
         for image_id in ids:
             yield self.image(image_id)
 
-    def __len__(self) -> int:
-        return len(self.table())
-
 
 def content_id(image: np.ndarray) -> str:
     """Hash of the pixels, shape and dtype: the same image always gets the same id."""

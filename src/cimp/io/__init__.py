@@ -13,11 +13,6 @@ Reader = Callable[[Path], list[Record]]
 READERS: dict[str, Reader] = {suffix: simulated.read for suffix in simulated.SUFFIXES}
 
 
-def supported(path: str | Path) -> bool:
-    """True if some reader claims files with this name's suffix."""
-    return Path(path).suffix.lower() in READERS
-
-
 def read(path: str | Path) -> list[Record]:
     """Every image of a file as records; UnreadableFile with a reason if there is none."""
     path = Path(path)
@@ -30,4 +25,4 @@ def read(path: str | Path) -> list[Record]:
     return records
 
 
-__all__ = ["READERS", "Record", "UnreadableFile", "read", "supported"]
+__all__ = ["READERS", "Record", "UnreadableFile", "read"]

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cimp import schema
+
 
 class UnreadableFile(Exception):
     """A file that cannot give any image; the message says why, for the ingest report."""
@@ -40,3 +42,25 @@ class Record:
         lo, hi = np.nanmin(self.image), np.nanmax(self.image)
         if lo == hi:
             raise UnreadableFile(f"blank image (every pixel is {lo}): nothing to learn from")
+
+
+def set_field(
+    record_fields: dict, provenance: dict, name: str, raw, unit: str | None, key: str
+) -> None:
+    """Store one vendor value under its canonical field, converted to the canonical unit.
+
+    Values outside the field's plausible range are left out (recorded in the provenance as
+    ignored): a 0 pA "probe current" means unknown, not zero.
+    """
+    f = schema.field(name)
+    shown = f"{key} = {raw} {unit or ''}".rstrip()
+    if f.kind != schema.NUMERIC:
+        record_fields[name] = str(raw)
+        provenance[name] = shown
+        return
+    value = schema.to_canonical(name, float(raw), unit)
+    if not f.is_plausible(value):
+        provenance[name] = f"{shown} (ignored: outside {f.plausible} {f.unit})"
+        return
+    record_fields[name] = value
+    provenance[name] = shown

@@ -16,7 +16,7 @@ from rsciio.hspy import file_reader, file_writer
 
 import cimp
 from cimp import schema
-from cimp.io.record import Record, UnreadableFile
+from cimp.io.record import Record, UnreadableFile, set_field
 from cimp.progress import track
 from cimp.simulate import Acquisition, simulate, simulate_pair
 from cimp.simulate.crystals import library
@@ -95,19 +95,13 @@ def _record(path, index: int, signal: dict) -> Record:
     tree = signal.get("original_metadata", {}).get(ROOT, {})
     units = tree.get("units", {})
     for name, raw in tree.get("acquisition", {}).items():
-        if name not in schema.BY_NAME:
-            continue
-        unit = units.get(name) or None
-        value = raw
-        if schema.field(name).kind == schema.NUMERIC:
-            value = schema.to_canonical(name, float(raw), unit)
-        metadata[name] = value
-        provenance[name] = f"{ROOT}.acquisition.{name} = {raw} {unit or ''}".rstrip()
+        if name in schema.BY_NAME:
+            key = f"{ROOT}.acquisition.{name}"
+            set_field(metadata, provenance, name, raw, units.get(name) or None, key)
     axes = signal.get("axes", [])
     if len(axes) == 2 and axes[-1].get("units"):
         x = axes[-1]
-        metadata["pixel_size"] = schema.to_canonical("pixel_size", float(x["scale"]), x["units"])
-        provenance["pixel_size"] = f"axes[x].scale = {x['scale']} {x['units']}"
+        set_field(metadata, provenance, "pixel_size", x["scale"], x["units"], "axes[x].scale")
     scene = tree.get("scene", {})
     session = str(scene.get("id") or f"{Path(path).name}")
     return Record(
