@@ -1,12 +1,16 @@
 """The simulator's draws: reproducible, spanning the schema's ranges, varied scenes."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from conftest import quiet_scene, settings
 from scipy import stats
 
 from cimp import schema
 from cimp.simulate import sample_settings, simulate, simulate_pair
 from cimp.simulate.crystals import STRUCTURES, library
+from cimp.simulate.image import scattered_fraction
 from cimp.simulate.scene import sample_scene
 
 
@@ -90,3 +94,13 @@ def test_scenes_vary_in_what_no_field_records():
     assert min(thickness) < 5 and max(thickness) > 60
     assert np.mean([s.support_nm > 0 for s in scenes]) == pytest.approx(0.65, abs=0.1)
     assert any(len(s.particles) >= 3 for s in scenes)
+
+
+def test_dose_pair_members_share_the_amorphous_texture_whatever_the_probe():
+    """Defects are drawn even when the probe is too coarse to show them, so the scene's own
+    random detail that follows (here the carbon texture) is the same for both doses."""
+    scene = replace(quiet_scene("Au [001]", thickness=1e-3, support_nm=10.0), defect_density=1.0)
+    s = settings(pixel_size=0.2, convergence_angle=25.0)
+    fine = scattered_fraction(scene, replace(s, beam_current=1.0))  # defects not rendered
+    coarse = scattered_fraction(scene, replace(s, beam_current=200.0))  # defects rendered
+    assert np.corrcoef(fine.ravel(), coarse.ravel())[0, 1] > 0.8

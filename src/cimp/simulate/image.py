@@ -102,21 +102,22 @@ def _paint(scatter, thickness, t, win, grain: Grain, probe: Probe, grid, exponen
 
 def _defects(rng, scene, settings, grid, thickness, exponent, probe) -> np.ndarray:
     """Vacancies and substitutions: single columns brighter or dimmer than their neighbours."""
-    out = np.zeros(thickness.shape)
     grain = scene.matrix
+    crystal = library()[grain.crystal]
+    # drawn whatever the probe, so that both images of a dose pair share what follows
+    count = min(rng.poisson(scene.defect_density * settings.fov**2), 12)
+    spots = rng.uniform(-settings.fov / 2, settings.fov / 2, size=(count, 2))
+    columns = rng.integers(len(crystal.frac), size=count)
+    strength = rng.uniform(-0.8, 0.6, size=count) * crystal.column_weights(exponent)[columns]
+    out = np.zeros(thickness.shape)
     sigma = float(np.hypot(probe_sigma(probe), THERMAL_SIGMA_NM))
     p = settings.pixel_size
     if sigma < 0.15 * p:  # point sampling would miss them
         return out
-    crystal = library()[grain.crystal]
-    count = min(rng.poisson(scene.defect_density * settings.fov**2), 12)
     to_crystal = rotation(-grain.azimuth)
     to_scan = rotation(-grid.rotation)
     origin = np.asarray(grain.origin)
-    spots = rng.uniform(-settings.fov / 2, settings.fov / 2, size=(count, 2))
     cells = np.floor(((spots - origin) @ to_crystal.T) @ np.linalg.inv(crystal.cell))
-    columns = rng.integers(len(crystal.frac), size=count)
-    strength = rng.uniform(-0.8, 0.6, size=count) * crystal.column_weights(exponent)[columns]
     sx, sy = grid.specimen_coords()
     radius = int(np.ceil(4 * sigma / p)) + 1
     for cell, c, s in zip(cells, columns, strength, strict=True):
