@@ -115,12 +115,15 @@ def test_splits_are_by_session_deterministic_and_near_their_fractions():
     assert shares == pytest.approx(splits, abs=0.01)
 
 
-def test_store_refuses_foreign_folders_and_changed_splits(tmp_path):
+def test_store_refuses_foreign_folders_missing_datasets_and_changed_splits(tmp_path):
     (tmp_path / "thesis").mkdir()
     (tmp_path / "thesis" / "chapter1.tex").write_text("...")
     with pytest.raises(FileExistsError, match="not a cimp dataset"):
-        Store(tmp_path / "thesis")
-    Store(tmp_path / "ds")
+        Store(tmp_path / "thesis", create=True)
+    with pytest.raises(FileNotFoundError, match="make one with `cimp ingest`"):
+        Store(tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()  # reading never creates a folder
+    Store(tmp_path / "ds", create=True)
     with pytest.raises(ValueError, match="created with splits"):
         Store(tmp_path / "ds", {"train": 0.5, "val": 0.25, "test": 0.25})
 

@@ -203,6 +203,8 @@ def evaluate(
 
     if not (run / "model.safetensors").exists():
         _fail(f"{run} holds no trained model (model.safetensors)")
+    if not (dataset / "dataset.json").exists():
+        _fail(f"{dataset} is not a cimp dataset (no dataset.json); make one with `cimp ingest`")
     out = out or run / "evaluation"
     try:
         results = run_evaluation(

@@ -59,7 +59,7 @@ def ingest(
 
     `workers` processes hash and read files; this process alone writes the store.
     """
-    store = Store(dataset, splits)
+    store = Store(dataset, splits, create=True)
     known_files = store.known_files()
     known_images = set(store.table()["image_id"])
     report = IngestReport()

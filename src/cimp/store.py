@@ -47,11 +47,17 @@ FILE_COLUMNS = ["source", "source_hash", "images", "duplicates"]
 
 
 class Store:
-    """Open (or create) the dataset directory `root`."""
+    """Open the dataset directory `root`; with `create`, make it if it is not there yet."""
 
-    def __init__(self, root: str | Path, splits: dict[str, float] | None = None):
+    def __init__(
+        self, root: str | Path, splits: dict[str, float] | None = None, create: bool = False
+    ):
         self.root = Path(root)
         info_path = self.root / "dataset.json"
+        if not info_path.exists() and not create:
+            raise FileNotFoundError(
+                f"{self.root} is not a cimp dataset (no dataset.json); make one with `cimp ingest`"
+            )
         if info_path.exists():
             self.info = json.loads(info_path.read_text())
             if splits is not None and splits != self.info["splits"]:
