@@ -54,3 +54,14 @@ def test_images_smaller_than_the_crop_are_left_out(tiny_dataset):
     data = CropDataset(store, table, Normalizer.fit(table), crop=64)
     assert len(data) == 0 and data.skipped_small == len(table)
     assert isinstance(data.table, pd.DataFrame)
+
+
+def test_large_splits_are_read_from_disk_with_the_same_crops(tiny_dataset):
+    store = Store(tiny_dataset)
+    table = store.table()
+    norm = Normalizer.fit(table)
+    in_memory = CropDataset(store, table, norm, crop=32, train=True)
+    on_disk = CropDataset(store, table, norm, crop=32, train=True, cache_bytes=0)
+    assert in_memory._images is not None and on_disk._images is None
+    for item in [(0, 7), (5, 8)]:
+        np.testing.assert_array_equal(in_memory[item][0].numpy(), on_disk[item][0].numpy())

@@ -60,7 +60,7 @@ class CropDataset(Dataset):
         train: bool = False,
         field_dropout: float = 0.0,
         flips: bool = True,
-        cache: bool = True,
+        cache_bytes: float = 4e9,
     ):
         big_enough = (table["height"] >= crop) & (table["width"] >= crop)
         self.table = table[big_enough].reset_index(drop=True)
@@ -74,7 +74,11 @@ class CropDataset(Dataset):
             if cats
             else np.zeros((len(self.table), 0), dtype=np.int64)
         )
-        self._images = list(store.images(self.table["image_id"])) if cache else None
+        # hold the split in memory when it fits; otherwise read each crop from the zarr store
+        itemsize = np.array([np.dtype(d).itemsize for d in self.table["dtype"]], dtype=float)
+        size = float(np.sum(self.table["height"] * self.table["width"] * itemsize))
+        fits = size <= cache_bytes
+        self._images = list(store.images(self.table["image_id"])) if fits else None
 
     def __len__(self) -> int:
         return len(self.table)
