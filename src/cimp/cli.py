@@ -103,9 +103,10 @@ def summary(
     from cimp.store import Store
     from cimp.summary import field_summary, split_counts
 
-    if not (dataset / "dataset.json").exists():
-        _fail(f"{dataset} is not a cimp dataset (no dataset.json); make one with `cimp ingest`")
-    table = Store(dataset).table()
+    try:
+        table = Store(dataset).table()
+    except FileNotFoundError as err:
+        _fail(str(err))
     splits = Table("split", "images", "sessions", title=f"{dataset}: {len(table)} images")
     for name, row in split_counts(table).iterrows():
         splits.add_row(str(name), str(row["images"]), str(row["sessions"]))
@@ -156,8 +157,6 @@ def train(
     from cimp.train import TrainConfig
     from cimp.train import train as run_training
 
-    if not (dataset / "dataset.json").exists():
-        _fail(f"{dataset} is not a cimp dataset (no dataset.json); make one with `cimp ingest`")
     config = TrainConfig(
         dataset=str(dataset),
         out=str(out),
@@ -203,14 +202,12 @@ def evaluate(
 
     if not (run / "model.safetensors").exists():
         _fail(f"{run} holds no trained model (model.safetensors)")
-    if not (dataset / "dataset.json").exists():
-        _fail(f"{dataset} is not a cimp dataset (no dataset.json); make one with `cimp ingest`")
     out = out or run / "evaluation"
     try:
         results = run_evaluation(
             run, dataset, out, supervised_steps, device, show_progress=sys.stderr.isatty()
         )
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:
         _fail(str(err))
     from cimp.evaluate import markdown
 
