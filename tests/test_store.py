@@ -91,7 +91,7 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_ingested(raw, tmp_path)
     assert report.images_added == 8
     reasons = dict(report.skipped)
     assert set(reasons) == {str(bad / n) for n in ("empty.hspy", "noise.hspy", "notes.txt")}
-    assert "not a readable .hspy" in reasons[str(bad / "noise.hspy")]
+    assert "not a readable HyperSpy file" in reasons[str(bad / "noise.hspy")]
     assert "no reader for .txt" in reasons[str(bad / "notes.txt")]
     log = (tmp_path / "ds" / "skipped.csv").read_text().splitlines()
     assert log[0] == "path,reason" and len(log) == 4

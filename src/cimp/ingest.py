@@ -2,14 +2,15 @@
 
 Never stops on a bad file: each one is reported with a reason. Idempotent (files are known
 by content hash; a changed file is read again) and resumable (rows are written in atomic
-parts after their images).
+parts after their images; a file enters the ledger once all its images are stored).
+Very large containers (the CIMP HDF5 layout) are read part by part, spread over the workers.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,56 +62,80 @@ def ingest(
     """
     store = Store(dataset, splits, create=True)
     known_files = store.known_files()
-    known_images = set(store.table()["image_id"])
-    report = IngestReport()
+    writer = _Writer(store, batch_size)
+    report = writer.report
     files = list(discover(sources))
-    rows: list[dict] = []
-    ledger: list[dict] = []
-    with _loader(workers, known_files) as load:
-        loaded = track(load(files), "ingest", total=len(files), enabled=show_progress)
-        for path, digest, content in loaded:
+    large: list[tuple[Path, str, int]] = []
+    with _pool(workers, known_files) as run:
+        loaded = run(_load, files, 4)
+        for path, digest, content in track(loaded, "ingest", len(files), show_progress):
             if isinstance(content, str):
                 report.skipped.append((str(path), content))
-                continue
-            if content is None or digest in known_files:
+            elif content is None or digest in known_files:
                 report.files_known += 1
-                continue
-            report.files_read += 1
-            known_files.add(digest)
-            added = 0
-            for record in content:
-                image_id = content_id(record.image)
-                if image_id in known_images:
-                    continue
-                store.put_image(record.image)
-                known_images.add(image_id)
-                rows.append(store.row(record, image_id, digest))
-                added += 1
-            report.images_added += added
-            report.duplicates += len(content) - added
-            ledger.append(
-                {
-                    "source": str(path),
-                    "source_hash": digest,
-                    "images": added,
-                    "duplicates": len(content) - added,
-                }
-            )
-            if len(ledger) >= batch_size:
-                store.append(rows, ledger)
-                rows, ledger = [], []
-    store.append(rows, ledger)
+            elif isinstance(content, int):
+                large.append((path, digest, content))
+            else:
+                known_files.add(digest)
+                writer.take(path, digest, content, last=True)
+        for path, digest, n in large:
+            parts = run(_load_part, [(path, part) for part in range(n)], 1)
+            for part, content in track(parts, path.name, n, show_progress):
+                if isinstance(content, str):
+                    report.skipped.append((f"{path} (part {part + 1} of {n})", content))
+                    content = []
+                writer.take(path, digest, content, last=part == n - 1)
+    writer.flush()
     store.compact()
     _write_skipped(store.root / "skipped.csv", report.skipped)
     return report
 
 
+class _Writer:
+    """Stores images as they come, and writes their rows (and the ledger entry of each
+    file once all its images are stored) in batches."""
+
+    def __init__(self, store: Store, batch_size: int):
+        self.store, self.batch_size = store, batch_size
+        self.known_images = set(store.table()["image_id"])
+        self.report = IngestReport()
+        self.rows: list[dict] = []
+        self.ledger: list[dict] = []
+        self.current: dict | None = None
+
+    def take(self, path: Path, digest: str, records: list[io.Record], last: bool) -> None:
+        if self.current is None:
+            self.current = {"source": str(path), "source_hash": digest, "images": 0}
+            self.current["duplicates"] = 0
+            self.report.files_read += 1
+        for record in records:
+            image_id = content_id(record.image)
+            if image_id in self.known_images:
+                self.current["duplicates"] += 1
+                continue
+            self.store.put_image(record.image)
+            self.known_images.add(image_id)
+            self.rows.append(self.store.row(record, image_id, digest))
+            self.current["images"] += 1
+        if last:
+            self.report.images_added += self.current["images"]
+            self.report.duplicates += self.current["duplicates"]
+            self.ledger.append(self.current)
+            self.current = None
+        if len(self.rows) >= self.batch_size or len(self.ledger) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        self.store.append(self.rows, self.ledger)
+        self.rows, self.ledger = [], []
+
+
 _KNOWN: set[str] = set()
 
 
-def _load(path: Path) -> tuple[Path, str | None, list[io.Record] | str | None]:
-    """(path, content hash, records) - or a reason string instead of records, or None when
-    the file is already in the dataset."""
+def _load(path: Path) -> tuple[Path, str | None, list[io.Record] | str | int | None]:
+    """(path, content hash, records): a reason string instead of records, None when the
+    file is already in the dataset, or the number of parts of a very large container."""
     try:
         digest = file_hash(path)
     except OSError as err:
@@ -118,9 +143,20 @@ def _load(path: Path) -> tuple[Path, str | None, list[io.Record] | str | None]:
     if digest in _KNOWN:
         return path, digest, None
     try:
-        return path, digest, io.read(path)
+        n = io.parts(path)
+        return path, digest, io.read(path) if n == 1 else n
     except io.UnreadableFile as err:
         return path, digest, str(err)
+    except OSError as err:
+        return path, digest, f"cannot read: {err.strerror or err}"
+
+
+def _load_part(task: tuple[Path, int]) -> tuple[int, list[io.Record] | str]:
+    path, part = task
+    try:
+        return part, io.read(path, part)
+    except io.UnreadableFile as err:
+        return part, str(err)
 
 
 def _remember(known: set[str]) -> None:
@@ -129,14 +165,18 @@ def _remember(known: set[str]) -> None:
 
 
 @contextmanager
-def _loader(workers: int, known: set[str]):
-    """A function mapping _load over paths, in order: in this process, or in a pool."""
+def _pool(workers: int, known: set[str]):
+    """run(fn, items, chunksize): fn mapped over items in order, here or in processes."""
     _remember(set(known))
     if workers <= 1:
-        yield lambda paths: map(_load, paths)
+        yield lambda fn, items, chunksize: map(fn, items)
         return
     with ProcessPoolExecutor(workers, initializer=_remember, initargs=(set(known),)) as pool:
-        yield lambda paths: pool.map(_load, paths, chunksize=4)
+
+        def run(fn: Callable, items: list, chunksize: int) -> Iterator:
+            return pool.map(fn, items, chunksize=chunksize)
+
+        yield run
 
 
 def _write_skipped(path: Path, skipped: list[tuple[str, str]]) -> None:

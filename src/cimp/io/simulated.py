@@ -12,17 +12,16 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from rsciio.hspy import file_reader, file_writer
+from rsciio.hspy import file_writer
 
 import cimp
 from cimp import schema
-from cimp.io.record import Record, UnreadableFile, set_field
+from cimp.io.record import Record, set_field
 from cimp.progress import track
 from cimp.simulate import Acquisition, simulate, simulate_pair
 from cimp.simulate.crystals import library
 
 ROOT = "cimp_simulation"
-SUFFIXES = (".hspy",)
 
 
 def write(path: str | Path, acq: Acquisition, scene_id: str, generator: dict) -> None:
@@ -79,16 +78,8 @@ def is_simulated(signal: dict) -> bool:
     return ROOT in signal.get("original_metadata", {})
 
 
-def read(path: str | Path) -> list[Record]:
-    """Records of a simulator file; a .hspy from elsewhere is read by its axes alone."""
-    try:
-        signals = file_reader(str(path))
-    except Exception as err:  # rosettasciio raises many kinds on a broken file
-        raise UnreadableFile(f"not a readable .hspy file ({type(err).__name__}: {err})") from err
-    return [_record(path, i, signal) for i, signal in enumerate(signals)]
-
-
-def _record(path, index: int, signal: dict) -> Record:
+def record(path, index: int, signal: dict) -> Record:
+    """The record of one simulator signal: settings from its tree, session = its scene."""
     image = np.asarray(signal["data"])
     metadata: dict[str, float | str] = {}
     provenance: dict[str, str] = {}

@@ -1,0 +1,98 @@
+"""EMD files through rosettasciio: Thermo Fisher / FEI Velox, and NCEM (Berkeley) EMD.
+
+Velox values are strings in SI units. A file lists every detector of the microscope; the
+one that made an image is `BinaryResult.DetectorIndex`, and its gain, offset and collection
+angles are read from that entry (exposed to the rules as `Detector`). NCEM files carry no
+acquisition settings cimp knows: their images come with the axes' pixel size alone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rsciio.emd import file_reader
+
+from cimp.io import signals
+from cimp.io.mapping import Rule, apply
+from cimp.io.record import UnreadableFile
+
+SUFFIXES = (".emd",)
+
+
+def _instrument(tree: dict) -> tuple[str, None]:
+    name = " ".join(str(tree.get(k, "")) for k in ("InstrumentClass", "InstrumentId")).strip()
+    if not name:
+        raise ValueError("no instrument name")
+    return name, None
+
+
+def _epoch(value: str) -> tuple[str, None]:
+    seconds = int(value)
+    if seconds <= 0:
+        raise ValueError("no time stamp")
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(), None
+
+
+VELOX = (
+    Rule("pixel_size", ("BinaryResult.PixelSize.width",), "m"),
+    Rule("dwell_time", ("Scan.DwellTime",), "s"),
+    Rule("convergence_angle", ("Optics.BeamConvergence",), "rad"),
+    Rule(
+        "beam_current",
+        ("Optics.ProbeCurrent", "Optics.ScreenCurrent", "Optics.LastMeasuredScreenCurrent"),
+        "A",
+        note="the first that is not 0",
+    ),
+    Rule("detector_gain", ("Detector.Gain",), note="entry of the image's detector"),
+    Rule("detector_offset", ("Detector.Offset",), note="entry of the image's detector"),
+    Rule(
+        "inner_collection_angle",
+        ("Detector.CollectionAngleRange.begin",),
+        "rad",
+        note="of the image's detector; 0..0 means not calibrated",
+    ),
+    Rule("outer_collection_angle", ("Detector.CollectionAngleRange.end",), "rad"),
+    Rule("beam_energy", ("Optics.AccelerationVoltage",), "V"),
+    Rule(
+        "magnification",
+        ("CustomProperties.StemMagnification.value", "Optics.NominalMagnification"),
+    ),
+    Rule("camera_length", ("Optics.CameraLength",), "m"),
+    Rule("stage_alpha", ("Stage.AlphaTilt",), "rad"),
+    Rule("stage_beta", ("Stage.BetaTilt",), "rad"),
+    Rule("defocus", ("Optics.Defocus",), "m"),
+    Rule("scan_rotation", ("Scan.ScanRotation",), "rad"),
+    Rule("detector", ("BinaryResult.Detector",)),
+    Rule("instrument", ("Instrument",), parse=_instrument, note="InstrumentClass + InstrumentId"),
+    Rule("acquisition_time", ("Acquisition.AcquisitionStartDatetime.DateTime",), parse=_epoch),
+)
+
+
+def read(path: str | Path) -> list:
+    """Records of every image signal of an EMD file (Skipped notes for the rest)."""
+    found = signals.load(file_reader, path, "EMD", select_type="images")
+    if not found:
+        raise UnreadableFile("no image in this EMD file (spectra only)")
+    return signals.to_records(path, found, describe)
+
+
+def describe(signal: dict) -> tuple[dict, dict]:
+    tree = signal.get("original_metadata", {})
+    metadata: dict = {}
+    provenance: dict = {}
+    if "BinaryResult" in tree or "Optics" in tree:
+        apply(VELOX, {**tree, "Detector": _detector(tree)}, metadata, provenance)
+    if metadata.get("outer_collection_angle", 1.0) <= 0:  # Velox's 0..0: never calibrated
+        for name in ("inner_collection_angle", "outer_collection_angle"):
+            metadata.pop(name, None)
+            provenance[name] += " (ignored: range 0..0 means not calibrated)"
+    return metadata, provenance
+
+
+def _detector(tree: dict) -> dict:
+    """The detector entry of the image's own detector (not the first one listed)."""
+    if tree.get("DetectorMetadata"):
+        return tree["DetectorMetadata"]
+    index = tree.get("BinaryResult", {}).get("DetectorIndex")
+    return tree.get("Detectors", {}).get(f"Detector-{index}", {})

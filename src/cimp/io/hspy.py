@@ -1,0 +1,46 @@
+"""HyperSpy files (`.hspy`, older `.hdf5`) through rosettasciio.
+
+The simulator's own files are read by `cimp.io.simulated`; a HyperSpy file from elsewhere
+gives what HyperSpy's metadata conventions record (`Acquisition_instrument.TEM` or `.SEM`)
+besides its axes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rsciio.hspy import file_reader
+
+from cimp.io import signals, simulated
+from cimp.io.mapping import Rule, apply
+
+SUFFIXES = (".hspy", ".hdf5", ".h5")
+_TEM = "Acquisition_instrument.TEM."
+_SEM = "Acquisition_instrument.SEM."
+
+RULES = (
+    Rule("dwell_time", (_TEM + "dwell_time", _SEM + "dwell_time"), "s"),
+    Rule("convergence_angle", (_TEM + "convergence_angle",), "mrad"),
+    Rule("beam_current", (_TEM + "beam_current", _SEM + "beam_current"), "nA"),
+    Rule("beam_energy", (_TEM + "beam_energy", _SEM + "beam_energy"), "kV"),
+    Rule("magnification", (_TEM + "magnification", _SEM + "magnification")),
+    Rule("camera_length", (_TEM + "camera_length",), "mm"),
+    Rule("stage_alpha", (_TEM + "Stage.tilt_alpha", _SEM + "Stage.tilt"), "deg"),
+    Rule("stage_beta", (_TEM + "Stage.tilt_beta",), "deg"),
+    Rule("instrument", (_TEM + "microscope", _SEM + "microscope")),
+)
+
+
+def read(path: str | Path) -> list:
+    """Records of every image signal of a HyperSpy file."""
+    found = signals.load(file_reader, path, "HyperSpy")
+    if any(simulated.is_simulated(signal) for signal in found):
+        return [simulated.record(path, i, signal) for i, signal in enumerate(found)]
+    return signals.to_records(path, found, describe)
+
+
+def describe(signal: dict) -> tuple[dict, dict]:
+    metadata: dict = {}
+    provenance: dict = {}
+    apply(RULES, signal.get("metadata", {}), metadata, provenance, prefix="metadata.")
+    return metadata, provenance

@@ -1,0 +1,45 @@
+"""JEOL Analysis Station `.img` and `.map` files (electron images and EDS maps).
+
+Element maps (a `.map` with an element number) count X-rays, not scattered electrons: they
+are reported as skipped, with the element line in the reason; the electron images that
+come as `.map` files (SEI, BF) are read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rsciio.jeol import file_reader
+
+from cimp.io import signals
+from cimp.io.mapping import Rule, apply
+
+SUFFIXES = (".img", ".map")
+
+RULES = (
+    Rule("beam_energy", ("Instrument.AccV",), "kV"),
+    Rule("magnification", ("Instrument.Mag",)),
+    Rule("detector", ("Image.Title",)),
+    Rule("instrument", ("Instrument.Name",)),
+)
+
+
+def read(path: str | Path) -> list:
+    """Records of a JEOL image file; an element map is one Skipped note."""
+    found = signals.load(file_reader, path, "JEOL")
+    out = []
+    for index, signal in enumerate(found):
+        tree = signal.get("original_metadata", {})
+        if tree.get("Map", {}).get("ElementNo") is not None:  # MapType 2; 1 is SEI / BF
+            title = tree["Map"].get("Title", "")
+            out.append(signals.Skipped(f"signal {index}", f"an EDS element map ({title})"))
+        else:
+            out.extend(signals.to_records(path, [signal], describe))
+    return out
+
+
+def describe(signal: dict) -> tuple[dict, dict]:
+    metadata: dict = {}
+    provenance: dict = {}
+    apply(RULES, signal.get("original_metadata", {}), metadata, provenance)
+    return metadata, provenance

@@ -1,0 +1,73 @@
+"""FEI TIA `.emi` / `.ser` through rosettasciio.
+
+An `.emi` file holds the settings and names its `.ser` data files (`NAME_1.ser`, ...); a
+`.ser` file beside its `.emi` is read through the `.emi`, a lone `.ser` by itself (axes
+only). TIA's "dwell time" is a camera exposure in TEM mode, so it is kept only in STEM mode.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rsciio.tia import file_reader
+
+from cimp.io import signals
+from cimp.io.mapping import Rule, apply
+from cimp.io.record import UnreadableFile
+
+SUFFIXES = (".emi", ".ser")
+_DESC = "ObjectInfo.ExperimentalDescription."
+
+RULES = (
+    Rule("dwell_time", ("ObjectInfo.AcquireInfo.DwellTimePath",), "s", note="STEM mode only"),
+    Rule(
+        "beam_energy",
+        (
+            _DESC + "High tension_kV",
+            "ObjectInfo.ExperimentalConditions.MicroscopeConditions.AcceleratingVoltage",
+        ),
+        "kV",
+    ),
+    Rule("magnification", (_DESC + "Magnification_x",)),
+    Rule("camera_length", (_DESC + "Camera length_m",), "m"),
+    Rule("stage_alpha", (_DESC + "Stage A_deg",), "deg"),
+    Rule("stage_beta", (_DESC + "Stage B_deg",), "deg"),
+    Rule("defocus", (_DESC + "Defocus_um",), "um"),
+    Rule("scan_rotation", (_DESC + "Stem rotation_deg",), "deg"),
+    Rule("detector", ("ObjectInfo.AcquireInfo.CameraNamePath", "ObjectInfo.DetectorName")),
+    Rule("instrument", (_DESC + "Microscope",)),
+)
+
+
+def read(path: str | Path) -> list:
+    """Records of the images of a TIA file (its series of frames are separate records)."""
+    path = Path(path)
+    if path.suffix.lower() == ".ser" and (emi := emi_of(path)) is not None:
+        raise UnreadableFile(f"data file of {emi.name}, read through it")
+    found = signals.load(file_reader, path, "TIA")
+    return signals.to_records(path, found, describe)
+
+
+def emi_of(ser: Path) -> Path | None:
+    """The .emi file that owns a `NAME_N.ser` data file, if it is there."""
+    match = re.fullmatch(r"(.+)_\d+", ser.stem)
+    if match is None:
+        return None
+    for suffix in (".emi", ".EMI"):
+        emi = ser.with_name(match.group(1) + suffix)
+        if emi.exists():
+            return emi
+    return None
+
+
+def describe(signal: dict) -> tuple[dict, dict]:
+    tree = signal.get("original_metadata", {})
+    metadata: dict = {}
+    provenance: dict = {}
+    apply(RULES, tree, metadata, provenance)
+    mode = str(tree.get("ObjectInfo", {}).get("ExperimentalDescription", {}).get("Mode", ""))
+    if "dwell_time" in metadata and "STEM" not in mode.upper():
+        del metadata["dwell_time"]
+        provenance["dwell_time"] += f" (ignored: a camera exposure in mode {mode.strip()!r})"
+    return metadata, provenance
