@@ -8,7 +8,7 @@ LINTED := src tests benchmarks docs
 # A CPU build from this machine's disk; on a GPU workstation: make TORCH=torch (or your build)
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test test-all lint install figures bench clean
+.PHONY: demo test test-all test-data lint install figures bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 
-test: lint
+# real instrument files from the hyperspy 1.7.6 sdist, fetched once into ~/.cache/cimp
+test-data: $(STAMP)
+	$(BIN)/python tests/fetch_real_files.py
+
+test: lint test-data
 	$(BIN)/pytest
 
-test-all: lint
+test-all: lint test-data
 	$(BIN)/pytest -m ''
 
 # the whole story on built-in data, about 6 minutes on 2 CPU cores (install included)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -55,6 +56,59 @@ def simulate(
 
 
 @app.command()
+def inspect(
+    files: Annotated[list[Path], typer.Argument(help="Microscope files to describe.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show what cimp reads from each image of FILES: every canonical field with its unit
+    and the vendor key it came from, the fields that are missing, and what was left out.
+
+    Exits with status 1 if any file could not be read.
+    """
+    import json
+
+    from cimp.inspect import inspect_file
+
+    described = [inspect_file(path) for path in files]
+    if as_json:
+        print(json.dumps(described, indent=2, default=str))
+    else:
+        for entry in described:
+            _print_inspection(entry)
+    if any(entry["error"] for entry in described):
+        raise typer.Exit(1)
+
+
+def _print_inspection(entry: dict) -> None:
+    console.rule(f"[bold]{escape(entry['path'])}[/bold]")
+    if entry["error"]:
+        console.print(f"[red]unreadable:[/red] {escape(entry['error'])}")
+        return
+    for image in entry["images"]:
+        frames = image["frames"]
+        which = f"frame {frames[0]}" if len(frames) == 1 else f"frames {frames[0]}-{frames[-1]}"
+        shape = "x".join(map(str, image["shape"]))
+        title = f"{which}  {image['signal']}  {shape} {image['dtype']}"
+        table = Table("field", "value", "unit", "from (key in the file)", title=title)
+        for name, field in image["fields"].items():
+            value = field["value"]
+            shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+            table.add_row(name, escape(shown), field["unit"], escape(field["from"]))
+        console.print(table)
+        for name, note in image["ignored"].items():
+            console.print(f"  [yellow]ignored[/yellow] {name}: {escape(note)}")
+        if image["missing_core"]:
+            console.print(
+                f"  [yellow]missing core fields:[/yellow] {', '.join(image['missing_core'])}"
+            )
+        others = [n for n in image["missing"] if n not in image["missing_core"]]
+        if others:
+            console.print(f"  missing optional fields: {', '.join(others)}")
+    for item in entry["skipped"]:
+        console.print(f"  [dim]left out[/dim] {escape(item['what'])}: {escape(item['reason'])}")
+
+
+@app.command()
 def ingest(
     sources: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder (created if new).")],
@@ -89,10 +143,11 @@ def ingest(
         f"{report.duplicates} duplicate images ignored, {len(report.skipped)} files skipped"
     )
     if report.skipped:
-        table = Table("skipped file", "reason", title=f"skipped (all in {out / 'skipped.csv'})")
-        for path, reason in report.skipped[:20]:
-            table.add_row(path, reason)
+        table = Table("files", "why skipped", "for example", title="skipped files")
+        for reason, count, example in report.reasons():
+            table.add_row(str(count), escape(reason), escape(Path(example).name))
         console.print(table)
+        console.print(f"every skipped file with its reason: {out / 'skipped.csv'}")
 
 
 @app.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -30,6 +31,15 @@ class IngestReport:
     files_known: int = 0  # already in the dataset, unchanged
     duplicates: int = 0  # images already stored from another file
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    def reasons(self) -> list[tuple[str, int, str]]:
+        """(reason, files, an example path) per kind of reason, most frequent first;
+        file-specific details in parentheses are left out of the grouping."""
+        groups: dict[str, list[str]] = {}
+        for path, reason in self.skipped:
+            groups.setdefault(re.sub(r" ?\([^)]*\)", "", reason), []).append(path)
+        ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        return [(reason, len(paths), paths[0]) for reason, paths in ranked]
 
 
 def discover(sources: Iterable[str | Path]) -> Iterator[Path]:

@@ -44,7 +44,7 @@ def read(path: str | Path) -> list:
     """Records of the images of a TIA file (its series of frames are separate records)."""
     path = Path(path)
     if path.suffix.lower() == ".ser" and (emi := emi_of(path)) is not None:
-        raise UnreadableFile(f"data file of {emi.name}, read through it")
+        raise UnreadableFile(f"a .ser data file, read through its .emi ({emi.name})")
     found = signals.load(file_reader, path, "TIA")
     return signals.to_records(path, found, describe)
 

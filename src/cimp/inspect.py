@@ -1,0 +1,58 @@
+"""What cimp reads from a file: per image, each canonical field with its unit and source key,
+the fields that are missing, and the signals that were left out (and why)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cimp import io, schema
+
+
+def inspect_file(path: str | Path) -> dict:
+    """A JSON-ready description of one file; `error` holds the reason it cannot be read.
+
+    Frames of a stack that share every setting are listed once, with their frame numbers.
+    """
+    out: dict = {"path": str(path), "images": [], "skipped": [], "error": None}
+    try:
+        found = [item for part in range(io.parts(path)) for item in io.contents(path, part)]
+    except (io.UnreadableFile, OSError) as err:
+        out["error"] = str(err) if isinstance(err, io.UnreadableFile) else f"cannot open: {err}"
+        return out
+    for item in found:
+        if isinstance(item, io.Skipped):
+            out["skipped"].append({"what": item.what, "reason": item.reason})
+            continue
+        entry = _image_entry(item)
+        last = out["images"][-1] if out["images"] else None
+        if last and {**last, "frames": None} == {**entry, "frames": None}:
+            last["frames"].extend(entry["frames"])
+        else:
+            out["images"].append(entry)
+    return out
+
+
+def _image_entry(record: io.Record) -> dict:
+    fields = {}
+    for name, value in record.metadata.items():
+        fields[name] = {
+            "value": value,
+            "unit": schema.field(name).unit,
+            "from": record.provenance.get(name, ""),
+        }
+    ignored = {
+        name: note
+        for name, note in record.provenance.items()
+        if name not in record.metadata and "ignored" in note
+    }
+    return {
+        "frames": [record.frame],
+        "signal": record.extra.get("signal", ""),
+        "shape": list(record.image.shape),
+        "dtype": str(record.image.dtype),
+        "session": record.session,
+        "fields": fields,
+        "ignored": ignored,
+        "missing_core": [n for n in schema.CORE_NAMES if n not in record.metadata],
+        "missing": [n for n in schema.BY_NAME if n not in record.metadata],
+    }
