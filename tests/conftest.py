@@ -99,3 +99,14 @@ def tiny_dataset(tmp_path_factory):
         [root / "raw"], root / "ds", {"train": 0.5, "val": 0.25, "test": 0.25}, show_progress=False
     )
     return root / "ds"
+
+
+@pytest.fixture(scope="session")
+def real_files():
+    """The real instrument files of the hyperspy 1.7.6 sdist (fetched by `make test-data`)."""
+    from fetch_real_files import DONE, cache_dir
+
+    folder = cache_dir()
+    if not (folder / DONE).exists():
+        pytest.skip(f"real instrument files not in {folder}: run `make test-data`")
+    return folder
