@@ -71,9 +71,12 @@ VELOX = (
 
 def read(path: str | Path) -> list:
     """Records of every image signal of an EMD file (Skipped notes for the rest)."""
-    found = signals.load(file_reader, path, "EMD", select_type="images")
-    if not found:
-        raise UnreadableFile("no image in this EMD file (spectra only)")
+    try:
+        found = signals.load(file_reader, path, "EMD", select_type="images")
+    except UnreadableFile as err:
+        if "no data found" in str(err):  # only spectra: not loaded with select_type="images"
+            raise UnreadableFile("no image in this EMD file (spectra only)") from None
+        raise
     return signals.to_records(path, found, describe)
 
 

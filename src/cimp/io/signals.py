@@ -29,14 +29,15 @@ class Skipped:
 
 
 def load(file_reader: Callable, path: str | Path, kind: str, **options) -> list[dict]:
-    """rosettasciio's signal dicts of a file, quietly; any failure becomes UnreadableFile."""
+    """rosettasciio's signal dicts of a file, quietly; any failure becomes UnreadableFile,
+    and so does a file in which the reader finds nothing."""
     logger = logging.getLogger("rsciio")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return file_reader(str(path), **options)
+            found = file_reader(str(path), **options)
     except MemoryError:
         raise UnreadableFile(f"too large to read into memory as a {kind} file") from None
     except Exception as err:  # rosettasciio raises many kinds on a broken or foreign file
@@ -44,6 +45,9 @@ def load(file_reader: Callable, path: str | Path, kind: str, **options) -> list[
         raise UnreadableFile(f"not a readable {kind} file ({message})") from err
     finally:
         logger.setLevel(level)
+    if not found:
+        raise UnreadableFile(f"not a readable {kind} file (no data found in it)")
+    return found
 
 
 def to_records(path: str | Path, signals: Iterable[dict], describe: Describe) -> list:
