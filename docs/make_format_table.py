@@ -15,9 +15,9 @@ from cimp.io.mapping import Rule
 OUT = Path(__file__).with_name("formats.md")
 AXES = "axes: x scale (calibration)"
 FORMATS: list[tuple[str, str, tuple[Rule, ...], str]] = [
-    ("Velox EMD", ".emd", emd.VELOX, "original_metadata; Detector = Detectors.Detector-<BinaryResult.DetectorIndex>"),
+    ("Velox EMD", ".emd", emd.VELOX, "original_metadata; Detector = the image's own entry"),
     ("NCEM EMD", ".emd", (), "axes only"),
-    ("DigitalMicrograph", ".dm3 .dm4", digitalmicrograph.RULES, f"original_metadata.{digitalmicrograph.PREFIX}"),
+    ("DigitalMicrograph", ".dm3 .dm4", digitalmicrograph.RULES, digitalmicrograph.PREFIX),
     ("TIA", ".emi (.ser)", tia.RULES, "original_metadata"),
     ("JEOL", ".img .map", jeol.RULES, "original_metadata"),
     ("TFS/FEI TIFF", ".tif", tiff.FEI, "original_metadata"),
