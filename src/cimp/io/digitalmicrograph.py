@@ -43,7 +43,4 @@ def describe(signal: dict) -> tuple[dict, dict]:
         .get("TagGroup0", {})
         .get("ImageTags", {})
     )
-    metadata: dict = {}
-    provenance: dict = {}
-    apply(RULES, tags, metadata, provenance, prefix=PREFIX)
-    return metadata, provenance
+    return apply(RULES, tags, prefix=PREFIX)

@@ -82,10 +82,9 @@ def read(path: str | Path) -> list:
 
 def describe(signal: dict) -> tuple[dict, dict]:
     tree = signal.get("original_metadata", {})
-    metadata: dict = {}
-    provenance: dict = {}
-    if "BinaryResult" in tree or "Optics" in tree:
-        apply(VELOX, {**tree, "Detector": _detector(tree)}, metadata, provenance)
+    if "BinaryResult" not in tree and "Optics" not in tree:  # NCEM: the axes say it all
+        return {}, {}
+    metadata, provenance = apply(VELOX, {**tree, "Detector": _detector(tree)})
     if metadata.get("outer_collection_angle", 1.0) <= 0:  # Velox's 0..0: never calibrated
         for name in ("inner_collection_angle", "outer_collection_angle"):
             metadata.pop(name, None)

@@ -40,7 +40,4 @@ def read(path: str | Path) -> list:
 
 
 def describe(signal: dict) -> tuple[dict, dict]:
-    metadata: dict = {}
-    provenance: dict = {}
-    apply(RULES, signal.get("metadata", {}), metadata, provenance, prefix="metadata.")
-    return metadata, provenance
+    return apply(RULES, signal.get("metadata", {}), prefix="metadata.")

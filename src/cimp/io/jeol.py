@@ -39,7 +39,4 @@ def read(path: str | Path) -> list:
 
 
 def describe(signal: dict) -> tuple[dict, dict]:
-    metadata: dict = {}
-    provenance: dict = {}
-    apply(RULES, signal.get("original_metadata", {}), metadata, provenance)
-    return metadata, provenance
+    return apply(RULES, signal.get("original_metadata", {}))

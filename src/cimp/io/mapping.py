@@ -50,10 +50,10 @@ def lookup(tree: Mapping, key: str) -> Any:
     return node
 
 
-def apply(
-    rules: tuple[Rule, ...], tree: Mapping, metadata: dict, provenance: dict, prefix: str = ""
-) -> None:
-    """Fill `metadata`/`provenance` from `tree` by the rules; the first plausible key wins."""
+def apply(rules: tuple[Rule, ...], tree: Mapping, prefix: str = "") -> tuple[dict, dict]:
+    """(metadata, provenance) read from `tree` by the rules; the first plausible key wins."""
+    metadata: dict = {}
+    provenance: dict = {}
     for rule in rules:
         for key in rule.keys:
             raw = lookup(tree, key)
@@ -69,3 +69,4 @@ def apply(
                 continue
             if rule.field in metadata:
                 break
+    return metadata, provenance

@@ -63,9 +63,7 @@ def emi_of(ser: Path) -> Path | None:
 
 def describe(signal: dict) -> tuple[dict, dict]:
     tree = signal.get("original_metadata", {})
-    metadata: dict = {}
-    provenance: dict = {}
-    apply(RULES, tree, metadata, provenance)
+    metadata, provenance = apply(RULES, tree)
     mode = str(tree.get("ObjectInfo", {}).get("ExperimentalDescription", {}).get("Mode", ""))
     if "dwell_time" in metadata and "STEM" not in mode.upper():
         del metadata["dwell_time"]
