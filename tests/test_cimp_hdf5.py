@@ -8,6 +8,7 @@ import pytest
 
 from cimp import io
 from cimp.ingest import ingest
+from cimp.inspect import inspect_file
 from cimp.io import cimp_hdf5
 from cimp.store import Store
 
@@ -72,3 +73,11 @@ def test_large_file_is_ingested_in_parts_over_workers(tmp_path, monkeypatch):
     assert sorted(table["frame"]) == list(range(30))
     assert table.groupby("session")["split"].nunique().max() == 1  # a series never straddles
     assert ingest([path], tmp_path / "ds", show_progress=False).files_known == 1
+
+
+def test_inspect_reads_a_large_file_part_by_part(tmp_path, monkeypatch):
+    monkeypatch.setattr(cimp_hdf5, "PART", 4)
+    write_layout(tmp_path / "cimp.h5", 10)
+    described = inspect_file(tmp_path / "cimp.h5")
+    assert described["error"] is None
+    assert [f for image in described["images"] for f in image["frames"]] == list(range(10))

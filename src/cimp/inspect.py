@@ -12,13 +12,19 @@ def inspect_file(path: str | Path) -> dict:
     """A JSON-ready description of one file; `error` holds the reason it cannot be read.
 
     Frames of a stack that share every setting are listed once, with their frame numbers.
+    A large container is read one part at a time, so its images never all sit in memory.
     """
     out: dict = {"path": str(path), "images": [], "skipped": [], "error": None}
     try:
-        found = [item for part in range(io.parts(path)) for item in io.contents(path, part)]
+        for part in range(io.parts(path)):
+            _describe(io.contents(path, part), out)
     except (io.UnreadableFile, OSError) as err:
         out["error"] = str(err) if isinstance(err, io.UnreadableFile) else f"cannot open: {err}"
-        return out
+    return out
+
+
+def _describe(found: list, out: dict) -> None:
+    """Add the entries of one part's records and skip notes to `out`."""
     for item in found:
         if isinstance(item, io.Skipped):
             out["skipped"].append({"what": item.what, "reason": item.reason})
@@ -29,7 +35,6 @@ def inspect_file(path: str | Path) -> dict:
             last["frames"].extend(entry["frames"])
         else:
             out["images"].append(entry)
-    return out
 
 
 def _image_entry(record: io.Record) -> dict:
