@@ -61,6 +61,8 @@ def render() -> str:
             f"`metadata_raw` column labelled '{n.replace('_', ' ')}'" for n in schema.CORE_NAMES
         ) + " |"
     )  # fmt: skip
+    lines.append("| Image export | .png .jpg .bmp | " + " | ".join(
+        "-" for _ in schema.CORE_NAMES) + " |")  # fmt: skip
     lines.append(
         "| cimp simulator | .hspy | " + " | ".join(
             f"`cimp_simulation.acquisition.{n}` (unit in `.units`)" for n in schema.CORE_NAMES

@@ -60,3 +60,60 @@ def embedding_map(embeddings: np.ndarray, recorded: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def thumbnail(image: np.ndarray, size: int = 128) -> np.ndarray:
+    """A display copy: centre crop of at most `size` px, stretched 1-99 % (display only)."""
+    h, w = image.shape
+    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    x = image[top : top + size, left : left + size].astype(np.float64)
+    lo, hi = np.nanpercentile(x, [1, 99])
+    return np.clip((x - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
+
+
+def contact_sheet(rows: list[list[tuple]], path: Path, title: str = "") -> None:
+    """Rows of thumbnails; each item (image, caption, highlighted). Display contrast is
+    stretched per thumbnail, so absolute intensity is not comparable between them."""
+    cols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(2.2 * cols, 2.5 * len(rows)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for r, row in enumerate(rows):
+        for c, (image, caption, highlighted) in enumerate(row):
+            ax = axes[r, c]
+            ax.imshow(thumbnail(image), cmap="gray", vmin=0, vmax=1)
+            ax.set_title(caption, fontsize=7, color="crimson" if highlighted else "black")
+            if highlighted:
+                ax.axis("on")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                for spine in ax.spines.values():
+                    spine.set_color("crimson")
+                    spine.set_linewidth(2.5)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def calibration_curves(coverage: dict, path: Path) -> None:
+    """Stated level vs the share of held-out images inside the interval, one line per field."""
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="perfect")
+    for name, entry in coverage.items():
+        levels = sorted(entry["levels"], key=float)
+        ax.plot(
+            [float(v) for v in levels],
+            [entry["levels"][v]["coverage"] for v in levels],
+            marker="o",
+            ms=3,
+            lw=1,
+            label=name,
+        )
+    ax.set_xlabel("stated interval level")
+    ax.set_ylabel("held-out images inside the interval")
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cimp.io import cimp_hdf5, digitalmicrograph, emd, hspy, jeol, tia, tiff
+from cimp.io import cimp_hdf5, digitalmicrograph, emd, export, hspy, jeol, tia, tiff
 from cimp.io.record import Record, UnreadableFile
 from cimp.io.signals import Skipped
 
@@ -28,6 +28,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...], Reader]] = {
     "jeol": ("JEOL Analysis Station", jeol.SUFFIXES, jeol.read),
     "tiff": ("TIFF", tiff.SUFFIXES, tiff.read),
     "hyperspy": ("HyperSpy / CIMP HDF5", hspy.SUFFIXES, hspy.read),
+    "export": ("Image export (no metadata)", export.SUFFIXES, export.read),
 }
 READERS: dict[str, Reader] = {
     suffix: reader for _, suffixes, reader in FORMATS.values() for suffix in suffixes

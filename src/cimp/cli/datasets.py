@@ -1,4 +1,4 @@
-"""The `cimp` command: parses arguments, calls the library, prints results."""
+"""Commands that make and describe datasets: simulate, inspect, ingest, summary."""
 
 from __future__ import annotations
 
@@ -8,24 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-app = typer.Typer(
-    help="cimp: learn what your microscope files say about themselves.\n\n"
-    "Contrastive Image-Metadata Pre-training for HAADF-STEM: simulate data, ingest vendor "
-    "files into a dataset, and train image/metadata encoders on it.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console()
-
-
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
+from cimp.cli.app import app, console, fail
 
 
 @app.command()
@@ -47,7 +33,7 @@ def simulate(
     Files already present are kept, so an interrupted run completes when started again.
     """
     if n < 1 or size < 8 or workers < 1:
-        _fail("--n and --workers must be at least 1, --size at least 8")
+        fail("--n and --workers must be at least 1, --size at least 8")
     from cimp.io.simulated import write_run
 
     written = write_run(out, n, size, seed, pairs, workers, show_progress=sys.stderr.isatty())
@@ -127,16 +113,16 @@ def ingest(
 
     missing = [str(s) for s in sources if not s.exists()]
     if missing:
-        _fail(f"no such file or folder: {', '.join(missing)}")
+        fail(f"no such file or folder: {', '.join(missing)}")
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
-        _fail("--val and --test must be fractions with val + test < 1")
+        fail("--val and --test must be fractions with val + test < 1")
     splits = {"train": 1.0 - val - test, "val": val, "test": test}
     try:
         report = run_ingest(
             sources, out, splits, workers=workers, show_progress=sys.stderr.isatty()
         )
     except (ValueError, FileExistsError) as err:
-        _fail(str(err))
+        fail(str(err))
     console.print(
         f"added [bold]{report.images_added}[/bold] images from {report.files_read} files; "
         f"{report.files_known} files were already in the dataset, "
@@ -161,7 +147,7 @@ def summary(
     try:
         table = Store(dataset).table()
     except FileNotFoundError as err:
-        _fail(str(err))
+        fail(str(err))
     splits = Table("split", "images", "sessions", title=f"{dataset}: {len(table)} images")
     for name, row in split_counts(table).iterrows():
         splits.add_row(str(name), str(row["images"]), str(row["sessions"]))
@@ -175,100 +161,3 @@ def summary(
             *(f"{row[k]:.4g}" for k in ("min", "median", "max")),
         )
     console.print(fields)
-
-
-@app.command()
-def train(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder made by ingest.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder for weights and logs.")],
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 2000,
-    batch_size: Annotated[int, typer.Option(help="Global batch (split over processes).")] = 128,
-    crop: Annotated[int, typer.Option(help="Square crop in pixels (never resized).")] = 128,
-    backbone: Annotated[str, typer.Option(help="Image encoder: cnn or vit.")] = "cnn",
-    widths: Annotated[
-        str, typer.Option(help="CNN stage widths, comma separated.")
-    ] = "32,64,128,256",
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = 2e-3,
-    loss: Annotated[str, typer.Option(help="infonce or siglip.")] = "infonce",
-    positive_radius: Annotated[
-        float, typer.Option(help="Treat pairs with metadata this close (z units) as positives.")
-    ] = 0.0,
-    field_dropout: Annotated[float, typer.Option(help="Chance of hiding each field.")] = 0.15,
-    val_every: Annotated[int, typer.Option(help="Steps between validations.")] = 250,
-    workers: Annotated[int, typer.Option(help="Data-loading processes.")] = 0,
-    seed: Annotated[int, typer.Option()] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
-    resume: Annotated[
-        bool, typer.Option(help="Continue the run in --out where it stopped.")
-    ] = False,
-) -> None:
-    """Train image and metadata encoders contrastively on the dataset's train split.
-
-    Validates (retrieval top-1 on the val split) and checkpoints every --val-every steps;
-    --resume continues exactly after a kill.
-
-    Several GPUs or nodes: torchrun --nproc-per-node 4 $(which cimp) train DATASET --out RUN
-    """
-    from cimp.train import TrainConfig
-    from cimp.train import train as run_training
-
-    config = TrainConfig(
-        dataset=str(dataset),
-        out=str(out),
-        steps=steps,
-        batch_size=batch_size,
-        crop=crop,
-        backbone=backbone,
-        widths=[int(w) for w in widths.split(",")],
-        lr=lr,
-        loss=loss,
-        positive_radius=positive_radius,
-        field_dropout=field_dropout,
-        val_every=val_every,
-        checkpoint_every=val_every,
-        workers=workers,
-        seed=seed,
-        device=device,
-    )
-    try:
-        run = run_training(config, resume=resume, show_progress=sys.stderr.isatty())
-    except (ValueError, FileExistsError, FileNotFoundError) as err:
-        _fail(str(err))
-    console.print(f"trained model in [bold]{run}[/bold]; validation log in {run / 'log.jsonl'}")
-
-
-@app.command()
-def evaluate(
-    run: Annotated[Path, typer.Argument(help="Run folder made by train.")],
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder (its test split is used).")],
-    out: Annotated[Path | None, typer.Option(help="Folder for results and figures.")] = None,
-    supervised_steps: Annotated[
-        int | None, typer.Option(help="Steps for the supervised baseline (default: as trained).")
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda ...")] = "auto",
-) -> None:
-    """Score a trained model on held-out images, beside two baselines.
-
-    Cross-modal retrieval (top-1/top-5 both ways, with chance level); every field recovered
-    from frozen image embeddings by a ridge probe and by k-NN (R2, MAE, SMAPE); the same for
-    hand-crafted image statistics and for a supervised CNN of the same size.
-    """
-    from cimp.evaluate import evaluate as run_evaluation
-
-    if not (run / "model.safetensors").exists():
-        _fail(f"{run} holds no trained model (model.safetensors)")
-    out = out or run / "evaluation"
-    try:
-        results = run_evaluation(
-            run, dataset, out, supervised_steps, device, show_progress=sys.stderr.isatty()
-        )
-    except (ValueError, FileNotFoundError) as err:
-        _fail(str(err))
-    from cimp.evaluate import markdown
-
-    console.print(markdown(results))
-    console.print(f"results, table and figures in [bold]{out}[/bold]")
-
-
-if __name__ == "__main__":
-    app()

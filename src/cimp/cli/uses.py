@@ -1,0 +1,271 @@
+"""Commands that use a trained model on an archive: embed, search, predict, audit, report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cimp.cli.app import app, console, fail
+
+Run = Annotated[Path, typer.Argument(help="Run folder made by train.")]
+Dataset = Annotated[Path, typer.Argument(help="Dataset folder made by ingest.")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
+SHOWN = ["pixel_size", "dwell_time", "beam_current"]
+
+
+def _check_run(run: Path) -> None:
+    if not (run / "model.safetensors").exists():
+        fail(f"{run} holds no trained model (model.safetensors)")
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+@app.command()
+def embed(run: Run, dataset: Dataset, device: Device = "auto") -> None:
+    """Embed every image of DATASET with the run's encoders, stored with the dataset.
+
+    Only images not embedded yet are computed, so an interrupted run resumes and a grown
+    dataset embeds just its new images. Images smaller than the model's crop are left out.
+    """
+    from cimp.embeddings import embed_dataset
+
+    _check_run(run)
+    try:
+        emb = embed_dataset(run, dataset, device, show_progress=_progress())
+    except FileNotFoundError as err:
+        fail(str(err))
+    from cimp.store import Store
+
+    missing = len(Store(dataset).table()) - len(emb.table)
+    console.print(f"{len(emb.table)} images embedded in [bold]{emb.folder}[/bold]")
+    if missing:
+        console.print(f"[yellow]{missing} images are smaller than the model's crop: none[/yellow]")
+
+
+@app.command()
+def search(
+    run: Run,
+    dataset: Dataset,
+    image: Annotated[Path | None, typer.Option(help="Find images like this file's.")] = None,
+    row: Annotated[
+        str | None, typer.Option(help="Find images like this dataset row (image id or number).")
+    ] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Find images acquired at about field=value (repeatable)."),
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="Only images whose recorded field passes, e.g. 'dwell_time>5us'."),
+    ] = None,
+    k: Annotated[int, typer.Option("-k", help="How many images to list.")] = 10,
+    sheet: Annotated[Path | None, typer.Option(help="Write a contact sheet PNG here.")] = None,
+    device: Device = "auto",
+) -> None:
+    """Search DATASET's embedded images: like a given image (--image FILE or --row ID), or
+    acquired at about given settings (--set dwell_time=2us --set pixel_size=0.05nm;
+    partial settings are fine), within filters on recorded fields (--where 'beam_energy=300kV').
+    """
+    from cimp import search as s
+    from cimp.embeddings import embed_image, embed_settings, load
+    from cimp.train import load_run, resolve_device
+
+    _check_run(run)
+    if sum(q is not None and q != [] for q in (image, row, settings)) != 1:
+        fail("give exactly one query: --image FILE, --row ID or --set field=value ...")
+    try:
+        emb = load(run, dataset)
+        conditions = [s.parse_condition(c) for c in where or []]
+        model, normalizer, config = load_run(run, resolve_device(device))
+        exclude = None
+        if row is not None:
+            exclude = s.find_row(emb.table, row)
+            query, what = emb.image[exclude], f"images like row {exclude}"
+        elif image is not None:
+            query = embed_image(model, s.first_image(image), config["model"]["crop"])
+            what = f"images like {image.name}"
+        else:
+            wanted = s.settings_from([s.parse_condition(c) for c in settings])
+            query = embed_settings(model, normalizer, wanted)
+            what = f"images acquired at about {s.describe_settings(wanted)}"
+        hits = s.search(emb, query, k, conditions, exclude_row=exclude)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        fail(str(err))
+    except Exception as err:  # an unreadable query file
+        fail(f"cannot read {image}: {err}")
+    asked = [c.field for c in conditions] + (list(wanted) if settings else [])
+    _print_hits(hits, what, list(dict.fromkeys(asked)) or SHOWN)
+    if sheet is not None:
+        _write_sheet(hits, dataset, sheet, what, exclude, emb)
+
+
+def _print_hits(hits, what: str, columns: list[str]) -> None:
+    from cimp.schema import field
+
+    units = [f" ({field(c).unit})" if field(c).unit else "" for c in columns]
+    table = Table("#", "similarity", "frame", title=escape(what))
+    table.add_column("file", overflow="fold")
+    for name, unit in zip(columns, units, strict=True):
+        table.add_column(f"{name}{unit}")
+    for _, hit in hits.iterrows():
+        cells = [f"{hit[c]:.4g}" if isinstance(hit[c], float) else str(hit[c]) for c in columns]
+        table.add_row(
+            str(hit["rank"]),
+            f"{hit['similarity']:.3f}",
+            str(hit["frame"]),
+            escape(Path(hit["source"]).name),
+            *cells,
+        )
+    console.print(table)
+    if hits.empty:
+        console.print("[yellow]no image passes the filters[/yellow]")
+
+
+def _write_sheet(hits, dataset: Path, sheet: Path, what: str, exclude, emb) -> None:
+    from cimp.figures import contact_sheet
+    from cimp.store import Store
+
+    store = Store(dataset)
+    items = [
+        (store.image(h["image_id"]), f"#{h['rank']} {h['similarity']:.2f}", False)
+        for _, h in hits.iterrows()
+    ]
+    if exclude is not None:
+        items.insert(0, (store.image(emb.table["image_id"].iat[exclude]), "query", True))
+    rows = [items[i : i + 6] for i in range(0, len(items), 6)] or [[]]
+    contact_sheet(rows, sheet, what)
+    console.print(f"contact sheet: [bold]{sheet}[/bold]")
+
+
+@app.command()
+def predict(
+    run: Run,
+    files: Annotated[list[Path], typer.Argument(help="Images to recover metadata for.")],
+    level: Annotated[float, typer.Option(help="Interval level (0.9 = 90 %).")] = 0.9,
+    dataset: Annotated[
+        Path | None, typer.Option(help="Fit the predictor on this dataset (default: the run's).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    device: Device = "auto",
+) -> None:
+    """Recover every metadata field of FILES from their pixels, each with an interval that
+    holds the true value for --level of images like the training data.
+
+    For exports (PNG, TIFF) and damaged files whose metadata is lost. The predictor is fitted
+    once on the run's dataset and kept in the run folder.
+    """
+    from cimp.predict import for_run, predict_files
+
+    _check_run(run)
+    if not 0 < level < 1:
+        fail("--level is a fraction between 0 and 1, e.g. 0.9")
+    try:
+        predictor = for_run(run, dataset, device, show_progress=_progress())
+    except FileNotFoundError as err:
+        fail(str(err))
+    results = predict_files(run, files, predictor, level, device)
+    if as_json:
+        print(json.dumps(results, indent=2))
+    else:
+        for entry in results:
+            _print_prediction(entry, level)
+    if any(e["error"] or any("error" in i for i in e["images"]) for e in results):
+        raise typer.Exit(1)
+
+
+def _print_prediction(entry: dict, level: float) -> None:
+    console.rule(f"[bold]{escape(entry['path'])}[/bold]")
+    if entry["error"]:
+        console.print(f"[red]unreadable:[/red] {escape(entry['error'])}")
+        return
+    for image in entry["images"]:
+        title = f"frame {image['frame']}  {image['shape'][0]}x{image['shape'][1]}"
+        if "error" in image:
+            console.print(f"{title}: [red]{escape(image['error'])}[/red]")
+            continue
+        table = Table(
+            "field", "predicted", f"{100 * level:g} % interval", "unit", "recorded", title=title
+        )
+        for name, f in image["fields"].items():
+            recorded = f["recorded"]
+            shown = "-" if recorded is None else f"{recorded:.4g}"
+            if recorded is not None and not f["low"] <= recorded <= f["high"]:
+                shown = f"[red]{shown}[/red]"
+            table.add_row(
+                name, f"{f['value']:.4g}", f"{f['low']:.4g} - {f['high']:.4g}", f["unit"], shown
+            )
+        console.print(table)
+        for warning in image["warnings"]:
+            console.print(f"  [yellow]note:[/yellow] {escape(warning)}")
+
+
+@app.command()
+def audit(
+    run: Run,
+    dataset: Dataset,
+    top: Annotated[int, typer.Option(help="How many suspects to list.")] = 20,
+    csv: Annotated[Path | None, typer.Option(help="Write every image's scores here.")] = None,
+    device: Device = "auto",
+) -> None:
+    """Score every image of DATASET by how far its recorded metadata lies from what its pixels
+    say, and list the worst with the fields most likely wrong (in units of the field's 90 %
+    interval: 3x means three times further than the interval reaches)."""
+    from cimp.audit import audit as run_audit
+    from cimp.embeddings import embed_dataset
+    from cimp.predict import for_run
+    from cimp.train import load_run
+
+    _check_run(run)
+    try:
+        emb = embed_dataset(run, dataset, device, show_progress=_progress())
+        predictor = for_run(run, device=device, show_progress=_progress())
+    except FileNotFoundError as err:
+        fail(str(err))
+    fields = load_run(run)[2]["model"]["fields"]
+    scores = run_audit(predictor, emb, fields)
+    table = Table("#", "score", "file", "frame", "suspect fields", title=f"{dataset}: worst {top}")
+    for n, (_, row) in enumerate(scores.head(top).iterrows(), start=1):
+        table.add_row(
+            str(n), f"{row['score']:.2f}", escape(Path(row["source"]).name), str(row["frame"]),
+            escape(row["suspects"] or "-"),
+        )  # fmt: skip
+    console.print(table)
+    errors = scores.filter(like="error_")
+    outside, known = int((errors > 1).to_numpy().sum()), int(errors.notna().to_numpy().sum())
+    console.print(
+        f"{outside} of {known} recorded values ({100 * outside / max(known, 1):.1f} %) lie "
+        "outside their 90 % interval; about 10 % would by chance alone"
+    )
+    if csv is not None:
+        scores.to_csv(csv, index=False)
+        console.print(f"every image's scores: [bold]{csv}[/bold]")
+
+
+@app.command()
+def report(
+    run: Run,
+    dataset: Dataset,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path(
+        "report.html"
+    ),
+    device: Device = "auto",
+) -> None:
+    """Write one self-contained HTML page on what the model learned: evaluation table,
+    predicted vs recorded per field, embedding map, retrieval examples, calibration curves
+    and the audit's top suspects. Open it in any browser."""
+    from cimp.report import report as write_report
+
+    _check_run(run)
+    try:
+        path = write_report(run, dataset, out, device, show_progress=_progress())
+    except (FileNotFoundError, ValueError) as err:
+        fail(str(err))
+    console.print(f"report: [bold]{path}[/bold]")

@@ -1,0 +1,164 @@
+"""Image and metadata embeddings of a whole dataset, stored with it and computed once.
+
+    DATASET/embeddings/<run>-<weights hash>/
+      run.json           which run (path, hash of its weights, crop) made them
+      part-*.npz         image_id, image and metadata embeddings of up to PART rows each
+
+Parts are written atomically and rows already embedded are never embedded again, so a
+killed `cimp embed` resumes and a grown dataset only embeds its new images. Images are
+embedded from their centre crop (the view evaluation scores); images smaller than the
+crop get no embedding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cimp import schema
+from cimp.data import CropDataset, crop_image, intensity_scale
+from cimp.progress import Bar
+from cimp.retrieval import embed
+from cimp.store import Store
+from cimp.train import load_run, resolve_device
+
+PART = 512
+
+
+@dataclass
+class Embeddings:
+    """Embeddings of the rows of `table` (same order), L2-normalised float32."""
+
+    table: pd.DataFrame
+    image: np.ndarray
+    meta: np.ndarray
+    folder: Path
+
+    def subset(self, keep: np.ndarray) -> Embeddings:
+        """The rows where `keep` is True."""
+        table = self.table[keep].reset_index(drop=True)
+        return Embeddings(table, self.image[keep], self.meta[keep], self.folder)
+
+
+def weights_id(run: str | Path) -> str:
+    """A short hash of a run's weights: what its embeddings and predictor belong to."""
+    return hashlib.sha256((Path(run) / "model.safetensors").read_bytes()).hexdigest()[:12]
+
+
+def folder_for(run: str | Path, dataset: str | Path) -> Path:
+    """Where a run's embeddings of a dataset live: named by the run and its weights."""
+    return Path(dataset) / "embeddings" / f"{Path(run).resolve().name}-{weights_id(run)}"
+
+
+def embed_dataset(
+    run: str | Path,
+    dataset: str | Path,
+    device: str = "auto",
+    batch_size: int = 256,
+    show_progress: bool = True,
+) -> Embeddings:
+    """Embed every image of the dataset not embedded yet by this run; return them all."""
+    folder = folder_for(run, dataset)
+    folder.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(device)
+    model, normalizer, config = load_run(run, device)
+    crop = config["model"]["crop"]
+    info = {"run": str(Path(run).resolve()), "crop": crop, "fields": config["model"]["fields"]}
+    (folder / "run.json").write_text(json.dumps(info, indent=2))
+
+    store = Store(dataset)
+    table = store.table()
+    done = set(_load_parts(folder)[0])
+    todo = table[~table["image_id"].isin(done)]
+    todo = todo[(todo["height"] >= crop) & (todo["width"] >= crop)]
+    with Bar("embed", len(todo), show_progress and len(todo) > 0) as bar:
+        for start in range(0, len(todo), PART):
+            rows = todo.iloc[start : start + PART]
+            image, meta = embed(
+                model, CropDataset(store, rows, normalizer, crop), device, batch_size
+            )
+            _write_part(folder, rows["image_id"].to_numpy(str), image, meta)
+            bar.advance(len(rows))
+    return load(run, dataset)
+
+
+def load(run: str | Path, dataset: str | Path, table: pd.DataFrame | None = None) -> Embeddings:
+    """The stored embeddings of the dataset's rows (of `table`'s rows if given) by this run."""
+    folder = folder_for(run, dataset)
+    ids, image, meta = _load_parts(folder)
+    if len(ids) == 0:
+        raise FileNotFoundError(
+            f"{dataset} holds no embeddings by {run}: run `cimp embed {run} {dataset}` first"
+        )
+    table = Store(dataset).table() if table is None else table
+    position = pd.Series(np.arange(len(ids)), index=ids)
+    table = table[table["image_id"].isin(position.index)].reset_index(drop=True)
+    at = position[table["image_id"]].to_numpy()
+    return Embeddings(table, image[at], meta[at], folder)
+
+
+@torch.no_grad()
+def embed_image(model, image: np.ndarray, crop: int) -> np.ndarray:
+    """The embedding of an image's centre crop (as the dataset's images were embedded)."""
+    if min(image.shape) < crop:
+        raise ValueError(
+            f"the image ({image.shape[0]} x {image.shape[1]}) is smaller than the "
+            f"model's {crop} px crop"
+        )
+    x = crop_image(image, crop, None).astype(np.float32) * intensity_scale(image.dtype)
+    x = torch.from_numpy(np.ascontiguousarray(x))[None, None]
+    return model.encode_image(x.to(next(model.parameters()).device))[0].float().cpu().numpy()
+
+
+def embed_settings(model, normalizer: schema.Normalizer, settings: dict) -> np.ndarray:
+    """The embedding of (partial) settings; fields not given are encoded as missing."""
+    row = pd.DataFrame([settings])
+    if not normalizer.encode(row)[1].any():
+        used = ", ".join(normalizer.names)
+        raise ValueError(f"none of {sorted(settings)} is read by this model; it reads: {used}")
+    return embed_metadata(model, normalizer, row)[0]
+
+
+@torch.no_grad()
+def embed_metadata(
+    model, normalizer: schema.Normalizer, table: pd.DataFrame, batch_size: int = 4096
+) -> np.ndarray:
+    """Metadata embeddings of a table's rows (missing fields encoded as missing)."""
+    values, present = normalizer.encode(table)
+    categories = normalizer.encode_categories(table)
+    cats = np.stack(list(categories.values()), axis=1) if categories else np.zeros((len(table), 0))
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(table), batch_size):
+        parts = (values[i : i + batch_size], present[i : i + batch_size], cats[i : i + batch_size])
+        tensors = [torch.as_tensor(a).to(device) for a in parts]
+        out.append(model.encode_meta(tensors[0], tensors[1], tensors[2].long()).float().cpu())
+    return torch.cat(out).numpy()
+
+
+def _load_parts(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parts = sorted(folder.glob("part-*.npz"))
+    if not parts:
+        return np.array([], dtype=str), np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32)
+    loaded = [np.load(p) for p in parts]
+    ids = np.concatenate([p["image_id"] for p in loaded])
+    image = np.concatenate([p["image"] for p in loaded])
+    meta = np.concatenate([p["meta"] for p in loaded])
+    _, first = np.unique(ids, return_index=True)  # a part written twice counts once
+    first.sort()
+    return ids[first], image[first], meta[first]
+
+
+def _write_part(folder: Path, ids: np.ndarray, image: np.ndarray, meta: np.ndarray) -> None:
+    part = folder / f"part-{uuid.uuid4().hex[:12]}.npz"
+    tmp = part.with_suffix(".tmp.npz")
+    np.savez(tmp, image_id=ids, image=image.astype(np.float32), meta=meta.astype(np.float32))
+    os.replace(tmp, part)

@@ -1,0 +1,141 @@
+"""Search a dataset's images: like a given image (a file or a dataset row), or acquired at
+about given settings (partial settings allowed), within filters on recorded fields.
+
+Settings and filters are written as a microscopist would: `dwell_time>5us`,
+`beam_energy=300kV`, `detector=HAADF`; a value without a unit is in the field's canonical
+unit (see `cimp summary`); `=` means within 1 %. Rows missing a filtered field never
+pass the filter.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cimp import schema
+from cimp.embeddings import Embeddings
+from cimp.index import VectorIndex
+
+_CONDITION = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|==|!=|=|<|>)\s*(.+?)\s*$")
+_QUANTITY = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)$")
+_OPS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "=": lambda a, b: np.isclose(a, b, rtol=0.01),
+    "==": lambda a, b: np.isclose(a, b, rtol=0.01),
+    "!=": lambda a, b: ~np.isclose(a, b, rtol=0.01),
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`field op value`, the value in the field's canonical unit (or a text)."""
+
+    field: str
+    op: str
+    value: float | str
+
+    def mask(self, table: pd.DataFrame) -> np.ndarray:
+        column = table[self.field]
+        if isinstance(self.value, str):
+            same = column.fillna("").astype(str).str.lower().to_numpy() == self.value.lower()
+            return same if self.op in ("=", "==") else ~same & column.notna().to_numpy()
+        values = column.to_numpy(dtype=np.float64)
+        known = np.isfinite(values)
+        return known & _OPS[self.op](np.where(known, values, 0.0), self.value)
+
+
+def parse_condition(text: str) -> Condition:
+    """'dwell_time>5us' -> Condition('dwell_time', '>', 5.0); units converted."""
+    match = _CONDITION.match(text)
+    if match is None:
+        raise ValueError(f"cannot read {text!r}: write it as field<value, e.g. dwell_time>5us")
+    name, op, raw = match.groups()
+    if name not in schema.BY_NAME:
+        raise ValueError(f"unknown field {name!r}; fields: {', '.join(schema.BY_NAME)}")
+    if name not in schema.NUMERIC_NAMES:
+        if op not in ("=", "==", "!="):
+            raise ValueError(f"{name} is a text field: use = or != with it")
+        return Condition(name, op, raw)
+    quantity = _QUANTITY.match(raw)
+    if quantity is None:
+        raise ValueError(f"{raw!r} is not a number (with an optional unit) for {name}")
+    number, unit = float(quantity.group(1)), quantity.group(2) or None
+    try:
+        value = schema.to_canonical(name, number, unit)
+    except ValueError as err:
+        raise ValueError(f"{text!r}: {err}") from None
+    return Condition(name, op, value)
+
+
+def allowed_rows(table: pd.DataFrame, conditions: list[Condition]) -> np.ndarray | None:
+    """Rows passing every condition (None when there is none to pass)."""
+    if not conditions:
+        return None
+    keep = np.ones(len(table), dtype=bool)
+    for condition in conditions:
+        keep &= condition.mask(table)
+    return keep
+
+
+def settings_from(conditions: list[Condition]) -> dict[str, float | str]:
+    """Settings for a metadata query, written as `field=value` conditions."""
+    for c in conditions:
+        if c.op not in ("=", "=="):
+            raise ValueError(f"a setting is field=value, not {c.field}{c.op}...")
+    return {c.field: c.value for c in conditions}
+
+
+def find_row(table: pd.DataFrame, ref: str) -> int:
+    """A dataset row by image id (or a unique start of one), or by its position."""
+    if ref.isdigit() and int(ref) < len(table):
+        return int(ref)
+    hits = np.flatnonzero(table["image_id"].str.startswith(ref).to_numpy(dtype=bool))
+    if len(hits) != 1:
+        raise ValueError(f"{ref!r} matches {len(hits)} images; give more of the image id")
+    return int(hits[0])
+
+
+def search(
+    emb: Embeddings,
+    query: np.ndarray,
+    k: int = 10,
+    conditions: list[Condition] = (),
+    exclude_row: int | None = None,
+    index: VectorIndex | None = None,
+) -> pd.DataFrame:
+    """The k images most similar to the query embedding, within the conditions, best first."""
+    index = index or VectorIndex(emb.image)
+    allowed = allowed_rows(emb.table, list(conditions))
+    if exclude_row is not None:
+        allowed = np.ones(len(emb.table), dtype=bool) if allowed is None else allowed.copy()
+        allowed[exclude_row] = False
+    scores, rows = index.search(query, k, allowed)
+    found = rows[0] >= 0
+    hits = emb.table.iloc[rows[0][found]].copy()
+    hits.insert(0, "similarity", scores[0][found])
+    hits.insert(0, "rank", np.arange(1, found.sum() + 1))
+    hits.insert(2, "row", rows[0][found])
+    return hits.reset_index(drop=True)
+
+
+def describe_settings(settings: dict) -> str:
+    parts = []
+    for name, value in settings.items():
+        unit = schema.field(name).unit if name in schema.NUMERIC_NAMES else ""
+        parts.append(f"{name}={value:g}{unit}" if isinstance(value, float) else f"{name}={value}")
+    return ", ".join(parts)
+
+
+def first_image(path: str | Path) -> np.ndarray:
+    """The first image of a file, through cimp's readers."""
+    from cimp.io import read
+
+    return read(path)[0].image
