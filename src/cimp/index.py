@@ -26,7 +26,7 @@ class VectorIndex:
         self.exact_below, self.nprobe = exact_below, nprobe
         self.approximate = n >= exact_below
         if self.approximate:
-            lists = max(1, int(2 * math.sqrt(n)))
+            lists = max(1, int(math.sqrt(n)))
             self.index = faiss.IndexIVFFlat(
                 faiss.IndexFlatIP(d), d, lists, faiss.METRIC_INNER_PRODUCT
             )
@@ -52,9 +52,9 @@ class VectorIndex:
         if not self.approximate or len(rows) < self.exact_below:
             return exact_search(self.vectors[rows], queries, k, rows)
         bitmap = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
-        params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBitmap(len(allowed), bitmap))
-        params.nprobe = self.nprobe
-        return self.index.search(queries, k, params=params)
+        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=self.nprobe)
+        return self.index.search(queries, k, params=params)  # bitmap and selector alive here
 
 
 def exact_search(

@@ -96,6 +96,8 @@ def fit(emb: Embeddings, weights: str = "") -> Predictor:
     groups = emb.table["session"].to_numpy()
     fields = {}
     for name in schema.NUMERIC_NAMES:
+        if name not in emb.table:
+            continue
         y = schema.field(name).forward(emb.table[name].to_numpy(dtype=np.float64))
         known = np.isfinite(y)
         t = train & known

@@ -1,0 +1,201 @@
+"""Using a trained model: stored embeddings, search with filters, intervals, audit, report."""
+
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import tiny_train_config
+from PIL import Image
+from typer.testing import CliRunner
+
+from cimp import embeddings, predict
+from cimp.audit import audit, corrupt
+from cimp.cli import app
+from cimp.embeddings import embed_dataset, load
+from cimp.index import VectorIndex, exact_search
+from cimp.report import SECTIONS, report
+from cimp.search import parse_condition, search
+from cimp.store import Store
+from cimp.train import train
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dataset, tmp_path_factory):
+    """A small model trained on a private copy of the tiny dataset, and its embeddings."""
+    root = tmp_path_factory.mktemp("uses")
+    dataset = shutil.copytree(tiny_dataset, root / "ds")
+    run = train(tiny_train_config(dataset, root / "run", steps=20), show_progress=False)
+    return run, dataset, embed_dataset(run, dataset, "cpu", show_progress=False)
+
+
+def test_embeddings_are_stored_once_and_a_lost_part_is_recomputed(trained, monkeypatch):
+    run, dataset, emb = trained
+    n = len(Store(dataset).table())
+    assert len(emb.table) == n and emb.image.shape == (n, 16)
+    np.testing.assert_allclose(np.linalg.norm(emb.image, axis=1), 1.0, atol=1e-5)
+
+    monkeypatch.setattr(embeddings, "PART", 16)
+    shutil.rmtree(emb.folder)
+    embed_dataset(run, dataset, "cpu", show_progress=False)
+    parts = sorted(emb.folder.glob("part-*.npz"))
+    assert len(parts) == -(-n // 16)
+    embed_dataset(run, dataset, "cpu", show_progress=False)  # nothing left to do
+    assert sorted(emb.folder.glob("part-*.npz")) == parts
+
+    parts[0].unlink()  # as if killed before this part was written
+    again = embed_dataset(run, dataset, "cpu", show_progress=False)
+    assert set(parts[1:]) < set(emb.folder.glob("part-*.npz"))
+    assert len(again.table) == n
+    order = pd.Series(range(n), index=again.table["image_id"])[emb.table["image_id"]]
+    np.testing.assert_allclose(again.image[order.to_numpy()], emb.image, atol=1e-5)
+
+
+def test_search_by_row_returns_the_exact_nearest_other_image(trained):
+    _, _, emb = trained
+    for row in (0, 17, 40):
+        hits = search(emb, emb.image[row], k=5, exclude_row=row)
+        similarity = emb.image @ emb.image[row]
+        similarity[row] = -np.inf
+        assert hits["row"].iat[0] == int(np.argmax(similarity))
+        np.testing.assert_allclose(hits["similarity"], np.sort(similarity)[::-1][:5], atol=1e-5)
+        assert row not in set(hits["row"])
+
+
+def test_filters_are_honoured_with_units_and_missing_values(trained):
+    _, _, emb = trained
+    median = float(emb.table["dwell_time"].median())
+    table = emb.table.copy()
+    table.loc[3, "dwell_time"] = np.nan  # a row that does not record the field never passes
+    emb.table = table
+    try:
+        condition = parse_condition(f"dwell_time>{median * 1000}ns")
+        assert condition.value == pytest.approx(median)
+        hits = search(emb, emb.image[0], k=48, conditions=[condition])
+        expected = np.flatnonzero(table["dwell_time"].to_numpy() > median)
+        assert sorted(hits["row"]) == sorted(expected) and 3 not in set(hits["row"])
+        assert (hits["dwell_time"] > median).all()
+    finally:
+        emb.table = emb.table.assign(dwell_time=trained[2].table["dwell_time"])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("dwell_time>>5", "not a number"), ("colour=red", "unknown field"), ("detector>3", "text")],
+)
+def test_a_bad_filter_says_what_is_wrong(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_condition(text)
+
+
+def test_approximate_index_filters_exactly_and_finds_most_true_neighbours():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(50, 32))
+    vectors = centres[rng.integers(50, size=4000)] + 0.3 * rng.normal(size=(4000, 32))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex(vectors, exact_below=1000, nprobe=8)
+    assert index.approximate
+    queries = vectors[:100]
+    _, approx = index.search(queries, 10)
+    _, exact = exact_search(vectors, queries, 10)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=True)])
+    assert recall > 0.9
+    allowed = rng.random(4000) < 0.5
+    _, found = index.search(queries, 10, allowed)
+    assert allowed[found[found >= 0]].all()
+
+
+def test_ridge_with_leave_one_out_penalty_recovers_a_linear_law():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 8)) * rng.uniform(0.1, 10, size=8) + 5
+    truth = rng.normal(size=8)
+    weight, bias = predict.ridge(x, x @ truth + 2.0)
+    np.testing.assert_allclose(weight, truth, rtol=1e-3)
+    assert bias == pytest.approx(2.0, abs=1e-2)
+
+
+def test_conformal_intervals_hold_the_stated_share_on_new_images():
+    """Embeddings that carry a field with noise: 90 % intervals hold 85-95 % of new values."""
+    rng = np.random.default_rng(2)
+    n = 3000
+    log_dwell = rng.uniform(-0.5, 1.5, n)
+    x = np.c_[log_dwell + rng.standard_t(4, n) * 0.2, rng.normal(size=(n, 7))]
+    split = np.array(["train", "val", "test"])[rng.choice(3, n, p=[0.6, 0.2, 0.2])]
+    table = pd.DataFrame({"dwell_time": 10**log_dwell, "split": split})
+    table["session"] = [f"s{i}" for i in range(n)]
+    emb = _embeddings(table, x)
+    model = predict.fit(emb.subset(split != "test"))
+    assert list(model.fields) == ["dwell_time"]
+    cover = predict.coverage(model, emb.subset(split == "test"), levels=(0.5, 0.9))
+    assert 0.85 <= cover["dwell_time"]["levels"]["0.9"]["coverage"] <= 0.95
+    assert 0.45 <= cover["dwell_time"]["levels"]["0.5"]["coverage"] <= 0.55
+
+
+def test_audit_ranks_a_corrupted_record_first_and_names_the_field(trained):
+    _, _, emb = trained
+    predictor = predict.fit(emb)
+    table = emb.table.copy()
+    row = 5
+    table.loc[row, "detector_gain"] *= 10
+    scored = audit(predictor, _embeddings(table, emb.image), ["detector_gain", "dwell_time"])
+    assert scored.index[0] == row
+    assert scored["suspects"].iat[0].startswith("detector_gain")
+    clean = audit(predictor, emb, ["detector_gain", "dwell_time"])
+    assert clean.loc[row, "score"] < scored.loc[row, "score"]
+
+
+def test_corruption_touches_the_asked_share_of_rows_and_one_field_each():
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame({"dwell_time": rng.uniform(1, 10, 200), "beam_current": 5.0})
+    corrupted, truth = corrupt(table, ["dwell_time", "beam_current"], 0.05, rng)
+    assert truth.notna().sum() == 10
+    changed = (corrupted != table).sum(axis=1)
+    assert (changed[truth.notna()] == 1).all() and (changed[truth.isna()] == 0).all()
+
+
+def test_report_is_one_file_with_every_section(trained, tmp_path):
+    run, dataset, _ = trained
+    page = report(run, dataset, tmp_path / "report.html", "cpu", show_progress=False)
+    text = page.read_text()
+    for title in SECTIONS:
+        assert f"<h2>{title}</h2>" in text
+    assert len(re.findall(r"<img src='data:image/png;base64,", text)) >= 5
+    assert "http" not in text.replace("<!doctype html>", "")  # nothing fetched from elsewhere
+
+
+def test_predict_command_on_a_png_export_gives_intervals_and_a_warning(trained, tmp_path):
+    run, dataset, emb = trained
+    image = Store(dataset).image(emb.table["image_id"].iat[0])
+    scaled = (255 * (image - image.min()) / np.ptp(image)).astype(np.uint8)
+    Image.fromarray(np.stack([scaled] * 3, axis=-1)).save(tmp_path / "export.png")
+    result = CliRunner().invoke(
+        app, ["predict", str(run), str(tmp_path / "export.png"), "--dataset", str(dataset)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "dwell_time" in result.output and "90 % interval" in result.output
+    assert "8-bit" in result.output
+
+
+def test_search_command_writes_a_contact_sheet(trained, tmp_path):
+    run, dataset, _ = trained
+    sheet = tmp_path / "sheet.png"
+    args = ["search", str(run), str(dataset), "--set", "dwell_time=2us", "--where",
+            "beam_current>1pA", "-k", "4", "--sheet", str(sheet)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert Image.open(sheet).size[0] > 300
+    bad = CliRunner().invoke(app, ["search", str(run), str(dataset), "--row", "0", "--set", "a=1"])
+    assert bad.exit_code == 2 and "exactly one query" in bad.output
+
+
+def _embeddings(table, x):
+    from cimp.embeddings import Embeddings
+
+    return Embeddings(table.reset_index(drop=True), np.asarray(x), np.asarray(x), None)
+
+
+def test_load_without_embedding_first_says_what_to_run(tiny_dataset, trained):
+    run, _, _ = trained
+    with pytest.raises(FileNotFoundError, match="cimp embed"):
+        load(run, tiny_dataset)
