@@ -8,7 +8,7 @@ LINTED := src tests benchmarks docs
 # A CPU build from this machine's disk; on a GPU workstation: make TORCH=torch (or your build)
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test test-all test-data lint install figures bench clean
+.PHONY: demo test test-all test-data lint install figures bench bench-uses clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ demo: $(STAMP)
 	$(BIN)/cimp train $(DEMO_DIR)/dataset --out $(DEMO_DIR)/run --steps 600 --batch-size 64 \
 		--crop 96 --widths 16,32,64,128 --val-every 200
 	$(BIN)/cimp evaluate $(DEMO_DIR)/run $(DEMO_DIR)/dataset --out $(DEMO_DIR)/report
+	$(BIN)/cimp embed $(DEMO_DIR)/run $(DEMO_DIR)/dataset
+	$(BIN)/cimp audit $(DEMO_DIR)/run $(DEMO_DIR)/dataset --top 5
+	$(BIN)/cimp report $(DEMO_DIR)/run $(DEMO_DIR)/dataset --out $(DEMO_DIR)/report.html
 
 figures: $(STAMP)
 	$(BIN)/python docs/make_field_figure.py
@@ -49,6 +52,11 @@ figures: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/simulator_speed.py
 	$(BIN)/python benchmarks/contrastive.py
+	$(BIN)/python benchmarks/index_recall.py
+
+# interval coverage and audit detection of the demo's model (run `make demo` first)
+bench-uses: $(STAMP)
+	$(BIN)/python benchmarks/uses.py $(DEMO_DIR)/run $(DEMO_DIR)/dataset
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

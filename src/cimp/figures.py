@@ -34,8 +34,11 @@ def predicted_vs_recorded(recorded: dict, predicted: dict, path: Path) -> None:
     for ax, name in zip(axes, recorded, strict=False):
         y, p = recorded[name], predicted[name]
         ok = np.isfinite(y)
+        if not ok.any():
+            ax.set_title(f"{name}: not recorded", fontsize=8)
+            continue
         ax.scatter(y[ok], p[ok], s=4, alpha=0.5)
-        lo, hi = np.nanmin(y), np.nanmax(y)
+        lo, hi = y[ok].min(), y[ok].max()
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
         ax.set_xlabel(f"recorded {_label(name)}", fontsize=8)
         ax.set_ylabel("predicted", fontsize=8)

@@ -330,7 +330,7 @@ class Normalizer:
             lookup = {v: i + 1 for i, v in enumerate(vocab)}
             col = table[name] if name in table else pd.Series([None] * len(table))
             codes[name] = np.array(
-                [lookup.get(str(v), 0) if v is not None and v == v else 0 for v in col],
+                [0 if pd.isna(v) else lookup.get(str(v), 0) for v in col],
                 dtype=np.int64,
             )
         return codes

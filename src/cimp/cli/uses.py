@@ -177,6 +177,10 @@ def predict(
     else:
         for entry in results:
             _print_prediction(entry, level)
+        console.print(
+            f"Intervals hold for {100 * level:g} % of images like the run's training data; "
+            "for images from other instruments or settings outside that range they can miss."
+        )
     if any(e["error"] or any("error" in i for i in e["images"]) for e in results):
         raise typer.Exit(1)
 
