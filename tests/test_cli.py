@@ -19,11 +19,16 @@ def _text(result) -> str:
 def test_help_lists_every_command_and_explains_itself():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("simulate", "ingest", "summary"):
+    commands = ("simulate", "inspect", "ingest", "summary", "train", "evaluate", "embed",
+                "search", "predict", "audit", "report")  # fmt: skip
+    for command in commands:
         assert command in result.output
-    for command, phrase in [("simulate", "dose"), ("ingest", "skipped.csv"), ("summary", "range")]:
+    phrases = [("simulate", "dose"), ("ingest", "skipped.csv"), ("summary", "range"),
+               ("search", "--where"), ("predict", "interval"), ("audit", "90 %"),
+               ("report", "HTML"), ("embed", "resumes")]  # fmt: skip
+    for command, phrase in phrases:
         sub = runner.invoke(app, [command, "--help"])
-        assert sub.exit_code == 0 and phrase in sub.output
+        assert sub.exit_code == 0 and phrase in " ".join(sub.output.split()), command
 
 
 def test_simulate_ingest_summary_from_the_command_line(tmp_path):

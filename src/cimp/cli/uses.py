@@ -75,14 +75,15 @@ def search(
     partial settings are fine), within filters on recorded fields (--where 'beam_energy=300kV').
     """
     from cimp import search as s
-    from cimp.embeddings import embed_image, embed_settings, load
+    from cimp.embeddings import embed_dataset, embed_image, embed_settings
+    from cimp.io import UnreadableFile
     from cimp.train import load_run, resolve_device
 
     _check_run(run)
     if sum(q is not None and q != [] for q in (image, row, settings)) != 1:
         fail("give exactly one query: --image FILE, --row ID or --set field=value ...")
     try:
-        emb = load(run, dataset)
+        emb = embed_dataset(run, dataset, device, show_progress=_progress())
         conditions = [s.parse_condition(c) for c in where or []]
         model, normalizer, config = load_run(run, resolve_device(device))
         exclude = None
@@ -99,7 +100,7 @@ def search(
         hits = s.search(emb, query, k, conditions, exclude_row=exclude)
     except (ValueError, FileNotFoundError, KeyError) as err:
         fail(str(err))
-    except Exception as err:  # an unreadable query file
+    except UnreadableFile as err:
         fail(f"cannot read {image}: {err}")
     asked = [c.field for c in conditions] + (list(wanted) if settings else [])
     _print_hits(hits, what, list(dict.fromkeys(asked)) or SHOWN)
