@@ -22,7 +22,7 @@ from cimp import predict
 from cimp.audit import corruption_benchmark
 from cimp.embeddings import embed_dataset, weights_id
 from cimp.schema import field
-from cimp.train import load_run
+from cimp.train import run_config
 
 RESULTS = Path(__file__).parent / "results" / "uses"
 
@@ -37,7 +37,7 @@ def main() -> None:
     test = emb.table["split"].to_numpy() == "test"
     predictor = predict.fit(emb.subset(~test), weights_id(args.run))
     held = emb.subset(test)
-    fields = load_run(args.run)[2]["model"]["fields"]
+    fields = run_config(args.run)["model"]["fields"]
     results = {
         "command": " ".join(["python", *sys.argv]),
         "run": args.run,

@@ -191,6 +191,7 @@ def for_run(
     """The run's predictor: RUN/predictor.json if it belongs to these weights, else fitted
     on the dataset the run was trained on (embedded first if needed) and saved there."""
     from cimp.embeddings import embed_dataset, weights_id
+    from cimp.train import run_config
 
     path = Path(run) / "predictor.json"
     weights = weights_id(run)
@@ -199,7 +200,7 @@ def for_run(
         if predictor.weights == weights:
             return predictor
     if dataset is None:
-        dataset = json.loads((Path(run) / "config.json").read_text())["train"]["dataset"]
+        dataset = run_config(run)["train"]["dataset"]
         if not (Path(dataset) / "dataset.json").exists():
             raise FileNotFoundError(
                 f"the run was trained on {dataset}, which is not there any more: "

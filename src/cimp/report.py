@@ -20,7 +20,7 @@ from cimp.audit import audit, corruption_benchmark
 from cimp.embeddings import Embeddings, embed_dataset
 from cimp.retrieval import retrieval
 from cimp.store import Store
-from cimp.train import load_run
+from cimp.train import run_config
 
 SECTIONS = (
     "Evaluation",
@@ -47,7 +47,7 @@ def report(
     seed: int = 0,
 ) -> Path:
     """Write the report to `out` (an .html file) and return its path."""
-    config = load_run(run)[2]
+    config = run_config(run)
     emb = embed_dataset(run, dataset, device, show_progress=show_progress)
     predictor = predict.for_run(run, device=device, show_progress=show_progress)
     trained_on = Path(config["train"]["dataset"]).resolve()

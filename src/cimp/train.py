@@ -99,10 +99,15 @@ def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
     return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
 
 
+def run_config(run: str | Path) -> dict:
+    """A run's saved training and model configuration (no weights loaded)."""
+    return json.loads((Path(run) / "config.json").read_text())
+
+
 def load_run(run: str | Path, device="cpu") -> tuple[CIMP, schema.Normalizer, dict]:
     """A trained model (eval mode), its normaliser and its saved configuration."""
     run = Path(run)
-    config = json.loads((run / "config.json").read_text())
+    config = run_config(run)
     model = CIMP(ModelConfig(**config["model"]))
     load_weights(model, run / "model.safetensors")
     return model.to(device).eval(), schema.Normalizer.load(run / "normalizer.json"), config

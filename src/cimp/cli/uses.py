@@ -226,7 +226,7 @@ def audit(
     from cimp.audit import audit as run_audit
     from cimp.embeddings import embed_dataset
     from cimp.predict import for_run
-    from cimp.train import load_run
+    from cimp.train import run_config
 
     _check_run(run)
     try:
@@ -234,7 +234,7 @@ def audit(
         predictor = for_run(run, device=device, show_progress=_progress())
     except FileNotFoundError as err:
         fail(str(err))
-    fields = load_run(run)[2]["model"]["fields"]
+    fields = run_config(run)["model"]["fields"]
     scores = run_audit(predictor, emb, fields)
     table = Table("#", "score", "file", "frame", "suspect fields", title=f"{dataset}: worst {top}")
     for n, (_, row) in enumerate(scores.head(top).iterrows(), start=1):
