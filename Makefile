@@ -8,7 +8,7 @@ LINTED := src tests benchmarks docs
 # A CPU build from this machine's disk; on a GPU workstation: make TORCH=torch (or your build)
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test test-all test-data lint install figures bench bench-uses clean
+.PHONY: demo test test-all test-data lint install figures bench bench-uses bench-denoise clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ test: lint test-data
 test-all: lint test-data
 	$(BIN)/pytest -m ''
 
-# the whole story on built-in data, about 6 minutes on 2 CPU cores (install included)
+# the whole story on built-in data, about 11 minutes on 2 CPU cores (install included)
 demo: $(STAMP)
 	$(BIN)/cimp simulate $(DEMO_DIR)/raw --n 1200 --size 128 --seed 0 --workers 2
 	$(BIN)/cimp ingest $(DEMO_DIR)/raw --out $(DEMO_DIR)/dataset --val 0.1 --test 0.2
@@ -45,6 +45,13 @@ demo: $(STAMP)
 	$(BIN)/cimp embed $(DEMO_DIR)/run $(DEMO_DIR)/dataset
 	$(BIN)/cimp audit $(DEMO_DIR)/run $(DEMO_DIR)/dataset --top 5
 	$(BIN)/cimp report $(DEMO_DIR)/run $(DEMO_DIR)/dataset --out $(DEMO_DIR)/report.html
+	$(BIN)/cimp simulate $(DEMO_DIR)/pairs-raw --n 300 --size 128 --seed 1 --pairs --workers 2
+	$(BIN)/cimp ingest $(DEMO_DIR)/pairs-raw --out $(DEMO_DIR)/pairs --val 0.1 --test 0.1
+	rm -rf $(DEMO_DIR)/denoiser
+	$(BIN)/cimp train-denoiser $(DEMO_DIR)/run $(DEMO_DIR)/pairs --out $(DEMO_DIR)/denoiser \
+		--steps 400
+	$(BIN)/cimp denoise $(DEMO_DIR)/denoiser $(DEMO_DIR)/pairs-raw/sim-s1-000299-low.hspy \
+		--dwell-time x4 --out-dir $(DEMO_DIR)/denoised
 
 figures: $(STAMP)
 	$(BIN)/python docs/make_field_figure.py
@@ -57,6 +64,11 @@ bench: $(STAMP)
 # interval coverage and audit detection of the demo's model (run `make demo` first)
 bench-uses: $(STAMP)
 	$(BIN)/python benchmarks/uses.py $(DEMO_DIR)/run $(DEMO_DIR)/dataset
+
+# peers: bm3d and scikit-image (the bench extra); careamics in benchmarks/.venv-careamics
+bench-denoise: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python benchmarks/denoise.py $(DEMO_DIR)/denoiser
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

@@ -141,7 +141,7 @@ def embed_metadata(
         parts = (values[i : i + batch_size], present[i : i + batch_size], cats[i : i + batch_size])
         tensors = [torch.as_tensor(a).to(device) for a in parts]
         out.append(model.encode_meta(tensors[0], tensors[1], tensors[2].long()).float().cpu())
-    return torch.cat(out).numpy()
+    return torch.cat(out).numpy() if out else np.zeros((0, model.config.embed_dim), np.float32)
 
 
 def _load_parts(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
 """HyperSpy files (`.hspy`, older `.hdf5`) through rosettasciio.
 
-The simulator's own files are read by `cimp.io.simulated`; a HyperSpy file from elsewhere
+The simulator's own files and those cimp writes are read by `cimp.io.simulated`'s rules
+(canonical settings in `original_metadata`); a HyperSpy file from elsewhere
 gives what HyperSpy's metadata conventions record (`Acquisition_instrument.TEM` or `.SEM`)
 besides its axes.
 """
@@ -15,6 +16,7 @@ from cimp.io import signals, simulated
 from cimp.io.mapping import Rule, apply
 
 SUFFIXES = (".hspy", ".hdf5", ".h5")
+WRITTEN = "cimp"  # images cimp wrote (dose transfer): canonical settings in this tree
 _TEM = "Acquisition_instrument.TEM."
 _SEM = "Acquisition_instrument.SEM."
 
@@ -34,8 +36,9 @@ RULES = (
 def read(path: str | Path) -> list:
     """Records of every image signal of a HyperSpy file."""
     found = signals.load(file_reader, path, "HyperSpy")
-    if any(simulated.is_simulated(signal) for signal in found):
-        return [simulated.record(path, i, signal) for i, signal in enumerate(found)]
+    for root in (simulated.ROOT, WRITTEN):
+        if any(root in signal.get("original_metadata", {}) for signal in found):
+            return [simulated.record(path, i, signal, root) for i, signal in enumerate(found)]
     return signals.to_records(path, found, describe)
 
 

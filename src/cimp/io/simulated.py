@@ -12,11 +12,11 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from rsciio.hspy import file_writer
 
 import cimp
 from cimp import schema
 from cimp.io.record import Record, set_field
+from cimp.io.write import hspy_signal, tree, write_hspy
 from cimp.progress import track
 from cimp.simulate import Acquisition, simulate, simulate_pair
 from cimp.simulate.crystals import library
@@ -27,73 +27,45 @@ ROOT = "cimp_simulation"
 def write(path: str | Path, acq: Acquisition, scene_id: str, generator: dict) -> None:
     """Write one simulated acquisition as a .hspy file."""
     s = acq.settings
-    axes = [
-        {
-            "name": name,
-            "scale": s.pixel_size,
-            "offset": 0.0,
-            "units": "nm",
-            "size": size,
-            "navigate": False,
-        }
-        for name, size in zip(("y", "x"), acq.image.shape, strict=True)
-    ]
-    acquisition = s.metadata()
-    units = {name: schema.field(name).unit for name in acquisition}
     scene = acq.scene
-    signal = {
-        "data": acq.image,
-        "axes": axes,
-        "metadata": {
-            "General": {"title": f"simulated HAADF {scene_id}"},
-            "Signal": {"signal_type": "", "quantity": "Intensity (counts)"},
-            "Acquisition_instrument": {"TEM": {"beam_energy": s.beam_energy}},
+    branch = tree(
+        s.metadata(),
+        scene={
+            "id": scene_id,
+            "kind": scene.kind,
+            "matrix": library()[scene.matrix.crystal].label if scene.matrix else "none",
+            "particles": len(scene.particles),
+            "support_nm": scene.support_nm,
         },
-        "original_metadata": {
-            ROOT: {
-                "acquisition": acquisition,
-                "units": units,
-                "scene": {
-                    "id": scene_id,
-                    "kind": scene.kind,
-                    "matrix": library()[scene.matrix.crystal].label if scene.matrix else "none",
-                    "particles": len(scene.particles),
-                    "support_nm": scene.support_nm,
-                },
-                "generator": {"name": "cimp.simulate", "version": cimp.__version__, **generator},
-            }
-        },
-        "tmp_parameters": {},
-        "attributes": {"_lazy": False},
-        "package_info": {"name": "cimp", "version": cimp.__version__},
-        "learning_results": {},
-        "models": {},
-    }
-    tmp = Path(path).with_suffix(".partial")
-    file_writer(str(tmp), signal, show_progressbar=False)
-    tmp.replace(path)
+        generator={"name": "cimp.simulate", "version": cimp.__version__, **generator},
+    )
+    signal = hspy_signal(
+        acq.image,
+        s.metadata() | {"beam_energy": s.beam_energy},
+        ROOT,
+        branch,
+        f"simulated HAADF {scene_id}",
+    )
+    write_hspy(path, signal)
 
 
-def is_simulated(signal: dict) -> bool:
-    return ROOT in signal.get("original_metadata", {})
-
-
-def record(path, index: int, signal: dict) -> Record:
-    """The record of one simulator signal: settings from its tree, session = its scene."""
+def record(path, index: int, signal: dict, root: str = ROOT) -> Record:
+    """The record of one signal written by cimp (the simulator's by default): settings
+    from its `root` tree, session = its scene."""
     image = np.asarray(signal["data"])
     metadata: dict[str, float | str] = {}
     provenance: dict[str, str] = {}
-    tree = signal.get("original_metadata", {}).get(ROOT, {})
-    units = tree.get("units", {})
-    for name, raw in tree.get("acquisition", {}).items():
+    branch = signal.get("original_metadata", {}).get(root, {})
+    units = branch.get("units", {})
+    for name, raw in branch.get("acquisition", {}).items():
         if name in schema.BY_NAME:
-            key = f"{ROOT}.acquisition.{name}"
+            key = f"{root}.acquisition.{name}"
             set_field(metadata, provenance, name, raw, units.get(name) or None, key)
     axes = signal.get("axes", [])
     if len(axes) == 2 and axes[-1].get("units"):
         x = axes[-1]
         set_field(metadata, provenance, "pixel_size", x["scale"], x["units"], "axes[x].scale")
-    scene = tree.get("scene", {})
+    scene = branch.get("scene", {})
     session = str(scene.get("id") or f"{Path(path).name}")
     return Record(
         image,

@@ -1,0 +1,361 @@
+"""Dose transfer against real peers on held-out simulated scenes, with a clean ground truth.
+
+Run after training a denoiser (`make demo` trains one; the committed numbers come from the
+command in results/denoise/results.json):
+
+    .venv/bin/python benchmarks/denoise.py [DRUN] [--n 16] [--doses 5,20,100,500]
+
+Held-out scenes (seed 777, never in training) are imaged at each input dose (electrons per
+pixel) with the operator's gain; the task is the image at --ratio times that dose by beam
+current (dwell kept, so scan response and drift are unchanged; the probe grows a little
+with the current). Ground truth: the noise-free detector output of the same scene at the
+target settings.
+
+Peers denoise the input; their result is taken to the target level with the true black
+level (a favour cimp does not get: it reads the black level itself): identity, Gaussian
+filter, non-local means (scikit-image) and BM3D (bm3d), the last two in electron units
+through the Anscombe transform, each with its parameter chosen per dose on separate tuning
+scenes (seed 778); and Noise2Void (careamics, trained on each dose's own noisy images, as
+it is meant to be used) in its own virtual environment, made on first use (careamics pins
+torch<2.14). Scores: PSNR and SSIM against the ground truth (data range of the truth),
+PSNR against the source's clean image at the target level (noise removal alone), the
+cosine between the output's CIMP image embedding and the target settings' metadata
+embedding, and megapixels per second of inference on this machine.
+Writes results/denoise/{results.json,results.md,examples.png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cimp.schema import field
+
+RESULTS = Path(__file__).parent / "results" / "denoise"
+N2V_VENV = Path(__file__).parent / ".venv-careamics"
+N2V_REQUIREMENT = "careamics==0.3.5"
+CURRENT, DWELL = field("beam_current").typical, field("dwell_time").typical
+
+
+@dataclass
+class Case:
+    """A noisy input and the clean image at the target settings."""
+
+    acq: object  # cimp.simulate.Acquisition, with `expected`
+    truth: np.ndarray
+
+
+def scenes(seed: int, n: int, dose: float, size: int, ratio: float):
+    """n held-out acquisitions at `dose` electrons per pixel (with their clean expectation),
+    each with the clean expectation of its scene at `ratio` times the beam current."""
+    from dataclasses import replace
+
+    from cimp.simulate import acquire, sample_scene, sample_settings
+    from cimp.simulate.settings import ELECTRONS_PER_PA_US, operator_gain
+
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, int(dose), i])
+        s = sample_settings(rng, size)
+        # a current (log-uniform) that keeps source and target inside the training ranges
+        lo = max(CURRENT[0], dose / (ELECTRONS_PER_PA_US * DWELL[1]))
+        hi = min(CURRENT[1] / ratio, dose / (ELECTRONS_PER_PA_US * DWELL[0]))
+        current = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+        dwell = dose / (current * ELECTRONS_PER_PA_US)
+        s = replace(s, dwell_time=dwell, beam_current=current)
+        s = replace(s, detector_gain=operator_gain(rng, s.dose))
+        scene = sample_scene(rng, s.fov)
+        target = replace(s, beam_current=s.beam_current * ratio)
+        truth = acquire(scene, target, np.random.default_rng(0), expected=True).expected
+        out.append(Case(acquire(scene, s, rng, expected=True), truth.astype(np.float64)))
+    return out
+
+
+def electrons(acq) -> tuple[float, float]:
+    """(black level, counts per electron) of an acquisition: the truth peers are given."""
+    from cimp.simulate.detector import black_level, counts_per_electron
+
+    s = acq.settings
+    return black_level(s.detector_offset), counts_per_electron(s.detector_gain)
+
+
+def anscombe(x):
+    return 2.0 * np.sqrt(np.maximum(x, 0.0) + 3.0 / 8.0)
+
+
+def inverse_anscombe(d):
+    """Closed-form approximation of the exact unbiased inverse (Makitalo and Foi 2011)."""
+    d = np.maximum(d, 0.8)
+    r = np.sqrt(1.5)
+    return 0.25 * d**2 + 0.25 * r / d - 11.0 / 8.0 / d**2 + 5.0 / 8.0 * r / d**3 - 0.125
+
+
+def in_electrons(method):
+    """Run `method(vst_image, param)` on the Anscombe transform of the image in electrons."""
+
+    def run(acq, param):
+        black, gain = electrons(acq)
+        e = (acq.image.astype(np.float64) - black) / gain
+        return inverse_anscombe(method(anscombe(e), param)) * gain + black
+
+    return run
+
+
+def gaussian(acq, sigma):
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(acq.image.astype(np.float64), sigma)
+
+
+def nl_means(vst, h):
+    from skimage.restoration import denoise_nl_means
+
+    return denoise_nl_means(vst, h=h, sigma=1.0, fast_mode=True, patch_size=5, patch_distance=6)
+
+
+def bm3d_filter(vst, sigma):
+    import bm3d
+
+    return bm3d.bm3d(vst, sigma_psd=sigma)
+
+
+PEERS = {  # name -> (function of (acquisition, parameter), parameters tried)
+    "identity": (lambda acq, _: acq.image.astype(np.float64), [None]),
+    "gaussian": (gaussian, [0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0]),
+    "nl_means": (in_electrons(nl_means), [0.6, 0.8, 1.0, 1.3]),
+    "bm3d": (in_electrons(bm3d_filter), [0.8, 1.1, 1.5]),
+}
+
+
+def to_target(image, acq, ratio):
+    """A source-dose estimate taken to `ratio` times the dose, with the true black level."""
+    black, _ = electrons(acq)
+    return black + ratio * (image - black)
+
+
+def scores(estimate, case: Case, ratio) -> tuple[float, float, float]:
+    """PSNR and SSIM against the target's clean image; PSNR against the source's clean
+    image taken to the target level (denoising alone, the detail of the source kept)."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    span = float(case.truth.max() - case.truth.min())
+    psnr = peak_signal_noise_ratio(case.truth, estimate, data_range=span)
+    ssim = structural_similarity(case.truth, estimate, data_range=span)
+    clean = to_target(case.acq.expected.astype(np.float64), case.acq, ratio)
+    return psnr, ssim, peak_signal_noise_ratio(clean, estimate, data_range=span)
+
+
+def tune(name, tuning: list[Case], ratio):
+    """The parameter with the best mean PSNR on the tuning scenes."""
+    method, params = PEERS[name]
+    if len(params) == 1:
+        return params[0]
+    mean_psnr = [
+        np.mean([scores(to_target(method(c.acq, p), c.acq, ratio), c, ratio)[0] for c in tuning])
+        for p in params
+    ]
+    return params[int(np.argmax(mean_psnr))]
+
+
+def cosine(denoiser, outputs, cases: list[Case], ratio) -> float:
+    """Mean cosine between each output's CIMP image embedding and the target's metadata one."""
+    from cimp.denoise.condition import target_settings
+    from cimp.embeddings import embed_image, embed_metadata
+
+    images, targets = [], []
+    for out, case in zip(outputs, cases, strict=True):
+        source = case.acq.settings.metadata()
+        target, _ = target_settings(source, {"beam_current": f"x{ratio}"})
+        images.append(embed_image(denoiser.cimp, (out / 65535.0).astype(np.float32), denoiser.crop))
+        targets.append(target)
+    meta = embed_metadata(denoiser.cimp, denoiser.normalizer, pd.DataFrame(targets))
+    return float(np.mean(np.sum(np.stack(images) * meta, axis=1)))
+
+
+def run_cimp(denoiser, cases: list[Case], ratio):
+    start = time.perf_counter()
+    outputs = [
+        denoiser.transfer(c.acq.image, c.acq.settings.metadata(), {"beam_current": f"x{ratio}"})
+        for c in cases
+    ]
+    outputs = [o.image for o in outputs]
+    return [o.astype(np.float64) for o in outputs], time.perf_counter() - start
+
+
+def run_peer(name, param, cases: list[Case], ratio):
+    method, _ = PEERS[name]
+    start = time.perf_counter()
+    outputs = [method(c.acq, param) for c in cases]
+    seconds = time.perf_counter() - start
+    return [to_target(o, c.acq, ratio) for o, c in zip(outputs, cases, strict=True)], seconds
+
+
+def n2v_python() -> Path:
+    """The careamics virtual environment's python, made on first use (about 5 GB)."""
+    python = N2V_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"creating {N2V_VENV} with {N2V_REQUIREMENT} (first run only) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(N2V_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", N2V_REQUIREMENT], check=True)
+    return python
+
+
+def run_n2v(stacks: dict[str, list], epochs: int, work: Path) -> dict:
+    """N2V on every dose's stack in one subprocess: outputs and seconds per dose."""
+    inputs, outputs = work / "n2v-in.npz", work / "n2v-out.npz"
+    np.savez(
+        inputs,
+        **{k: np.stack([c.acq.image for c in v]).astype(np.float32) for k, v in stacks.items()},
+    )
+    env = os.environ | {"PYTHONWARNINGS": "ignore"}
+    script = Path(__file__).parent / "peers" / "n2v.py"
+    subprocess.run(
+        [str(n2v_python()), str(script), str(inputs), str(outputs), "--epochs", str(epochs)],
+        check=True,
+        env=env,
+    )
+    found = np.load(outputs)
+    return {
+        k: (
+            found[k].astype(np.float64),
+            float(found[f"{k}_train_s"]),
+            float(found[f"{k}_predict_s"]),
+        )
+        for k in stacks
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("drun", nargs="?", default="demo-output/denoiser")
+    parser.add_argument("--n", type=int, default=16, help="test scenes per dose")
+    parser.add_argument("--tune", type=int, default=4, help="tuning scenes per dose")
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--doses", default="5,20,100,500")
+    parser.add_argument("--ratio", type=float, default=4.0)
+    parser.add_argument("--n2v-epochs", type=int, default=50)
+    parser.add_argument("--skip-n2v", action="store_true")
+    args = parser.parse_args()
+
+    import torch
+
+    from cimp.denoise.apply import Denoiser
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    denoiser = Denoiser(args.drun, "cpu")
+    doses = [float(d) for d in args.doses.split(",")]
+    test = {f"d{d:g}": scenes(777, args.n, d, args.size, args.ratio) for d in doses}
+    tuning = {f"d{d:g}": scenes(778, args.tune, d, args.size, args.ratio) for d in doses}
+    rows, examples = [], {}
+    n2v = {} if args.skip_n2v else run_n2v(test, args.n2v_epochs, Path("/tmp"))
+    for key, cases in test.items():
+        megapixels = sum(c.acq.image.size for c in cases) / 1e6
+        methods = {}
+        outputs, seconds = run_cimp(denoiser, cases, args.ratio)
+        methods["cimp"] = (outputs, seconds, None)
+        for name in PEERS:
+            param = tune(name, tuning[key], args.ratio)
+            outs, secs = run_peer(name, param, cases, args.ratio)
+            methods[name] = (outs, secs, param)
+        if key in n2v:
+            stack, train_s, predict_s = n2v[key]
+            outs = [to_target(o, c.acq, args.ratio) for o, c in zip(stack, cases, strict=True)]
+            methods["noise2void"] = (outs, predict_s, f"trained {train_s:.0f} s")
+        for name, (outs, secs, param) in methods.items():
+            psnr, ssim, psnr_denoise = np.mean(
+                [scores(o, c, args.ratio) for o, c in zip(outs, cases, strict=True)], axis=0
+            )
+            rows.append(
+                {
+                    "dose": float(key[1:]),
+                    "method": name,
+                    "psnr": round(float(psnr), 2),
+                    "ssim": round(float(ssim), 4),
+                    "psnr_denoise": round(float(psnr_denoise), 2),
+                    "cimp_cosine": round(cosine(denoiser, outs, cases, args.ratio), 4),
+                    "megapixels_per_s": round(megapixels / secs, 3),
+                    "parameter": param,
+                }
+            )
+            print(rows[-1], flush=True)
+        examples[key] = {"input": cases[0].acq.image, "truth": cases[0].truth} | {
+            name: m[0][0] for name, m in methods.items()
+        }
+    results = {
+        "command": " ".join(["python", *sys.argv]),
+        "drun": args.drun,
+        "denoiser": json.loads((Path(args.drun) / "config.json").read_text())["train"],
+        "scenes_per_dose": args.n,
+        "size": args.size,
+        "ratio": args.ratio,
+        "rows": rows,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (RESULTS / "results.md").write_text(markdown(results))
+    figure(examples, RESULTS / "examples.png")
+    print(markdown(results))
+
+
+def markdown(results: dict) -> str:
+    table = pd.DataFrame(results["rows"])
+    lines = [
+        f"Dose transfer to x{results['ratio']:g} dose, {results['scenes_per_dose']} held-out "
+        f"scenes of {results['size']} px per input dose.",
+        "",
+        "PSNR and SSIM against the clean image at the target settings; PSNR (denoise) against",
+        "the source's clean image at the target level (noise removal alone). MP/s: inference.",
+        "",
+        "| dose (e/px) | method | PSNR (dB) | SSIM | PSNR denoise (dB) | CIMP cosine | MP/s "
+        "| parameter |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.dose:g} | {r.method} | {r.psnr:.2f} | {r.ssim:.3f} | {r.psnr_denoise:.2f} | "
+            f"{r.cimp_cosine:.3f} | "
+            f"{r.megapixels_per_s:.3g} | {'' if r.parameter is None else r.parameter} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def figure(examples: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = list(next(iter(examples.values())))
+    columns = ["input", *[c for c in columns if c not in ("input", "truth")], "truth"]
+    fig, axes = plt.subplots(
+        len(examples), len(columns), figsize=(2 * len(columns), 2 * len(examples))
+    )
+    for row, (key, images) in zip(np.atleast_2d(axes), examples.items(), strict=True):
+        lo, hi = np.percentile(images["truth"], [0.5, 99.5])
+        for ax, name in zip(row, columns, strict=True):
+            image = images[name]
+            if name == "input":
+                ax.imshow(image, cmap="gray")
+            else:
+                ax.imshow(image, cmap="gray", vmin=lo, vmax=hi)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if key == next(iter(examples)):
+                ax.set_title(name, fontsize=9)
+        row[0].set_ylabel(f"{key[1:]} e/px", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

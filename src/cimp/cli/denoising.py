@@ -1,0 +1,123 @@
+"""Commands for dose transfer: train-denoiser, denoise."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from cimp.cli.app import app, console, fail
+
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
+
+
+@app.command("train-denoiser")
+def train_denoiser(
+    run: Annotated[Path, typer.Argument(help="CIMP run folder (frozen; made by train).")],
+    dataset: Annotated[Path, typer.Argument(help="Dataset with dose pairs (simulate --pairs).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Denoiser run folder (DRUN).")],
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 1500,
+    batch_size: Annotated[int, typer.Option(help="Crops per step.")] = 16,
+    widths: Annotated[str, typer.Option(help="U-Net level widths, comma separated.")] = "24,48,96",
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = 2e-3,
+    pair_weight: Annotated[
+        float, typer.Option(help="Weight of the supervised loss on dose pairs (0: none).")
+    ] = 1.0,
+    self_weight: Annotated[
+        float,
+        typer.Option(help="Weight of the self-supervised loss (embedding + consistency)."),
+    ] = 0.0,
+    val_every: Annotated[int, typer.Option(help="Steps between validations.")] = 250,
+    seed: Annotated[int, typer.Option()] = 0,
+    device: Device = "auto",
+) -> None:
+    """Train the FiLM U-Net that re-renders images at a higher dose, on top of a CIMP run.
+
+    Pairs are images of one session that differ only in dwell time and beam current; the
+    self-supervised signal needs none (for real data).
+    """
+    from cimp.denoise.train import DenoiserConfig
+    from cimp.denoise.train import train_denoiser as run_training
+
+    if not (run / "model.safetensors").exists():
+        fail(f"{run} holds no trained model (model.safetensors)")
+    config = DenoiserConfig(
+        run=str(run),
+        dataset=str(dataset),
+        out=str(out),
+        steps=steps,
+        batch_size=batch_size,
+        widths=[int(w) for w in widths.split(",")],
+        lr=lr,
+        pair_weight=pair_weight,
+        self_weight=self_weight,
+        val_every=val_every,
+        seed=seed,
+        device=device,
+    )
+    try:
+        drun = run_training(config, show_progress=sys.stderr.isatty())
+    except (ValueError, FileNotFoundError) as err:
+        fail(str(err))
+    console.print(f"denoiser saved in {escape(str(drun))}")
+
+
+@app.command()
+def denoise(
+    drun: Annotated[Path, typer.Argument(help="Denoiser run folder (train-denoiser).")],
+    files: Annotated[list[Path], typer.Argument(help="Images to re-render.")],
+    dwell_time: Annotated[
+        str | None, typer.Option(help="Target dwell time: a factor (x4) or a value (20us).")
+    ] = None,
+    beam_current: Annotated[
+        str | None, typer.Option(help="Target beam current: a factor (x2) or a value (50pA).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Write here instead of beside each input.")
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="auto (the input's where possible), hspy or tiff.")
+    ] = "auto",
+    tile: Annotated[int, typer.Option(help="Tile side in pixels for large images.")] = 512,
+    device: Device = "auto",
+) -> None:
+    """Re-render FILES as if acquired with a longer dwell time and/or a higher beam current.
+
+    Writes <name>-dose-x<ratio> beside each input (HyperSpy or 32-bit TIFF) with the target
+    settings, the source's, and a record of what was done.
+    """
+    from cimp.denoise.apply import Denoiser
+    from cimp.denoise.files import denoise_files
+
+    changes = {
+        name: value
+        for name, value in (("dwell_time", dwell_time), ("beam_current", beam_current))
+        if value is not None
+    }
+    if not changes:
+        fail("say what dose to reach: --dwell-time x4 and/or --beam-current x2 (or values)")
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        denoiser = Denoiser(drun, device)
+        results = denoise_files(
+            denoiser, files, changes, out_dir, output_format, tile, sys.stderr.isatty()
+        )
+    except (ValueError, FileNotFoundError) as err:
+        fail(str(err))
+    table = Table()
+    for column in ("source", "frame", "dose", "written"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        frame = "-" if r["frame"] is None else str(r["frame"])
+        if r["error"]:
+            table.add_row(escape(r["source"]), frame, "", f"[red]{escape(r['error'])}[/red]")
+        else:
+            table.add_row(escape(r["source"]), frame, f"x{r['ratio']:.3g}", escape(r["output"]))
+    console.print(table)
+    if any(r["error"] for r in results):
+        raise typer.Exit(1)

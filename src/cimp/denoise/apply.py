@@ -1,0 +1,105 @@
+"""Dose transfer of whole images with a trained denoiser run (DRUN).
+
+The image is standardised once (its mean and spread), embedded once (centre crop, as the
+CIMP run embeds), the U-Net runs over it in tiles, and the physics of `dose.at_target`
+takes the clean image to the target dose. The result is in the detector's counts at the
+target settings, as 32-bit floats: it may exceed the source's integer range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cimp.checkpoint import load_weights
+from cimp.data import crop_image, intensity_scale
+from cimp.denoise.condition import conditioning, metadata_shift, target_settings
+from cimp.denoise.dose import at_target
+from cimp.denoise.tiles import tiled
+from cimp.denoise.unet import FiLMUNet, UNetConfig
+from cimp.train import load_run, resolve_device
+
+
+@dataclass
+class Transfer:
+    """One re-rendered image and what was asked."""
+
+    image: np.ndarray  # float32 counts at the target dose
+    source: dict
+    target: dict
+    ratio: float  # target dose / source dose
+    black: float  # the black level the denoiser read, in counts
+
+
+class Denoiser:
+    """A trained DRUN: the U-Net and the frozen CIMP encoders it is conditioned on."""
+
+    def __init__(self, drun: str | Path, device: str = "auto"):
+        self.drun = Path(drun)
+        if not (self.drun / "unet.safetensors").exists():
+            raise FileNotFoundError(
+                f"{self.drun} holds no trained denoiser (unet.safetensors); "
+                "make one with `cimp train-denoiser`"
+            )
+        self.config = json.loads((self.drun / "config.json").read_text())
+        self.device = resolve_device(device)
+        self.cimp, self.normalizer, _ = load_run(self.drun / "cimp", self.device)
+        self.unet = FiLMUNet(UNetConfig(**self.config["unet"]))
+        load_weights(self.unet, self.drun / "unet.safetensors")
+        self.unet.to(self.device).eval()
+        weights = (self.drun / "unet.safetensors").read_bytes()
+        self.weights = hashlib.sha256(weights).hexdigest()[:12]
+
+    @property
+    def crop(self) -> int:
+        return self.cimp.config.crop
+
+    @torch.no_grad()
+    def transfer(
+        self,
+        image: np.ndarray,
+        source: dict,
+        changes: dict[str, str],
+        tile: int = 512,
+        show_progress: bool = False,
+    ) -> Transfer:
+        """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied."""
+        target, ratio = target_settings(source, changes)
+        scale = intensity_scale(image.dtype)
+        x = image.astype(np.float32) * scale
+        if not np.isfinite(x).all():
+            x = np.where(np.isfinite(x), x, np.nanmean(x)).astype(np.float32)
+        cond = self.condition(x, source, target, ratio)
+        mean, std = float(x.mean()), max(float(x.std()), 1e-8)
+        unet, device = self.unet, self.device
+
+        def run(tiles: torch.Tensor) -> torch.Tensor:
+            return unet(tiles.to(device), cond.expand(len(tiles), -1))
+
+        clean_z = tiled(
+            run, (x - mean) / std, tile, multiple=unet.config.multiple, show_progress=show_progress
+        )
+        stats = torch.tensor([mean], device=device), torch.tensor([std], device=device)
+        black = mean + std * float(unet.black_level(cond, *stats))
+        clean = torch.from_numpy(mean + std * clean_z)
+        out = at_target(clean[None], torch.tensor([black]), torch.tensor([ratio]))[0].numpy()
+        return Transfer((out / scale).astype(np.float32), source, target, ratio, black / scale)
+
+    def condition(self, x: np.ndarray, source: dict, target: dict, ratio: float) -> torch.Tensor:
+        """The conditioning vector of an image (model units) and its source and target."""
+        if min(x.shape) < self.crop:
+            raise ValueError(
+                f"the image ({x.shape[0]} x {x.shape[1]}) is smaller than the {self.crop} px "
+                "crop the CIMP encoder reads"
+            )
+        centre = torch.from_numpy(np.ascontiguousarray(crop_image(x, self.crop, None)))
+        shift = metadata_shift(
+            self.cimp, self.normalizer, pd.DataFrame([source]), pd.DataFrame([target])
+        )
+        return conditioning(self.cimp, centre[None, None].to(self.device), shift, [ratio])

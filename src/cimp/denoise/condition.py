@@ -1,0 +1,81 @@
+"""What a dose transfer is asked for, and the conditioning vector the U-Net reads.
+
+A target changes dwell time and/or beam current, as a factor (`x4`) or as a value with
+a unit (`20us`, `0.05nA`); everything else about the acquisition stays. The dose ratio
+k = (dwell x current)_target / (dwell x current)_source is what the physics needs; the
+CIMP embeddings of the image and of both settings are what the U-Net is modulated by.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cimp import schema
+from cimp.embeddings import embed_metadata
+
+DOSE_FIELDS = ("dwell_time", "beam_current")
+_FACTOR = re.compile(r"^\s*[x×*]\s*([0-9.]+(?:[eE][-+]?\d+)?)\s*$")
+_QUANTITY = re.compile(r"^\s*([0-9.]+(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
+
+
+def target_settings(source: dict, changes: dict[str, str]) -> tuple[dict, float]:
+    """The target settings and the dose ratio for `changes` such as {'dwell_time': 'x4'}.
+
+    A factor works whether or not the source recorded the field; an absolute value needs
+    the source's value to know the ratio. Only higher doses are allowed (ratio >= 1).
+    """
+    target, ratio = dict(source), 1.0
+    for name, text in changes.items():
+        if name not in DOSE_FIELDS:
+            raise ValueError(f"a dose transfer changes {' or '.join(DOSE_FIELDS)}, not {name}")
+        factor = _FACTOR.match(text)
+        known = source.get(name)
+        known = None if known is None or pd.isna(known) else float(known)
+        if factor:
+            k = float(factor.group(1))
+            if known is not None:
+                target[name] = known * k
+        else:
+            value = _absolute(name, text)
+            if known is None:
+                raise ValueError(
+                    f"{name}={text} needs the source's {name}, which the file does not record; "
+                    f"give a factor instead, e.g. --{name.replace('_', '-')} x4"
+                )
+            k = value / known
+            target[name] = value
+        if not np.isfinite(k) or k <= 0:
+            raise ValueError(f"{name}: {text!r} is not a positive factor or value")
+        ratio *= k
+    if ratio < 1.0:
+        raise ValueError(f"the target dose is {ratio:.3g}x the source's: only higher doses")
+    return target, ratio
+
+
+def _absolute(name: str, text: str) -> float:
+    quantity = _QUANTITY.match(text)
+    if quantity is None:
+        raise ValueError(f"{name}: write a factor (x4) or a value with a unit (20us), not {text!r}")
+    unit = quantity.group(2) or None
+    return schema.to_canonical(name, float(quantity.group(1)), unit)
+
+
+def metadata_shift(model, normalizer, source: pd.DataFrame, target: pd.DataFrame) -> np.ndarray:
+    """(B, E) target-minus-source metadata embeddings of matching rows."""
+    return embed_metadata(model, normalizer, target) - embed_metadata(model, normalizer, source)
+
+
+def conditioning(model, images: torch.Tensor, shift: np.ndarray, ratio) -> torch.Tensor:
+    """(B, 2E + 1): image embedding, metadata shift, log10 dose ratio (no gradients).
+
+    `images` (B, 1, crop, crop) in the model's input units.
+    """
+    with torch.no_grad():
+        e_image = model.encode_image(images)
+    log_ratio = np.log10(np.asarray(ratio, dtype=np.float32)).reshape(-1, 1)
+    extra = np.concatenate([shift, log_ratio], axis=1).astype(np.float32)
+    return torch.cat([e_image, torch.from_numpy(extra).to(e_image.device)], dim=1)

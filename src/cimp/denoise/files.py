@@ -1,0 +1,87 @@
+"""`cimp denoise` on files: read each image, re-render it, write it beside its source.
+
+The output keeps the input's format where cimp can write it (HyperSpy, TIFF), else it is a
+`.hspy`; it carries the target settings (read back by cimp like any file), the source's
+settings and where each came from, and a record of the transfer. A file that cannot be
+read or an image that cannot be transferred is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import cimp
+from cimp.denoise.apply import Denoiser, Transfer
+from cimp.io import UnreadableFile, read
+from cimp.io.hspy import WRITTEN
+from cimp.io.record import Record
+from cimp.io.write import HSPY_SUFFIXES, TIFF_SUFFIXES, hspy_signal, tree, write_hspy, write_tiff
+
+FORMATS = ("auto", "hspy", "tiff")
+
+
+def output_path(source: Path, ratio: float, frame: int, frames: int, fmt: str, out_dir) -> Path:
+    """<stem>-dose-x<ratio>[-frame<n>].<hspy|tif>, beside the source unless out_dir."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt == "auto":
+        fmt = "tiff" if source.suffix.lower() in TIFF_SUFFIXES else "hspy"
+    suffix = ".tif" if fmt == "tiff" else HSPY_SUFFIXES[0]
+    name = f"{source.stem}-dose-x{ratio:.3g}" + (f"-frame{frame}" if frames > 1 else "")
+    return Path(out_dir or source.parent) / (name + suffix)
+
+
+def write_transfer(path: Path, result: Transfer, record: Record, history: dict) -> None:
+    """Write the re-rendered image with target settings, source settings and history."""
+    branch = tree(
+        result.target,
+        source=tree(record.metadata, provenance=record.provenance, file=record.source),
+        dose_transfer=history | {"dose_ratio": result.ratio, "black_level": result.black},
+    )
+    if path.suffix in TIFF_SUFFIXES:
+        write_tiff(path, result.image, WRITTEN, branch)
+    else:
+        title = f"{Path(record.source).name} at x{result.ratio:.3g} dose (cimp)"
+        write_hspy(path, hspy_signal(result.image, result.target, WRITTEN, branch, title))
+
+
+def denoise_files(
+    denoiser: Denoiser,
+    paths,
+    changes: dict[str, str],
+    out_dir: Path | None = None,
+    fmt: str = "auto",
+    tile: int = 512,
+    show_progress: bool = False,
+) -> list[dict]:
+    """Per image: source, frame, output path and dose ratio, or the error that stopped it."""
+    results = []
+    for path in map(Path, paths):
+        try:
+            records = read(path)
+        except (UnreadableFile, OSError) as err:
+            results.append({"source": str(path), "frame": None, "error": str(err)})
+            continue
+        for record in records:
+            entry = {"source": str(path), "frame": record.frame}
+            try:
+                result = denoiser.transfer(
+                    record.image, record.metadata, changes, tile, show_progress
+                )
+            except ValueError as err:
+                results.append(entry | {"error": str(err)})
+                continue
+            out = output_path(path, result.ratio, record.frame, len(records), fmt, out_dir)
+            history = {
+                "denoiser": str(denoiser.drun.resolve()),
+                "denoiser_weights": denoiser.weights,
+                "cimp_weights": denoiser.config["cimp"]["weights"],
+                "frame": record.frame,
+                "changes": changes,
+                "cimp_version": cimp.__version__,
+                "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            }
+            write_transfer(out, result, record, history)
+            results.append(entry | {"output": str(out), "ratio": result.ratio, "error": None})
+    return results

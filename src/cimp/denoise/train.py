@@ -1,0 +1,257 @@
+"""Training the dose-transfer U-Net on top of a frozen CIMP run.
+
+    DRUN/
+      config.json         U-Net, training settings, the CIMP run it reads (and its hash)
+      unet.safetensors    the U-Net
+      cimp/               a copy of the CIMP run's weights, config and normaliser
+      log.jsonl           training and validation loss
+
+Two signals, usable together. Pairs (the same scene at two doses): the prediction at the
+high dose is regressed on the high-dose image. Self-supervised, for images without a
+partner: a random higher dose is asked for, the output's CIMP image embedding must match
+that target's metadata embedding, and the clean image, binned 4x4, must stay consistent
+with the input within its noise (a Gaussian approximation of the Poisson likelihood).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from cimp.checkpoint import save_weights, write_json
+from cimp.data import intensity_scale
+from cimp.denoise.condition import DOSE_FIELDS, conditioning, metadata_shift
+from cimp.denoise.dose import at_target, standardise
+from cimp.denoise.pairs import dose_pairs
+from cimp.denoise.unet import FiLMUNet, UNetConfig
+from cimp.embeddings import embed_metadata, weights_id
+from cimp.progress import Bar
+from cimp.store import Store
+from cimp.train import load_run, lr_factor, resolve_device
+
+RUN_FILES = ("config.json", "model.safetensors", "normalizer.json")
+
+
+@dataclass
+class DenoiserConfig:
+    """Settings of one denoiser training (saved in DRUN/config.json)."""
+
+    run: str
+    dataset: str
+    out: str
+    steps: int = 1500
+    batch_size: int = 16
+    lr: float = 2e-3
+    widths: list[int] = field(default_factory=lambda: [24, 48, 96])
+    pair_weight: float = 1.0
+    self_weight: float = 0.0
+    max_self_ratio: float = 16.0  # self-supervised targets: up to this many times the dose
+    val_every: int = 250
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass
+class Crops:
+    """One batch: source crops, what is asked of them, and the target crops if known."""
+
+    low: torch.Tensor  # (B, 1, c, c) model units
+    cond: torch.Tensor  # (B, 2E + 1)
+    ratio: torch.Tensor  # (B,)
+    high: torch.Tensor | None = None
+    target_meta: torch.Tensor | None = None  # (B, E) metadata embedding of the target
+
+    def to(self, device) -> Crops:
+        parts = (self.low, self.cond, self.ratio, self.high, self.target_meta)
+        return Crops(*(None if t is None else t.to(device) for t in parts))
+
+
+def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
+    """Train, save and return DRUN; the CIMP run stays frozen."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    cimp, normalizer, _ = load_run(cfg.run, device)
+    cimp.requires_grad_(False)
+    crop = cimp.config.crop
+    store = Store(cfg.dataset)
+    table = store.table()
+    table = table[(table["height"] >= crop) & (table["width"] >= crop)].reset_index(drop=True)
+    pairs = dose_pairs(table)
+    if cfg.pair_weight > 0 and pairs.empty:
+        raise ValueError(
+            f"{cfg.dataset} holds no dose pairs (same session, higher dose) of at least {crop} px;"
+            " make some with `cimp simulate --pairs`, or train self-supervised only"
+            " (pair weight 0, self weight > 0)"
+        )
+    if cfg.pair_weight <= 0 and cfg.self_weight <= 0:
+        raise ValueError("both training signals are off: give a pair or a self weight above 0")
+    train_pairs = pairs[pairs["split"] == "train"].reset_index(drop=True)
+    val_pairs = pairs[pairs["split"] == "val"].reset_index(drop=True)
+    singles = np.flatnonzero((table["split"] == "train").to_numpy())
+    needed = set(train_pairs[["low", "high"]].to_numpy().ravel()) | set(
+        val_pairs[["low", "high"]].to_numpy().ravel()
+    )
+    if cfg.self_weight > 0:
+        needed |= set(singles)
+    images = {i: store.image(table.at[i, "image_id"]) for i in sorted(needed)}
+    shift = {}
+    for name, part in (("train", train_pairs), ("val", val_pairs)):
+        low, high = table.iloc[part["low"]], table.iloc[part["high"]]
+        shift[name] = metadata_shift(cimp, normalizer, low, high)
+
+    unet = FiLMUNet(UNetConfig(cond_dim=2 * cimp.config.embed_dim + 1, widths=cfg.widths))
+    unet.to(device)
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
+    config = {
+        "unet": unet.config.to_dict(),
+        "train": asdict(cfg),
+        "cimp": {"run": str(Path(cfg.run).resolve()), "weights": weights_id(cfg.run)},
+        "pairs": {"train": len(train_pairs), "val": len(val_pairs)},
+    }
+    _copy_run(Path(cfg.run), out / "cimp")
+    log = (out / "log.jsonl").open("w")
+    started = time.perf_counter()
+    with Bar("train denoiser", cfg.steps, enabled=show_progress) as bar:
+        for step in range(1, cfg.steps + 1):
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * lr_factor(step, min(100, cfg.steps // 10), cfg.steps)
+            loss = torch.zeros((), device=device)
+            if cfg.pair_weight > 0:
+                at = rng.integers(len(train_pairs), size=cfg.batch_size)
+                part = train_pairs.iloc[at]
+                batch = _pair_crops(cimp, images, part, shift["train"][at], crop, rng)
+                loss = loss + cfg.pair_weight * pair_loss(unet, batch.to(device))
+            if cfg.self_weight > 0:
+                at = rng.choice(singles, size=cfg.batch_size)
+                batch = _self_crops(cimp, normalizer, table, images, at, crop, cfg, rng)
+                loss = loss + cfg.self_weight * self_loss(unet, cimp, batch.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+            optimizer.step()
+            entry = {"step": step, "loss": loss.item()}
+            if len(val_pairs) and (step % cfg.val_every == 0 or step == cfg.steps):
+                entry["val_loss"] = validate(unet, cimp, images, val_pairs, shift["val"], crop)
+            log.write(json.dumps(entry) + "\n")
+            log.flush()
+            note = f"loss {entry['loss']:.3f}" + (
+                f" val {entry['val_loss']:.3f}" if "val_loss" in entry else ""
+            )
+            bar.advance(note=note)
+    log.close()
+    config["seconds"] = round(time.perf_counter() - started, 1)
+    save_weights(unet, out / "unet.safetensors")
+    write_json(out / "config.json", config)
+    return out
+
+
+def _copy_run(run: Path, to: Path) -> None:
+    to.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        shutil.copy2(run / name, to / name)
+
+
+def _crop(
+    image: np.ndarray, top: int, left: int, size: int, flip: bool, clipped: float = 0.0
+) -> np.ndarray:
+    """A crop in model units, flipped top to bottom if asked (the scan's fast axis is kept);
+    with `clipped` NaN, pixels at the ends of an integer range (saturated) become NaN."""
+    raw = image[top : top + size, left : left + size]
+    part = raw.astype(np.float32) * intensity_scale(image.dtype)
+    if clipped != 0.0 and image.dtype.kind in "ui":
+        part[(raw == np.iinfo(image.dtype).max) | (raw == 0)] = clipped
+    return part[::-1] if flip else part
+
+
+def _pair_crops(cimp, images, pairs: pd.DataFrame, shift, size, rng) -> Crops:
+    low, high = [], []
+    for lo, hi in zip(pairs["low"], pairs["high"], strict=True):
+        h, w = images[lo].shape
+        top, left, flip = rng.integers(h - size + 1), rng.integers(w - size + 1), rng.random() < 0.5
+        low.append(_crop(images[lo], top, left, size, flip))
+        high.append(_crop(images[hi], top, left, size, flip, clipped=np.nan))
+    low_t = torch.from_numpy(np.stack(low)[:, None].copy())
+    ratio = pairs["ratio"].to_numpy(dtype=np.float32)
+    device = next(cimp.parameters()).device
+    cond = conditioning(cimp, low_t.to(device), shift, ratio)
+    high_t = torch.from_numpy(np.stack(high)[:, None].copy())
+    return Crops(low_t, cond, torch.from_numpy(ratio), high_t)
+
+
+def _self_crops(cimp, normalizer, table, images, rows, size, cfg, rng) -> Crops:
+    crops = []
+    for i in rows:
+        h, w = images[i].shape
+        top, left = rng.integers(h - size + 1), rng.integers(w - size + 1)
+        crops.append(_crop(images[i], top, left, size, rng.random() < 0.5))
+    ratio = np.exp(rng.uniform(np.log(2.0), np.log(cfg.max_self_ratio), size=len(rows)))
+    source = table.iloc[rows].reset_index(drop=True)
+    target = source.copy()
+    which = rng.integers(len(DOSE_FIELDS), size=len(rows))
+    for j, name in enumerate(DOSE_FIELDS):
+        target.loc[which == j, name] = source.loc[which == j, name] * ratio[which == j]
+    low = torch.from_numpy(np.stack(crops)[:, None].copy())
+    device = next(cimp.parameters()).device
+    e_source = embed_metadata(cimp, normalizer, source)
+    e_target = embed_metadata(cimp, normalizer, target)
+    cond = conditioning(cimp, low.to(device), e_target - e_source, ratio)
+    ratio_t = torch.from_numpy(ratio.astype(np.float32))
+    return Crops(low, cond, ratio_t, None, torch.from_numpy(e_target))
+
+
+def predict(unet: FiLMUNet, low: torch.Tensor, cond: torch.Tensor, ratio: torch.Tensor):
+    """(image at the target dose, clean image at the source dose, per-image std of `low`)."""
+    z, mean, std = standardise(low)
+    clean = mean + std * unet(z, cond)
+    black = mean + std * unet.black_level(cond, mean, std).view_as(mean)
+    return at_target(clean, black, ratio), clean, std
+
+
+def pair_loss(unet: FiLMUNet, b: Crops) -> torch.Tensor:
+    """Mean squared error to the high-dose image, in units of the input's spread x ratio;
+    its clipped pixels (NaN) are left out."""
+    y, _, std = predict(unet, b.low, b.cond, b.ratio)
+    known = torch.isfinite(b.high)
+    error = (y - torch.where(known, b.high, y.detach())) / (b.ratio.view(-1, 1, 1, 1) * std)
+    return error.square().sum() / known.sum().clamp_min(1)
+
+
+def self_loss(unet: FiLMUNet, cimp, b: Crops) -> torch.Tensor:
+    """1 - cos(output's image embedding, target's metadata embedding), plus the binned
+    consistency of the clean image with the input, in units of the binned noise variance."""
+    y, clean, std = predict(unet, b.low, b.cond, b.ratio)
+    agreement = (cimp.encode_image(y) * b.target_meta).sum(dim=1).mean()
+    z = (b.low - b.low.mean(dim=(2, 3), keepdim=True)) / std
+    noise = (z - F.avg_pool2d(z, 3, 1, 1, count_include_pad=False)).square().mean() * 9 / 8
+    binned = F.avg_pool2d((clean - b.low) / std, 4).square().mean()
+    return (1 - agreement) + binned / (noise / 16)
+
+
+@torch.no_grad()
+def validate(unet, cimp, images, pairs: pd.DataFrame, shift, size, limit: int = 64) -> float:
+    """The pair loss on centre crops of (up to `limit`) validation pairs."""
+    pairs, shift = pairs.iloc[:limit], shift[:limit]
+    low, high = [], []
+    for lo, hi in zip(pairs["low"], pairs["high"], strict=True):
+        h, w = images[lo].shape
+        top, left = (h - size) // 2, (w - size) // 2
+        low.append(_crop(images[lo], top, left, size, False))
+        high.append(_crop(images[hi], top, left, size, False, clipped=np.nan))
+    device = next(unet.parameters()).device
+    low_t = torch.from_numpy(np.stack(low)[:, None]).to(device)
+    ratio = pairs["ratio"].to_numpy(dtype=np.float32)
+    cond = conditioning(cimp, low_t, shift, ratio)
+    batch = Crops(low_t, cond, torch.from_numpy(ratio).to(device))
+    batch.high = torch.from_numpy(np.stack(high)[:, None]).to(device)
+    return float(pair_loss(unet, batch))

@@ -1,0 +1,256 @@
+"""Dose transfer: tiling, conditioning, the physics of the target dose, files, honesty."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from conftest import quiet_scene, settings, tiny_train_config
+from typer.testing import CliRunner
+
+from cimp.cli import app
+from cimp.denoise.apply import Denoiser
+from cimp.denoise.condition import target_settings
+from cimp.denoise.dose import at_target
+from cimp.denoise.pairs import dose_pairs
+from cimp.denoise.spectrum import lattice_contrast, lattice_peaks
+from cimp.denoise.tiles import tiled
+from cimp.denoise.train import Crops, DenoiserConfig, pair_loss, train_denoiser
+from cimp.denoise.unet import FiLMUNet, UNetConfig
+from cimp.ingest import ingest
+from cimp.io import read
+from cimp.io.simulated import write_run
+from cimp.simulate import acquire
+from cimp.store import Store
+from cimp.train import train
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def drun(tiny_dataset, tmp_path_factory):
+    """A tiny CIMP run and a denoiser trained on 24 simulated dose pairs of 64 px."""
+    root = tmp_path_factory.mktemp("denoise")
+    run = train(tiny_train_config(tiny_dataset, root / "run", steps=20), show_progress=False)
+    write_run(root / "raw", 24, size=64, seed=3, pairs=True, show_progress=False)
+    splits = {"train": 0.75, "val": 0.25, "test": 0.0}
+    ingest([root / "raw"], root / "pairs", splits, show_progress=False)
+    config = DenoiserConfig(
+        str(run), str(root / "pairs"), str(root / "drun"), steps=60, widths=[8, 16, 32], seed=2
+    )
+    return train_denoiser(config, show_progress=False), root
+
+
+def random_unet() -> FiLMUNet:
+    """An untrained U-Net whose every layer does something (FiLM and output not zero)."""
+    torch.manual_seed(0)
+    net = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32]))
+    for module in net.modules():
+        if isinstance(module, torch.nn.Linear | torch.nn.Conv2d):
+            torch.nn.init.normal_(module.weight, std=0.3)
+    return net.eval()
+
+
+def test_tiles_give_the_image_one_pass_gives():
+    net, cond = random_unet(), torch.randn(1, 5)
+    image = np.random.default_rng(0).normal(size=(150, 130)).astype(np.float32)
+
+    def run(x):
+        with torch.no_grad():
+            return net(x, cond.expand(len(x), -1))
+
+    whole = tiled(run, image, tile=256, multiple=8)
+    tiles = tiled(run, image, tile=32, halo=48, multiple=8)
+    assert tiles.shape == image.shape
+    assert np.abs(whole - image).mean() > 0.1  # the net changes the image...
+    assert np.abs(tiles - whole).max() < 1e-4 * whole.std()  # ...the same way in 25 tiles
+
+
+def test_conditioning_changes_the_output():
+    net, z = random_unet(), torch.randn(1, 1, 32, 32)
+    with torch.no_grad():
+        a, b = net(z, torch.zeros(1, 5)), net(z, torch.ones(1, 5))
+        again = net(z, torch.zeros(1, 5))
+    assert torch.equal(a, again)
+    assert (a - b).abs().mean() > 0.1 * a.std()
+
+
+@pytest.mark.parametrize(
+    ("changes", "dwell", "current", "ratio"),
+    [
+        ({"dwell_time": "x4"}, 8.0, 10.0, 4.0),
+        ({"dwell_time": "20us", "beam_current": "x2"}, 20.0, 20.0, 20.0),
+        ({"beam_current": "0.05nA"}, 2.0, 50.0, 5.0),
+    ],
+)
+def test_targets_read_factors_and_values_with_units(changes, dwell, current, ratio):
+    target, k = target_settings(
+        {"dwell_time": 2.0, "beam_current": 10.0, "pixel_size": 0.1}, changes
+    )
+    assert target["dwell_time"] == pytest.approx(dwell)
+    assert target["beam_current"] == pytest.approx(current)
+    assert target["pixel_size"] == 0.1 and k == pytest.approx(ratio)
+
+
+@pytest.mark.parametrize(
+    ("source", "changes", "message"),
+    [
+        ({"dwell_time": 2.0}, {"dwell_time": "x0.5"}, "only higher doses"),
+        ({}, {"dwell_time": "20us"}, "does not record"),
+        ({"dwell_time": 2.0}, {"pixel_size": "x2"}, "dwell_time or beam_current"),
+        ({"dwell_time": 2.0}, {"dwell_time": "fast"}, "factor"),
+    ],
+)
+def test_impossible_targets_are_refused_with_a_reason(source, changes, message):
+    with pytest.raises(ValueError, match=message):
+        target_settings(source, changes)
+
+
+def test_pairs_are_found_by_session_and_dose(drun):
+    _, root = drun
+    table = Store(root / "pairs").table()
+    pairs = dose_pairs(table)
+    complete = (table.groupby("session").size() == 2).sum()  # blank (saturated) images drop
+    assert len(pairs) == complete >= 20
+    dose = table["dwell_time"] * table["beam_current"]
+    assert (dose[pairs["high"]].to_numpy() >= 4 * dose[pairs["low"]].to_numpy() * 0.999).all()
+    assert (table["session"][pairs["low"]].to_numpy() == table["session"][pairs["high"]]).all()
+
+
+def test_saturated_target_pixels_are_left_out_of_the_loss():
+    net = random_unet()
+    low = torch.rand(2, 1, 32, 32)
+    high = 4 * low
+    high[0, 0, :8] = float("nan")  # clipped at the top of the integer range
+    batch = Crops(low, torch.randn(2, 5), torch.tensor([4.0, 4.0]), high)
+    loss = pair_loss(net, batch)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+
+
+def test_training_needs_pairs_or_the_self_supervised_signal(drun, tiny_dataset, tmp_path):
+    run = drun[1] / "run"
+    config = DenoiserConfig(str(run), str(tiny_dataset), str(tmp_path / "d"), steps=2)
+    with pytest.raises(ValueError, match="no dose pairs"):
+        train_denoiser(config, show_progress=False)
+    config.pair_weight, config.self_weight = 0.0, 1.0
+    out = train_denoiser(config, show_progress=False)
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 2 and all(np.isfinite(e["loss"]) for e in log)
+
+
+def test_trained_denoiser_reads_its_conditioning(drun):
+    denoiser = Denoiser(drun[0], "cpu")
+    image = read(sorted((drun[1] / "raw").glob("*-low.hspy"))[0])[0]
+    longer = denoiser.transfer(image.image, image.metadata, {"dwell_time": "x4"}).image
+    brighter = denoiser.transfer(image.image, image.metadata, {"beam_current": "x4"}).image
+    again = denoiser.transfer(image.image, image.metadata, {"dwell_time": "x4"}).image
+    assert np.array_equal(longer, again)
+    # same dose ratio, so the same physics: only the embedding shift tells them apart
+    assert np.abs(longer - brighter).max() > 1e-3 * longer.std()
+
+
+def test_the_dose_physics_matches_the_simulator(rng):
+    from cimp.simulate.detector import black_level
+
+    scene, low = quiet_scene("Au [001]", support_nm=2.0), settings(beam_current=5.0)
+    high = replace(low, beam_current=20.0)
+    a, b = acquire(scene, low, rng, True), acquire(scene, high, rng, True)
+    black = torch.tensor([black_level(low.detector_offset)])
+    predicted = at_target(torch.from_numpy(a.expected)[None], black, torch.tensor([4.0]))[0]
+    # the level scales (to 1 %: a wider probe scatters a little differently); the detail
+    # does not (a larger current is a larger effective source)
+    assert predicted.mean().item() == pytest.approx(b.expected.mean(), rel=0.01)
+    assert not np.allclose(predicted.numpy(), b.expected, rtol=1e-3)
+
+
+def test_cli_writes_the_result_beside_the_input_and_goes_on_past_bad_files(drun, tmp_path):
+    low = sorted((drun[1] / "raw").glob("*-low.hspy"))[0]
+    source = shutil.copy(low, tmp_path / "scan.hspy")
+    bad = tmp_path / "broken.dm4"
+    bad.write_bytes(b"not a dm4 file")
+    result = runner.invoke(
+        app, ["denoise", str(drun[0]), str(source), str(bad), "--dwell-time", "x4"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "broken.dm4" in result.output
+    written = read(tmp_path / "scan-dose-x4.hspy")[0]
+    before = read(source)[0]
+    assert written.image.dtype == np.float32 and written.image.shape == before.image.shape
+    assert written.metadata["dwell_time"] == pytest.approx(4 * before.metadata["dwell_time"])
+    assert written.metadata["detector_gain"] == pytest.approx(before.metadata["detector_gain"])
+
+    result = runner.invoke(
+        app, ["denoise", str(drun[0]), str(source), "--beam-current", "x2", "--format", "tiff"]
+    )
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(tmp_path / "scan-dose-x2.tif") as tif:
+        record = json.loads(tif.pages[0].description)["cimp"]
+        assert tif.pages[0].dtype == np.float32
+    assert record["dose_transfer"]["changes"] == {"beam_current": "x2"}
+    assert record["source"]["acquisition"]["beam_current"] == before.metadata["beam_current"]
+
+
+def test_cli_asks_for_a_target(drun, tmp_path):
+    result = runner.invoke(app, ["denoise", str(drun[0]), str(tmp_path / "x.hspy")])
+    assert result.exit_code != 0 and "--dwell-time" in result.output
+
+
+def _transfer(denoiser, acquisition, changes):
+    s = acquisition.settings
+    source = {k: getattr(s, k) for k in ("pixel_size", "dwell_time", "beam_current")}
+    source |= {k: v for k, v in s.metadata().items() if isinstance(v, float)}
+    return denoiser.transfer(acquisition.image, source, changes).image
+
+
+def test_no_lattice_is_invented_in_vacuum(drun, rng):
+    denoiser = Denoiser(drun[0], "cpu")
+    vacuum = acquire(quiet_scene(None, support_nm=0.0), settings(size=64, dwell_time=1.0), rng)
+    out = _transfer(denoiser, vacuum, {"dwell_time": "x8"})
+    assert lattice_peaks(out).size == 0
+    assert lattice_contrast(out) < 20.0
+
+
+def test_the_lattice_keeps_its_period(drun, rng):
+    denoiser = Denoiser(drun[0], "cpu")
+    crystal = acquire(
+        quiet_scene("Au [001]"), settings(dwell_time=2.0, beam_current=5.0), rng, True
+    )
+    out = _transfer(denoiser, crystal, {"dwell_time": "x8"})
+    truth = np.concatenate([lattice_peaks(crystal.expected), lattice_peaks(crystal.image)])
+    found = lattice_peaks(out)
+    assert len(found) >= 4
+    distance = np.abs(found[:, None, :] - truth[None, :, :]).max(axis=2).min(axis=1)
+    assert distance.max() <= 1  # every reflection of the output is one of the crystal's
+    strongest = lattice_peaks(crystal.image)[0]
+    assert np.abs(found - strongest).max(axis=1).min() <= 1  # and the strongest is kept
+
+
+def test_a_real_velox_haadf_image_is_re_rendered_in_tiles(drun, real_files, tmp_path):
+    source = real_files / "emd_files" / "fei_emd_image.emd"  # Talos HAADF, 512 x 512
+    result = runner.invoke(
+        app,
+        [
+            "denoise",
+            str(drun[0]),
+            str(source),
+            "--dwell-time",
+            "x2",
+            "--tile",
+            "128",
+            "--out-dir",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    written = read(tmp_path / "fei_emd_image-dose-x2.hspy")[0]  # Velox EMD is not writable
+    before = read(source)[0]
+    assert written.image.shape == (512, 512) and np.isfinite(written.image).all()
+    assert written.metadata["dwell_time"] == pytest.approx(2 * before.metadata["dwell_time"])
+    assert written.metadata["pixel_size"] == pytest.approx(before.metadata["pixel_size"])
