@@ -17,7 +17,7 @@ import numpy as np
 
 from cimp import schema
 from cimp.simulate import Settings, acquire, sample_scene
-from cimp.simulate.crystals import library
+from cimp.simulate.scene import crystal_index
 
 OUT = Path(__file__).with_name("simulator_fields.png")
 COLUMNS = 5
@@ -49,8 +49,7 @@ def scene_for(fov: float):
         scene = sample_scene(rng, fov)
         if scene.kind == "edge":
             break
-    label = "SrTiO3 [001]"
-    index = next(i for i, c in enumerate(library()) if c.label == label)
+    index = crystal_index("SrTiO3 [001]")
     matrix = replace(scene.matrix, crystal=index, thickness=25.0, tilt_mrad=1.0)
     edge = (0.6, 0.8, -0.25 * fov)
     return replace(scene, matrix=matrix, edge=edge, edge_slope=1.0, support_nm=8.0)

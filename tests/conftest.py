@@ -6,45 +6,7 @@ import numpy as np
 import pytest
 
 from cimp.simulate import Settings
-from cimp.simulate.crystals import library
-from cimp.simulate.scene import Grain, Scene, Waves
-
-NO_WAVES = Waves(np.zeros((0, 2)), np.zeros(0), np.zeros(0))
-
-
-def crystal_index(label: str) -> int:
-    return next(i for i, c in enumerate(library()) if c.label == label)
-
-
-def quiet_scene(
-    crystal: str | None = "Au [001]",
-    thickness: float = 20.0,
-    support_nm: float = 0.0,
-    azimuth: float = 0.0,
-) -> Scene:
-    """A flat, untilted crystal (or nothing) with no drift, jitter, flyback or defects."""
-    matrix = None
-    if crystal is not None:
-        matrix = Grain(crystal_index(crystal), azimuth, (0.0, 0.0), thickness, 0.0, 0.0)
-    return Scene(
-        seed=1,
-        matrix=matrix,
-        edge=None,
-        edge_slope=1.0,
-        roughness=NO_WAVES,
-        particles=(),
-        support_nm=support_nm,
-        texture_nm=0.3,
-        contamination=NO_WAVES,
-        defect_density=0.0,
-        drift=(0.0, 0.0),
-        mains_nm=0.0,
-        mains_direction=0.0,
-        mains_phase=0.0,
-        line_jitter_nm=0.0,
-        flyback_fraction=0.0,
-        flyback_us=10.0,
-    )
+from cimp.simulate.scene import quiet_scene  # noqa: F401  (used by the tests)
 
 
 def settings(**changes) -> Settings:

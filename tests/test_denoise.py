@@ -197,6 +197,17 @@ def test_cli_writes_the_result_beside_the_input_and_goes_on_past_bad_files(drun,
     assert record["source"]["acquisition"]["beam_current"] == before.metadata["beam_current"]
 
 
+def test_cli_trains_a_denoiser(drun, tmp_path):
+    root = drun[1]
+    out = tmp_path / "drun"
+    args = ["train-denoiser", str(root / "run"), str(root / "pairs"), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--steps", "3", "--widths", "8,16"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["unet"]["widths"] == [8, 16] and config["pairs"]["train"] > 0
+    assert Denoiser(out, "cpu").weights != Denoiser(drun[0], "cpu").weights
+
+
 def test_cli_asks_for_a_target(drun, tmp_path):
     result = runner.invoke(app, ["denoise", str(drun[0]), str(tmp_path / "x.hspy")])
     assert result.exit_code != 0 and "--dwell-time" in result.output

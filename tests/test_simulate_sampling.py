@@ -11,6 +11,7 @@ from cimp import schema
 from cimp.simulate import sample_settings, simulate, simulate_pair
 from cimp.simulate.crystals import STRUCTURES, library
 from cimp.simulate.image import scattered_fraction
+from cimp.simulate.render import scan_grid
 from cimp.simulate.scene import sample_scene
 
 
@@ -94,6 +95,26 @@ def test_scenes_vary_in_what_no_field_records():
     assert min(thickness) < 5 and max(thickness) > 60
     assert np.mean([s.support_nm > 0 for s in scenes]) == pytest.approx(0.65, abs=0.1)
     assert any(len(s.particles) >= 3 for s in scenes)
+
+
+def test_dose_pairs_change_current_or_dwell_and_current_pairs_scan_alike():
+    kinds = []
+    for index in range(12):
+        low, high = simulate_pair(3, index, size=48, expected=True)
+        changed = [
+            n
+            for n in ("dwell_time", "beam_current")
+            if getattr(low.settings, n) != getattr(high.settings, n)
+        ]
+        assert len(changed) == 1
+        kinds.append(changed[0])
+        if changed == ["beam_current"]:  # same scan timing: the same drift and jitter
+            grid_low = scan_grid(low.settings, low.scene, np.random.default_rng(low.scene.seed))
+            grid_high = scan_grid(high.settings, high.scene, np.random.default_rng(high.scene.seed))
+            assert np.array_equal(grid_low.X, grid_high.X) and np.array_equal(
+                grid_low.Y, grid_high.Y
+            )
+    assert set(kinds) == {"dwell_time", "beam_current"}
 
 
 def test_dose_pair_members_share_the_amorphous_texture_whatever_the_probe():

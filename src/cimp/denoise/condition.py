@@ -65,8 +65,9 @@ def _absolute(name: str, text: str) -> float:
 
 
 def metadata_shift(model, normalizer, source: pd.DataFrame, target: pd.DataFrame) -> np.ndarray:
-    """(B, E) target-minus-source metadata embeddings of matching rows."""
-    return embed_metadata(model, normalizer, target) - embed_metadata(model, normalizer, source)
+    """(B, E) target-minus-source metadata embeddings of matching rows (one encoder call)."""
+    both = embed_metadata(model, normalizer, pd.concat([source, target], ignore_index=True))
+    return both[len(source) :] - both[: len(source)]
 
 
 def conditioning(model, images: torch.Tensor, shift: np.ndarray, ratio) -> torch.Tensor:

@@ -76,39 +76,17 @@ class Crops:
 
 def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     """Train, save and return DRUN; the CIMP run stays frozen."""
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     cimp, normalizer, _ = load_run(cfg.run, device)
     cimp.requires_grad_(False)
     crop = cimp.config.crop
-    store = Store(cfg.dataset)
-    table = store.table()
-    table = table[(table["height"] >= crop) & (table["width"] >= crop)].reset_index(drop=True)
-    pairs = dose_pairs(table)
-    if cfg.pair_weight > 0 and pairs.empty:
-        raise ValueError(
-            f"{cfg.dataset} holds no dose pairs (same session, higher dose) of at least {crop} px;"
-            " make some with `cimp simulate --pairs`, or train self-supervised only"
-            " (pair weight 0, self weight > 0)"
-        )
-    if cfg.pair_weight <= 0 and cfg.self_weight <= 0:
-        raise ValueError("both training signals are off: give a pair or a self weight above 0")
-    train_pairs = pairs[pairs["split"] == "train"].reset_index(drop=True)
-    val_pairs = pairs[pairs["split"] == "val"].reset_index(drop=True)
-    singles = np.flatnonzero((table["split"] == "train").to_numpy())
-    needed = set(train_pairs[["low", "high"]].to_numpy().ravel()) | set(
-        val_pairs[["low", "high"]].to_numpy().ravel()
-    )
-    if cfg.self_weight > 0:
-        needed |= set(singles)
-    images = {i: store.image(table.at[i, "image_id"]) for i in sorted(needed)}
-    shift = {}
-    for name, part in (("train", train_pairs), ("val", val_pairs)):
-        low, high = table.iloc[part["low"]], table.iloc[part["high"]]
-        shift[name] = metadata_shift(cimp, normalizer, low, high)
+    data = _training_data(cfg, cimp, normalizer, crop)
+    table, images, train_pairs, val_pairs = data.table, data.images, data.train, data.val
+    singles, shift = data.singles, data.shift
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
 
     unet = FiLMUNet(UNetConfig(cond_dim=2 * cimp.config.embed_dim + 1, widths=cfg.widths))
     unet.to(device)
@@ -154,6 +132,50 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     save_weights(unet, out / "unet.safetensors")
     write_json(out / "config.json", config)
     return out
+
+
+@dataclass
+class TrainingData:
+    """The dataset's rows, the images used, the pairs by split and their metadata shifts."""
+
+    table: pd.DataFrame
+    images: dict[int, np.ndarray]
+    train: pd.DataFrame
+    val: pd.DataFrame
+    singles: np.ndarray  # train rows for the self-supervised signal
+    shift: dict[str, np.ndarray]
+
+
+def _training_data(cfg: DenoiserConfig, cimp, normalizer, crop: int) -> TrainingData:
+    """Rows at least `crop` px, their dose pairs, and the images either signal needs."""
+    store = Store(cfg.dataset)
+    table = store.table()
+    table = table[(table["height"] >= crop) & (table["width"] >= crop)].reset_index(drop=True)
+    pairs = dose_pairs(table)
+    train = pairs[pairs["split"] == "train"].reset_index(drop=True)
+    val = pairs[pairs["split"] == "val"].reset_index(drop=True)
+    singles = np.flatnonzero((table["split"] == "train").to_numpy())
+    if cfg.pair_weight <= 0 and cfg.self_weight <= 0:
+        raise ValueError("both training signals are off: give a pair or a self weight above 0")
+    if cfg.pair_weight > 0 and train.empty:
+        raise ValueError(
+            f"{cfg.dataset} holds no dose pairs (same session, higher dose) of at least {crop} px"
+            " in its train split; make some with `cimp simulate --pairs`, or train"
+            " self-supervised only (pair weight 0, self weight > 0)"
+        )
+    if cfg.self_weight > 0 and singles.size == 0:
+        raise ValueError(f"{cfg.dataset} holds no train image of at least {crop} px")
+    needed = set(
+        np.concatenate([train[["low", "high"]].values.ravel(), val[["low", "high"]].values.ravel()])
+    )
+    if cfg.self_weight > 0:
+        needed |= set(singles)
+    images = {i: store.image(table.at[i, "image_id"]) for i in sorted(needed)}
+    shift = {
+        name: metadata_shift(cimp, normalizer, table.iloc[part["low"]], table.iloc[part["high"]])
+        for name, part in (("train", train), ("val", val))
+    }
+    return TrainingData(table, images, train, val, singles, shift)
 
 
 def _copy_run(run: Path, to: Path) -> None:
@@ -219,12 +241,18 @@ def predict(unet: FiLMUNet, low: torch.Tensor, cond: torch.Tensor, ratio: torch.
 
 
 def pair_loss(unet: FiLMUNet, b: Crops) -> torch.Tensor:
-    """Mean squared error to the high-dose image, in units of the input's spread x ratio;
-    its clipped pixels (NaN) are left out."""
+    """Squared error to the high-dose image (its clipped pixels, NaN, left out), per crop in
+    units of the larger of the two images' spreads at the target level, then softened
+    (2 (sqrt(1 + mse) - 1)) so that a crop with next to no signal cannot swamp the batch."""
     y, _, std = predict(unet, b.low, b.cond, b.ratio)
     known = torch.isfinite(b.high)
-    error = (y - torch.where(known, b.high, y.detach())) / (b.ratio.view(-1, 1, 1, 1) * std)
-    return error.square().sum() / known.sum().clamp_min(1)
+    high = torch.where(known, b.high, y.detach())
+    count = known.sum(dim=(1, 2, 3)).clamp_min(1)
+    high_mean = high.sum(dim=(1, 2, 3), keepdim=True) / count.view(-1, 1, 1, 1)
+    high_std = (((high - high_mean) * known).square().sum(dim=(1, 2, 3)) / count).sqrt()
+    scale = torch.maximum(b.ratio * std.flatten(), high_std).clamp_min(1e-6)
+    mse = ((y - high) * known).square().sum(dim=(1, 2, 3)) / count / scale.square()
+    return (2 * ((1 + mse).sqrt() - 1)).mean()
 
 
 def self_loss(unet: FiLMUNet, cimp, b: Crops) -> torch.Tensor:

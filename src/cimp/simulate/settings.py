@@ -64,9 +64,6 @@ class Settings:
         )
         return out
 
-    def with_dose(self, dwell_time: float, beam_current: float) -> Settings:
-        return replace(self, dwell_time=dwell_time, beam_current=beam_current)
-
 
 def _uniform(rng: np.random.Generator, name: str) -> float:
     """A value drawn across the field's typical range, log-uniform for log fields."""
@@ -106,18 +103,18 @@ def sample_settings(rng: np.random.Generator, size: int = 256) -> Settings:
 
 
 def sample_dose_pair(rng: np.random.Generator, size: int = 256) -> tuple[Settings, Settings]:
-    """Two settings that differ only in dwell time and/or beam current (at least 4x dose).
+    """Two settings of one scene at least 4x apart in dose: by beam current alone (half of
+    the pairs; the scan's timing is the same, so drift and jitter match pixel for pixel) or
+    by dwell time alone (the slower scan drifts differently, as at a microscope).
 
-    Gain and offset are shared, as when an operator re-acquires with a longer dwell.
+    Gain and offset are shared, as when an operator re-acquires at another dose.
     """
     base = sample_settings(rng, size)
+    name = "beam_current" if rng.random() < 0.5 else "dwell_time"
     while True:
-        dwell = sorted(_uniform(rng, "dwell_time") for _ in range(2))
-        current = sorted(_uniform(rng, "beam_current") for _ in range(2))
-        if rng.random() < 0.5:
-            current = [current[0], current[0]]
-        if dwell[1] * current[1] >= 4.0 * dwell[0] * current[0]:
+        lo, hi = sorted(_uniform(rng, name) for _ in range(2))
+        if hi >= 4.0 * lo:
             break
-    mid_dose = np.sqrt(dwell[0] * current[0] * dwell[1] * current[1]) * ELECTRONS_PER_PA_US
-    base = replace(base, detector_gain=operator_gain(rng, mid_dose))
-    return base.with_dose(dwell[0], current[0]), base.with_dose(dwell[1], current[1])
+    low, high = replace(base, **{name: lo}), replace(base, **{name: hi})
+    gain = operator_gain(rng, np.sqrt(low.dose * high.dose))
+    return replace(low, detector_gain=gain), replace(high, detector_gain=gain)
