@@ -34,6 +34,9 @@ class UNetConfig:
         return asdict(self)
 
 
+FULL = 8  # channels of the last, full-resolution layer
+
+
 class FiLM(nn.Module):
     """(1 + gamma) * x + beta per channel; starts as the identity."""
 
@@ -67,7 +70,9 @@ class FiLMUNet(nn.Module):
     """(normalised image, conditioning) -> clean image in the same units, and the black level.
 
     The image path is residual: the net predicts the correction to its input, working at half
-    resolution on the four 2x2 sub-images (as FFDNet does, 4x less work). The black level
+    resolution on the four 2x2 sub-images (as FFDNet does, 4x less work) and back, with one
+    last convolution at full resolution so that the 2x2 grid leaves no checkerboard (it did,
+    at the Nyquist frequency, without it). The black level
     (detector output with no electrons), in the same standardised units, is read from the
     conditioning and the image's mean and spread: one number per image whatever the tiling.
     """
@@ -81,9 +86,10 @@ class FiLMUNet(nn.Module):
         self.down = nn.ModuleList(Block(a, b, h) for a, b in zip([w[0], *w[:-1]], w, strict=True))
         self.up = nn.ModuleList(Block(a + b, a, h) for a, b in itertools.pairwise(w))
         self.lift = nn.ModuleList(nn.Conv2d(b, b, 1) for b in w[1:])
-        self.out = nn.Conv2d(w[0], 4, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        self.out = nn.Conv2d(w[0], 4 * FULL, 3, padding=1)
+        self.final = nn.Conv2d(FULL, 1, 3, padding=1)  # at full resolution: no checkerboard
+        nn.init.zeros_(self.final.weight)
+        nn.init.zeros_(self.final.bias)
         self.black = nn.Sequential(nn.Linear(config.cond_dim + 2, h), nn.SiLU(), nn.Linear(h, 1))
 
     def condition(self, cond: torch.Tensor) -> torch.Tensor:
@@ -109,4 +115,4 @@ class FiLMUNet(nn.Module):
         ):
             x = F.interpolate(lift(x), scale_factor=2, mode="nearest")
             x = block(torch.cat([x, skip], dim=1), c)
-        return z + F.pixel_shuffle(self.out(x), 2)
+        return z + self.final(F.silu(F.pixel_shuffle(self.out(x), 2)))
