@@ -33,7 +33,7 @@ test: lint test-data
 test-all: lint test-data
 	$(BIN)/pytest -m ''
 
-# the whole story on built-in data, about 11 minutes on 2 CPU cores (install included)
+# the whole story on built-in data, about 9 minutes on 2 CPU cores (install included)
 demo: $(STAMP)
 	$(BIN)/cimp simulate $(DEMO_DIR)/raw --n 1200 --size 128 --seed 0 --workers 2
 	$(BIN)/cimp ingest $(DEMO_DIR)/raw --out $(DEMO_DIR)/dataset --val 0.1 --test 0.2
