@@ -20,7 +20,7 @@ import torch
 from cimp.checkpoint import load_weights
 from cimp.data import crop_image, intensity_scale
 from cimp.denoise.condition import conditioning, metadata_shift, target_settings
-from cimp.denoise.dose import at_target
+from cimp.denoise.dose import at_target, standardise
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.train import load_run, resolve_device
@@ -76,19 +76,20 @@ class Denoiser:
         if not np.isfinite(x).all():
             x = np.where(np.isfinite(x), x, np.nanmean(x)).astype(np.float32)
         cond = self.condition(x, source, target, ratio)
-        mean, std = float(x.mean()), max(float(x.std()), 1e-8)
+        z, mean, std = standardise(torch.from_numpy(x))  # as in training, whole image
         unet, device = self.unet, self.device
 
         def run(tiles: torch.Tensor) -> torch.Tensor:
             return unet(tiles.to(device), cond.expand(len(tiles), -1))
 
         clean_z = tiled(
-            run, (x - mean) / std, tile, multiple=unet.config.multiple, show_progress=show_progress
+            run, z.numpy(), tile, multiple=unet.config.multiple, show_progress=show_progress
         )
-        stats = torch.tensor([mean], device=device), torch.tensor([std], device=device)
-        black = mean + std * float(unet.black_level(cond, *stats))
-        clean = torch.from_numpy(mean + std * clean_z)
-        out = at_target(clean[None], torch.tensor([black]), torch.tensor([ratio]))[0].numpy()
+        black_z = unet.black_level(cond, mean.to(device), std.to(device)).cpu()
+        black = mean + std * black_z
+        clean = mean + std * torch.from_numpy(clean_z)
+        out = at_target(clean[None], black.reshape(1), torch.tensor([ratio]))[0].numpy()
+        black = float(black)
         return Transfer((out / scale).astype(np.float32), source, target, ratio, black / scale)
 
     def condition(self, x: np.ndarray, source: dict, target: dict, ratio: float) -> torch.Tensor:

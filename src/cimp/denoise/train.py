@@ -260,7 +260,7 @@ def self_loss(unet: FiLMUNet, cimp, b: Crops) -> torch.Tensor:
     consistency of the clean image with the input, in units of the binned noise variance."""
     y, clean, std = predict(unet, b.low, b.cond, b.ratio)
     agreement = (cimp.encode_image(y) * b.target_meta).sum(dim=1).mean()
-    z = (b.low - b.low.mean(dim=(2, 3), keepdim=True)) / std
+    z = standardise(b.low)[0]
     noise = (z - F.avg_pool2d(z, 3, 1, 1, count_include_pad=False)).square().mean() * 9 / 8
     binned = F.avg_pool2d((clean - b.low) / std, 4).square().mean()
     return (1 - agreement) + binned / (noise / 16)
