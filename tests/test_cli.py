@@ -5,7 +5,9 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from cimp import __version__
 from cimp.cli import app
+from cimp.cli.app import WORKFLOW
 
 runner = CliRunner()
 PATTERN = r"added (\d+) images from (\d+) files.* (\d+) files skipped"
@@ -72,3 +74,30 @@ def test_train_then_evaluate_from_the_command_line(tiny_dataset, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "image -> metadata" in result.output and (run / "evaluation" / "results.md").exists()
+
+
+def test_version_short_help_and_workflow_order():
+    assert runner.invoke(app, ["--version"]).output.strip() == f"cimp {__version__}"
+    short = runner.invoke(app, ["-h"], env={"COLUMNS": "160", "TERMINAL_WIDTH": "160"})
+    assert short.exit_code == 0 and "Usage" in short.output
+    listed = re.findall(r"│ ([a-z][a-z-]+) {2,}", short.output)
+    assert listed == list(WORKFLOW)
+    for line in short.output.splitlines():
+        if re.match(r"│ [a-z][a-z-]+ {2,}\S", line):  # one line per command, ending a sentence
+            assert line.rstrip(" │").endswith("."), line
+
+
+def test_a_user_error_is_one_line_and_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
+    result = runner.invoke(app, ["summary", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr("cimp.store.Store.table", broken)
+    (tmp_path / "ds").mkdir()
+    from cimp.store import Store
+
+    Store(tmp_path / "ds", create=True)
+    result = runner.invoke(app, ["summary", str(tmp_path / "ds")])
+    assert isinstance(result.exception, ZeroDivisionError)

@@ -22,6 +22,7 @@ from cimp.denoise.spectrum import lattice_contrast, lattice_peaks
 from cimp.denoise.tiles import tiled
 from cimp.denoise.train import Crops, DenoiserConfig, pair_loss, train_denoiser
 from cimp.denoise.unet import FiLMUNet, UNetConfig
+from cimp.errors import CimpError
 from cimp.ingest import ingest
 from cimp.io import read
 from cimp.io.simulated import write_run
@@ -107,7 +108,7 @@ def test_targets_read_factors_and_values_with_units(changes, dwell, current, rat
     ],
 )
 def test_impossible_targets_are_refused_with_a_reason(source, changes, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(CimpError, match=message):
         target_settings(source, changes)
 
 
@@ -137,7 +138,7 @@ def test_saturated_target_pixels_are_left_out_of_the_loss():
 def test_training_needs_pairs_or_the_self_supervised_signal(drun, tiny_dataset, tmp_path):
     run = drun[1] / "run"
     config = DenoiserConfig(str(run), str(tiny_dataset), str(tmp_path / "d"), steps=2)
-    with pytest.raises(ValueError, match="no dose pairs"):
+    with pytest.raises(CimpError, match="no dose pairs"):
         train_denoiser(config, show_progress=False)
     config.pair_weight, config.self_weight = 0.0, 1.0
     out = train_denoiser(config, show_progress=False)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from cimp import io
+from cimp.errors import CimpError
 from cimp.ingest import ingest
 from cimp.io import simulated
 from cimp.simulate import simulate
@@ -118,13 +119,13 @@ def test_splits_are_by_session_deterministic_and_near_their_fractions():
 def test_store_refuses_foreign_folders_missing_datasets_and_changed_splits(tmp_path):
     (tmp_path / "thesis").mkdir()
     (tmp_path / "thesis" / "chapter1.tex").write_text("...")
-    with pytest.raises(FileExistsError, match="not a cimp dataset"):
+    with pytest.raises(CimpError, match="not a cimp dataset"):
         Store(tmp_path / "thesis", create=True)
-    with pytest.raises(FileNotFoundError, match="make one with `cimp ingest`"):
+    with pytest.raises(CimpError, match="make one with `cimp ingest`"):
         Store(tmp_path / "typo")
     assert not (tmp_path / "typo").exists()  # reading never creates a folder
     Store(tmp_path / "ds", create=True)
-    with pytest.raises(ValueError, match="created with splits"):
+    with pytest.raises(CimpError, match="created with splits"):
         Store(tmp_path / "ds", {"train": 0.5, "val": 0.25, "test": 0.25})
 
 

@@ -10,6 +10,7 @@ import torch
 from conftest import tiny_train_config
 from safetensors.torch import load_file
 
+from cimp.errors import CimpError
 from cimp.model import CIMP, ModelConfig
 from cimp.train import lr_factor, train
 
@@ -39,7 +40,7 @@ def test_run_folder_holds_config_normaliser_and_validation_log(tiny_dataset, tmp
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [3, 6]
     assert 0 <= log[-1]["image_to_meta_top1"] <= 1 and log[-1]["gallery"] > 1
-    with pytest.raises(FileExistsError, match="already holds a run"):
+    with pytest.raises(CimpError, match="already holds a run"):
         train(tiny_train_config(tiny_dataset, run), show_progress=False)
 
 

@@ -14,6 +14,7 @@ from cimp import embeddings, predict
 from cimp.audit import audit, corrupt
 from cimp.cli import app
 from cimp.embeddings import embed_dataset, load
+from cimp.errors import CimpError
 from cimp.index import VectorIndex, exact_search
 from cimp.report import SECTIONS, report
 from cimp.search import parse_condition, search
@@ -85,7 +86,7 @@ def test_filters_are_honoured_with_units_and_missing_values(trained):
     [("dwell_time>>5", "not a number"), ("colour=red", "unknown field"), ("detector>3", "text")],
 )
 def test_a_bad_filter_says_what_is_wrong(text, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(CimpError, match=message):
         parse_condition(text)
 
 
@@ -197,5 +198,5 @@ def _embeddings(table, x):
 
 def test_load_without_embedding_first_says_what_to_run(tiny_dataset, trained):
     run, _, _ = trained
-    with pytest.raises(FileNotFoundError, match="cimp embed"):
+    with pytest.raises(CimpError, match="cimp embed"):
         load(run, tiny_dataset)

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from cimp.errors import CimpError
 from cimp.schema import Normalizer
 from cimp.store import Store
 
@@ -147,7 +148,7 @@ class StepSampler(Sampler):
         world: int = 1,
     ):
         if n < batch:
-            raise ValueError(f"the training split has {n} images, fewer than a batch ({batch})")
+            raise CimpError(f"the training split has {n} images, fewer than a batch ({batch})")
         self.n, self.batch, self.total, self.seed = n, batch, total, seed
         self.start, self.rank, self.world = start, rank, world
 

@@ -25,6 +25,7 @@ import torch
 
 from cimp import schema
 from cimp.data import CropDataset, crop_image, intensity_scale
+from cimp.errors import CimpError
 from cimp.progress import Bar
 from cimp.retrieval import embed
 from cimp.store import Store
@@ -95,7 +96,7 @@ def load(run: str | Path, dataset: str | Path, table: pd.DataFrame | None = None
     folder = folder_for(run, dataset)
     ids, image, meta = _load_parts(folder)
     if len(ids) == 0:
-        raise FileNotFoundError(
+        raise CimpError(
             f"{dataset} holds no embeddings by {run}: run `cimp embed {run} {dataset}` first"
         )
     table = Store(dataset).table() if table is None else table
@@ -109,7 +110,7 @@ def load(run: str | Path, dataset: str | Path, table: pd.DataFrame | None = None
 def embed_image(model, image: np.ndarray, crop: int) -> np.ndarray:
     """The embedding of an image's centre crop (as the dataset's images were embedded)."""
     if min(image.shape) < crop:
-        raise ValueError(
+        raise CimpError(
             f"the image ({image.shape[0]} x {image.shape[1]}) is smaller than the "
             f"model's {crop} px crop"
         )
@@ -123,7 +124,7 @@ def embed_settings(model, normalizer: schema.Normalizer, settings: dict) -> np.n
     row = pd.DataFrame([settings])
     if not normalizer.encode(row)[1].any():
         used = ", ".join(normalizer.names)
-        raise ValueError(f"none of {sorted(settings)} is read by this model; it reads: {used}")
+        raise CimpError(f"none of {sorted(settings)} is read by this model; it reads: {used}")
     return embed_metadata(model, normalizer, row)[0]
 
 

@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from cimp import schema
 from cimp.baselines import handcrafted_matrix, predict_regressor, train_regressor
 from cimp.data import CropDataset
+from cimp.errors import CimpError
 from cimp.retrieval import embed, retrieval
 from cimp.store import Store
 from cimp.train import load_run, resolve_device
@@ -77,7 +78,7 @@ def evaluate(
     train_table = table[table["split"] == "train"]
     test_table = table[table["split"] == "test"]
     if len(test_table) == 0:
-        raise ValueError(f"{dataset} has no test split to evaluate on")
+        raise CimpError(f"{dataset} has no test split to evaluate on")
     train_set = CropDataset(store, train_table, normalizer, crop)
     test_set = CropDataset(store, test_table, normalizer, crop)
     fields = config["model"]["fields"]

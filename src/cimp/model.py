@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cimp.errors import CimpError
+
 
 @dataclass
 class ModelConfig:
@@ -147,7 +149,7 @@ def image_encoder(config: ModelConfig, out_dim: int) -> nn.Module:
         return ViTEncoder(
             config.crop, config.vit_patch, config.widths[-1], config.vit_depth, out_dim
         )
-    raise ValueError(f"unknown backbone {config.backbone!r}: use 'cnn' or 'vit'")
+    raise CimpError(f"unknown backbone {config.backbone!r}: use 'cnn' or 'vit'")
 
 
 class CIMP(nn.Module):

@@ -27,6 +27,7 @@ import pandas as pd
 
 from cimp import schema
 from cimp.embeddings import Embeddings
+from cimp.errors import CimpError
 
 ALPHAS = np.logspace(-3, 4, 15)
 MIN_TRAIN = 20
@@ -202,7 +203,7 @@ def for_run(
     if dataset is None:
         dataset = run_config(run)["train"]["dataset"]
         if not (Path(dataset) / "dataset.json").exists():
-            raise FileNotFoundError(
+            raise CimpError(
                 f"the run was trained on {dataset}, which is not there any more: "
                 "give the dataset to fit the predictor on"
             )
@@ -239,7 +240,7 @@ def predict_files(
                 )
             try:
                 x = embed_image(model, record.image, crop)
-            except ValueError as err:
+            except CimpError as err:
                 images.append(entry | {"error": str(err)})
                 continue
             p = predictor.predict(x[None], level).iloc[0]

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cimp.errors import CimpError
+
 NUMERIC, CATEGORICAL, TIMESTAMP = "numeric", "categorical", "timestamp"
 
 
@@ -189,12 +191,21 @@ NUMERIC_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == NUMER
 CATEGORICAL_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS if f.kind == CATEGORICAL)
 
 
+class UnknownField(CimpError, KeyError):
+    """A field name that the schema does not know (a typo)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def field(name: str) -> Field:
     """The field called `name`, with a clear error for a typo."""
     try:
         return BY_NAME[name]
     except KeyError:
-        raise KeyError(f"unknown metadata field {name!r}; known: {', '.join(BY_NAME)}") from None
+        raise UnknownField(
+            f"unknown metadata field {name!r}; known: {', '.join(BY_NAME)}"
+        ) from None
 
 
 # --- units ---------------------------------------------------------------------------------

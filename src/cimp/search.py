@@ -19,6 +19,7 @@ import pandas as pd
 
 from cimp import schema
 from cimp.embeddings import Embeddings
+from cimp.errors import CimpError
 from cimp.index import VectorIndex
 
 _CONDITION = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|==|!=|=|<|>)\s*(.+?)\s*$")
@@ -56,22 +57,22 @@ def parse_condition(text: str) -> Condition:
     """'dwell_time>5us' -> Condition('dwell_time', '>', 5.0); units converted."""
     match = _CONDITION.match(text)
     if match is None:
-        raise ValueError(f"cannot read {text!r}: write it as field<value, e.g. dwell_time>5us")
+        raise CimpError(f"cannot read {text!r}: write it as field<value, e.g. dwell_time>5us")
     name, op, raw = match.groups()
     if name not in schema.BY_NAME:
-        raise ValueError(f"unknown field {name!r}; fields: {', '.join(schema.BY_NAME)}")
+        raise CimpError(f"unknown field {name!r}; fields: {', '.join(schema.BY_NAME)}")
     if name not in schema.NUMERIC_NAMES:
         if op not in ("=", "==", "!="):
-            raise ValueError(f"{name} is a text field: use = or != with it")
+            raise CimpError(f"{name} is a text field: use = or != with it")
         return Condition(name, op, raw)
     quantity = _QUANTITY.match(raw)
     if quantity is None:
-        raise ValueError(f"{raw!r} is not a number (with an optional unit) for {name}")
+        raise CimpError(f"{raw!r} is not a number (with an optional unit) for {name}")
     number, unit = float(quantity.group(1)), quantity.group(2) or None
     try:
         value = schema.to_canonical(name, number, unit)
     except ValueError as err:
-        raise ValueError(f"{text!r}: {err}") from None
+        raise CimpError(f"{text!r}: {err}") from None
     return Condition(name, op, value)
 
 
@@ -89,7 +90,7 @@ def settings_from(conditions: list[Condition]) -> dict[str, float | str]:
     """Settings for a metadata query, written as `field=value` conditions."""
     for c in conditions:
         if c.op not in ("=", "=="):
-            raise ValueError(f"a setting is field=value, not {c.field}{c.op}...")
+            raise CimpError(f"a setting is field=value, not {c.field}{c.op}...")
     return {c.field: c.value for c in conditions}
 
 
@@ -99,7 +100,7 @@ def find_row(table: pd.DataFrame, ref: str) -> int:
         return int(ref)
     hits = np.flatnonzero(table["image_id"].str.startswith(ref).to_numpy(dtype=bool))
     if len(hits) != 1:
-        raise ValueError(f"{ref!r} matches {len(hits)} images; give more of the image id")
+        raise CimpError(f"{ref!r} matches {len(hits)} images; give more of the image id")
     return int(hits[0])
 
 
@@ -136,6 +137,9 @@ def describe_settings(settings: dict) -> str:
 
 def first_image(path: str | Path) -> np.ndarray:
     """The first image of a file, through cimp's readers."""
-    from cimp.io import read
+    from cimp.io import UnreadableFile, read
 
-    return read(path)[0].image
+    try:
+        return read(path)[0].image
+    except (UnreadableFile, OSError) as err:
+        raise CimpError(f"cannot read {path}: {err}") from None

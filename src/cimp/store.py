@@ -25,6 +25,7 @@ import pandas as pd
 import zarr
 
 from cimp import schema
+from cimp.errors import CimpError
 from cimp.io.record import Record
 
 FORMAT_VERSION = 1
@@ -55,18 +56,18 @@ class Store:
         self.root = Path(root)
         info_path = self.root / "dataset.json"
         if not info_path.exists() and not create:
-            raise FileNotFoundError(
+            raise CimpError(
                 f"{self.root} is not a cimp dataset (no dataset.json); make one with `cimp ingest`"
             )
         if info_path.exists():
             self.info = json.loads(info_path.read_text())
             if splits is not None and splits != self.info["splits"]:
-                raise ValueError(
+                raise CimpError(
                     f"{self.root} was created with splits {self.info['splits']}, not {splits}"
                 )
         else:
             if self.root.exists() and any(self.root.iterdir()):
-                raise FileExistsError(f"{self.root} exists and is not a cimp dataset")
+                raise CimpError(f"{self.root} exists and is not a cimp dataset")
             self.info = {
                 "format": "cimp-dataset",
                 "version": FORMAT_VERSION,
@@ -194,7 +195,7 @@ def split_of(session: str, splits: dict[str, float]) -> str:
 
 def _check_splits(splits: dict[str, float]) -> None:
     if abs(sum(splits.values()) - 1.0) > 1e-6 or min(splits.values()) < 0:
-        raise ValueError(f"split fractions must be >= 0 and sum to 1, got {splits}")
+        raise CimpError(f"split fractions must be >= 0 and sum to 1, got {splits}")
 
 
 def _typed(table: pd.DataFrame) -> pd.DataFrame:

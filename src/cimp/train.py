@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from cimp import schema
 from cimp.checkpoint import load_state, load_weights, save_state, save_weights, write_json
 from cimp.data import CropDataset, StepSampler, collate
+from cimp.errors import CimpError
 from cimp.loss import info_nce, siglip
 from cimp.model import CIMP, ModelConfig
 from cimp.progress import Bar
@@ -125,9 +126,9 @@ def train(
     torch.manual_seed(cfg.seed)
     run = Path(cfg.out)
     if resume and not (run / "state.safetensors").exists():
-        raise FileNotFoundError(f"nothing to resume in {run} (no state.safetensors)")
+        raise CimpError(f"nothing to resume in {run} (no state.safetensors)")
     if not resume and (run / "model.safetensors").exists():
-        raise FileExistsError(f"{run} already holds a run: pass --resume, or another --out")
+        raise CimpError(f"{run} already holds a run: pass --resume, or another --out")
 
     store = Store(cfg.dataset)
     table = store.table()
@@ -204,7 +205,7 @@ def _loss(cfg: TrainConfig, model: CIMP, image, meta, values):
         return info_nce(image, meta, model.logit_scale, values, cfg.positive_radius)
     if cfg.loss == "siglip":
         return siglip(image, meta, model.logit_scale, model.logit_bias, values, cfg.positive_radius)
-    raise ValueError(f"unknown loss {cfg.loss!r}: use 'infonce' or 'siglip'")
+    raise CimpError(f"unknown loss {cfg.loss!r}: use 'infonce' or 'siglip'")
 
 
 def _log(run: Path, step: int, loss: float, rate: float, scores: dict) -> None:

@@ -46,8 +46,10 @@ def inspect(
     files: Annotated[list[Path], typer.Argument(help="Microscope files to describe.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Show what cimp reads from each image of FILES: every canonical field with its unit
-    and the vendor key it came from, the fields that are missing, and what was left out.
+    """Show what cimp reads from each image of FILES.
+
+    Every canonical field with its unit and the vendor key it came from, the fields that
+    are missing, and what was left out (spectra, placeholders, derived images).
 
     Exits with status 1 if any file could not be read.
     """
@@ -117,12 +119,7 @@ def ingest(
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         fail("--val and --test must be fractions with val + test < 1")
     splits = {"train": 1.0 - val - test, "val": val, "test": test}
-    try:
-        report = run_ingest(
-            sources, out, splits, workers=workers, show_progress=sys.stderr.isatty()
-        )
-    except (ValueError, FileExistsError) as err:
-        fail(str(err))
+    report = run_ingest(sources, out, splits, workers=workers, show_progress=sys.stderr.isatty())
     console.print(
         f"added [bold]{report.images_added}[/bold] images from {report.files_read} files; "
         f"{report.files_known} files were already in the dataset, "
@@ -144,10 +141,7 @@ def summary(
     from cimp.store import Store
     from cimp.summary import field_summary, split_counts
 
-    try:
-        table = Store(dataset).table()
-    except FileNotFoundError as err:
-        fail(str(err))
+    table = Store(dataset).table()
     splits = Table("split", "images", "sessions", title=f"{dataset}: {len(table)} images")
     for name, row in split_counts(table).iterrows():
         splits.add_row(str(name), str(row["images"]), str(row["sessions"]))

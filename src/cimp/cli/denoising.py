@@ -59,10 +59,7 @@ def train_denoiser(
         seed=seed,
         device=device,
     )
-    try:
-        drun = run_training(config, show_progress=sys.stderr.isatty())
-    except (ValueError, FileNotFoundError) as err:
-        fail(str(err))
+    drun = run_training(config, show_progress=sys.stderr.isatty())
     console.print(f"denoiser saved in {escape(str(drun))}")
 
 
@@ -102,13 +99,10 @@ def denoise(
         fail("say what dose to reach: --dwell-time x4 and/or --beam-current x2 (or values)")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        denoiser = Denoiser(drun, device)
-        results = denoise_files(
-            denoiser, files, changes, out_dir, output_format, tile, sys.stderr.isatty()
-        )
-    except (ValueError, FileNotFoundError) as err:
-        fail(str(err))
+    denoiser = Denoiser(drun, device)
+    results = denoise_files(
+        denoiser, files, changes, out_dir, output_format, tile, sys.stderr.isatty()
+    )
     table = Table()
     for column in ("source", "frame", "dose", "written"):
         table.add_column(column, overflow="fold")

@@ -64,10 +64,7 @@ def train(
         seed=seed,
         device=device,
     )
-    try:
-        run = run_training(config, resume=resume, show_progress=sys.stderr.isatty())
-    except (ValueError, FileExistsError, FileNotFoundError) as err:
-        fail(str(err))
+    run = run_training(config, resume=resume, show_progress=sys.stderr.isatty())
     console.print(f"trained model in [bold]{run}[/bold]; validation log in {run / 'log.jsonl'}")
 
 
@@ -92,12 +89,9 @@ def evaluate(
     if not (run / "model.safetensors").exists():
         fail(f"{run} holds no trained model (model.safetensors)")
     out = out or run / "evaluation"
-    try:
-        results = run_evaluation(
-            run, dataset, out, supervised_steps, device, show_progress=sys.stderr.isatty()
-        )
-    except (ValueError, FileNotFoundError) as err:
-        fail(str(err))
+    results = run_evaluation(
+        run, dataset, out, supervised_steps, device, show_progress=sys.stderr.isatty()
+    )
     from cimp.evaluate import markdown
 
     console.print(markdown(results))

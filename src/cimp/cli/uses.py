@@ -38,10 +38,7 @@ def embed(run: Run, dataset: Dataset, device: Device = "auto") -> None:
     from cimp.embeddings import embed_dataset
 
     _check_run(run)
-    try:
-        emb = embed_dataset(run, dataset, device, show_progress=_progress())
-    except FileNotFoundError as err:
-        fail(str(err))
+    emb = embed_dataset(run, dataset, device, show_progress=_progress())
     from cimp.store import Store
 
     missing = len(Store(dataset).table()) - len(emb.table)
@@ -70,38 +67,35 @@ def search(
     sheet: Annotated[Path | None, typer.Option(help="Write a contact sheet PNG here.")] = None,
     device: Device = "auto",
 ) -> None:
-    """Search DATASET's embedded images: like a given image (--image FILE or --row ID), or
-    acquired at about given settings (--set dwell_time=2us --set pixel_size=0.05nm;
-    partial settings are fine), within filters on recorded fields (--where 'beam_energy=300kV').
+    """Find images like a file or row, or acquired at about given settings.
+
+    Like a given image (--image FILE or --row ID), or acquired at about given settings
+    (--set dwell_time=2us --set pixel_size=0.05nm; partial settings are fine), within
+    filters on recorded fields (--where 'beam_energy=300kV'); --where alone lists every
+    image that passes the filters.
     """
     from cimp import search as s
     from cimp.embeddings import embed_dataset, embed_image, embed_settings
-    from cimp.io import UnreadableFile
     from cimp.train import load_run, resolve_device
 
     _check_run(run)
     if sum(q is not None and q != [] for q in (image, row, settings)) != 1:
         fail("give exactly one query: --image FILE, --row ID or --set field=value ...")
-    try:
-        emb = embed_dataset(run, dataset, device, show_progress=_progress())
-        conditions = [s.parse_condition(c) for c in where or []]
-        model, normalizer, config = load_run(run, resolve_device(device))
-        exclude = None
-        if row is not None:
-            exclude = s.find_row(emb.table, row)
-            query, what = emb.image[exclude], f"images like row {exclude}"
-        elif image is not None:
-            query = embed_image(model, s.first_image(image), config["model"]["crop"])
-            what = f"images like {image.name}"
-        else:
-            wanted = s.settings_from([s.parse_condition(c) for c in settings])
-            query = embed_settings(model, normalizer, wanted)
-            what = f"images acquired at about {s.describe_settings(wanted)}"
-        hits = s.search(emb, query, k, conditions, exclude_row=exclude)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        fail(str(err))
-    except UnreadableFile as err:
-        fail(f"cannot read {image}: {err}")
+    emb = embed_dataset(run, dataset, device, show_progress=_progress())
+    conditions = [s.parse_condition(c) for c in where or []]
+    model, normalizer, config = load_run(run, resolve_device(device))
+    exclude = None
+    if row is not None:
+        exclude = s.find_row(emb.table, row)
+        query, what = emb.image[exclude], f"images like row {exclude}"
+    elif image is not None:
+        query = embed_image(model, s.first_image(image), config["model"]["crop"])
+        what = f"images like {image.name}"
+    else:
+        wanted = s.settings_from([s.parse_condition(c) for c in settings])
+        query = embed_settings(model, normalizer, wanted)
+        what = f"images acquired at about {s.describe_settings(wanted)}"
+    hits = s.search(emb, query, k, conditions, exclude_row=exclude)
     asked = [c.field for c in conditions] + (list(wanted) if settings else [])
     _print_hits(hits, what, list(dict.fromkeys(asked)) or SHOWN)
     if sheet is not None:
@@ -157,8 +151,11 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     device: Device = "auto",
 ) -> None:
-    """Recover every metadata field of FILES from their pixels, each with an interval that
-    holds the true value for --level of images like the training data.
+    """Recover every metadata field of FILES from their pixels, with intervals.
+
+    Each interval holds the true value for --level of images like the training data; an
+    image outside what the run was trained on is named as such, and a field whose interval
+    spans most of its training range is said to be not recoverable by this run.
 
     For exports (PNG, TIFF) and damaged files whose metadata is lost. The predictor is fitted
     once on the run's dataset and kept in the run folder.
@@ -168,10 +165,7 @@ def predict(
     _check_run(run)
     if not 0 < level < 1:
         fail("--level is a fraction between 0 and 1, e.g. 0.9")
-    try:
-        predictor = for_run(run, dataset, device, show_progress=_progress())
-    except FileNotFoundError as err:
-        fail(str(err))
+    predictor = for_run(run, dataset, device, show_progress=_progress())
     results = predict_files(run, files, predictor, level, device)
     if as_json:
         print(json.dumps(results, indent=2))
@@ -220,20 +214,19 @@ def audit(
     csv: Annotated[Path | None, typer.Option(help="Write every image's scores here.")] = None,
     device: Device = "auto",
 ) -> None:
-    """Score every image of DATASET by how far its recorded metadata lies from what its pixels
-    say, and list the worst with the fields most likely wrong (in units of the field's 90 %
-    interval: 3x means three times further than the interval reaches)."""
+    """Flag images whose recorded metadata does not match their pixels.
+
+    Every image of DATASET is scored by how far its recorded metadata lies from what its
+    pixels say, and the worst are listed with the fields most likely wrong (in units of the
+    field's 90 % interval: 3x means three times further than the interval reaches)."""
     from cimp.audit import audit as run_audit
     from cimp.embeddings import embed_dataset
     from cimp.predict import for_run
     from cimp.train import run_config
 
     _check_run(run)
-    try:
-        emb = embed_dataset(run, dataset, device, show_progress=_progress())
-        predictor = for_run(run, device=device, show_progress=_progress())
-    except FileNotFoundError as err:
-        fail(str(err))
+    emb = embed_dataset(run, dataset, device, show_progress=_progress())
+    predictor = for_run(run, device=device, show_progress=_progress())
     fields = run_config(run)["model"]["fields"]
     scores = run_audit(predictor, emb, fields)
     table = Table("#", "score", "file", "frame", "suspect fields", title=f"{dataset}: worst {top}")
@@ -263,14 +256,12 @@ def report(
     ),
     device: Device = "auto",
 ) -> None:
-    """Write one self-contained HTML page on what the model learned: evaluation table,
-    predicted vs recorded per field, embedding map, retrieval examples, calibration curves
-    and the audit's top suspects. Open it in any browser."""
+    """Write one self-contained HTML page on what the model learned.
+
+    Evaluation table, predicted vs recorded per field, embedding map, retrieval examples,
+    calibration curves and the audit's top suspects. Open it in any browser."""
     from cimp.report import report as write_report
 
     _check_run(run)
-    try:
-        path = write_report(run, dataset, out, device, show_progress=_progress())
-    except (FileNotFoundError, ValueError) as err:
-        fail(str(err))
+    path = write_report(run, dataset, out, device, show_progress=_progress())
     console.print(f"report: [bold]{path}[/bold]")

@@ -23,6 +23,7 @@ from cimp.denoise.condition import conditioning, metadata_shift, target_settings
 from cimp.denoise.dose import at_target, standardise
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
+from cimp.errors import CimpError
 from cimp.train import load_run, resolve_device
 
 
@@ -43,7 +44,7 @@ class Denoiser:
     def __init__(self, drun: str | Path, device: str = "auto"):
         self.drun = Path(drun)
         if not (self.drun / "unet.safetensors").exists():
-            raise FileNotFoundError(
+            raise CimpError(
                 f"{self.drun} holds no trained denoiser (unet.safetensors); "
                 "make one with `cimp train-denoiser`"
             )
@@ -95,7 +96,7 @@ class Denoiser:
     def condition(self, x: np.ndarray, source: dict, target: dict, ratio: float) -> torch.Tensor:
         """The conditioning vector of an image (model units) and its source and target."""
         if min(x.shape) < self.crop:
-            raise ValueError(
+            raise CimpError(
                 f"the image ({x.shape[0]} x {x.shape[1]}) is smaller than the {self.crop} px "
                 "crop the CIMP encoder reads"
             )

@@ -16,6 +16,7 @@ import torch
 
 from cimp import schema
 from cimp.embeddings import embed_metadata
+from cimp.errors import CimpError
 
 DOSE_FIELDS = ("dwell_time", "beam_current")
 _FACTOR = re.compile(r"^\s*[x×*]\s*([0-9.]+(?:[eE][-+]?\d+)?)\s*$")
@@ -31,7 +32,7 @@ def target_settings(source: dict, changes: dict[str, str]) -> tuple[dict, float]
     target, ratio = dict(source), 1.0
     for name, text in changes.items():
         if name not in DOSE_FIELDS:
-            raise ValueError(f"a dose transfer changes {' or '.join(DOSE_FIELDS)}, not {name}")
+            raise CimpError(f"a dose transfer changes {' or '.join(DOSE_FIELDS)}, not {name}")
         factor = _FACTOR.match(text)
         known = source.get(name)
         known = None if known is None or pd.isna(known) else float(known)
@@ -42,24 +43,24 @@ def target_settings(source: dict, changes: dict[str, str]) -> tuple[dict, float]
         else:
             value = _absolute(name, text)
             if known is None:
-                raise ValueError(
+                raise CimpError(
                     f"{name}={text} needs the source's {name}, which the file does not record; "
                     f"give a factor instead, e.g. --{name.replace('_', '-')} x4"
                 )
             k = value / known
             target[name] = value
         if not np.isfinite(k) or k <= 0:
-            raise ValueError(f"{name}: {text!r} is not a positive factor or value")
+            raise CimpError(f"{name}: {text!r} is not a positive factor or value")
         ratio *= k
     if ratio < 1.0:
-        raise ValueError(f"the target dose is {ratio:.3g}x the source's: only higher doses")
+        raise CimpError(f"the target dose is {ratio:.3g}x the source's: only higher doses")
     return target, ratio
 
 
 def _absolute(name: str, text: str) -> float:
     quantity = _QUANTITY.match(text)
     if quantity is None:
-        raise ValueError(f"{name}: write a factor (x4) or a value with a unit (20us), not {text!r}")
+        raise CimpError(f"{name}: write a factor (x4) or a value with a unit (20us), not {text!r}")
     unit = quantity.group(2) or None
     return schema.to_canonical(name, float(quantity.group(1)), unit)
 

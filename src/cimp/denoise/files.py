@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cimp
 from cimp.denoise.apply import Denoiser, Transfer
+from cimp.errors import CimpError
 from cimp.io import UnreadableFile, read
 from cimp.io.hspy import WRITTEN
 from cimp.io.record import Record
@@ -24,7 +25,7 @@ FORMATS = ("auto", "hspy", "tiff")
 def output_path(source: Path, ratio: float, frame: int, frames: int, fmt: str, out_dir) -> Path:
     """<stem>-dose-x<ratio>[-frame<n>].<hspy|tif>, beside the source unless out_dir."""
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+        raise CimpError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "auto":
         fmt = "tiff" if source.suffix.lower() in TIFF_SUFFIXES else "hspy"
     suffix = ".tif" if fmt == "tiff" else HSPY_SUFFIXES[0]
@@ -69,7 +70,7 @@ def denoise_files(
                 result = denoiser.transfer(
                     record.image, record.metadata, changes, tile, show_progress
                 )
-            except ValueError as err:
+            except CimpError as err:
                 results.append(entry | {"error": str(err)})
                 continue
             out = output_path(path, result.ratio, record.frame, len(records), fmt, out_dir)

@@ -33,6 +33,7 @@ from cimp.denoise.dose import at_target, standardise
 from cimp.denoise.pairs import dose_pairs
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.embeddings import embed_metadata, weights_id
+from cimp.errors import CimpError
 from cimp.progress import Bar
 from cimp.store import Store
 from cimp.train import load_run, lr_factor, resolve_device
@@ -156,15 +157,15 @@ def _training_data(cfg: DenoiserConfig, cimp, normalizer, crop: int) -> Training
     val = pairs[pairs["split"] == "val"].reset_index(drop=True)
     singles = np.flatnonzero((table["split"] == "train").to_numpy())
     if cfg.pair_weight <= 0 and cfg.self_weight <= 0:
-        raise ValueError("both training signals are off: give a pair or a self weight above 0")
+        raise CimpError("both training signals are off: give a pair or a self weight above 0")
     if cfg.pair_weight > 0 and train.empty:
-        raise ValueError(
+        raise CimpError(
             f"{cfg.dataset} holds no dose pairs (same session, higher dose) of at least {crop} px"
             " in its train split; make some with `cimp simulate --pairs`, or train"
             " self-supervised only (pair weight 0, self weight > 0)"
         )
     if cfg.self_weight > 0 and singles.size == 0:
-        raise ValueError(f"{cfg.dataset} holds no train image of at least {crop} px")
+        raise CimpError(f"{cfg.dataset} holds no train image of at least {crop} px")
     needed = set(
         np.concatenate([train[["low", "high"]].values.ravel(), val[["low", "high"]].values.ravel()])
     )

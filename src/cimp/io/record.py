@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cimp import schema
+from cimp.errors import CimpError
 
 
-class UnreadableFile(Exception):
+class UnreadableFile(CimpError):
     """A file that cannot give any image; the message says why, for the ingest report."""
 
 
