@@ -131,7 +131,7 @@ FIELDS: tuple[Field, ...] = (
         "mm",
         log=True,
         typical=(20.0, 500.0),
-        plausible=(0.1, 1e5),
+        plausible=(5.0, 1e5),  # a STEM camera length of 1 mm is a DM placeholder
         description="STEM camera length",
     ),
     Field(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import h5py
 from rsciio.emd import file_reader
 
 from cimp.io import signals
@@ -18,6 +19,11 @@ from cimp.io.mapping import Rule, apply
 from cimp.io.record import UnreadableFile
 
 SUFFIXES = (".emd",)
+SPECTRA = {
+    "SpectrumImage": "an EDS spectrum image",
+    "SpectrumStream": "an EDS spectrum stream (every X-ray event)",
+    "Spectrum": "an EDS spectrum",
+}
 
 
 def _instrument(tree: dict) -> tuple[str, None]:
@@ -70,14 +76,30 @@ VELOX = (
 
 
 def read(path: str | Path) -> list:
-    """Records of every image signal of an EMD file (Skipped notes for the rest)."""
+    """Records of every image signal of an EMD file (Skipped notes for the rest, the
+    Velox spectra among them: they are listed, never loaded)."""
     try:
         found = signals.load(file_reader, path, "EMD", select_type="images")
     except UnreadableFile as err:
         if "no data found" in str(err):  # only spectra: not loaded with select_type="images"
             raise UnreadableFile("no image in this EMD file (spectra only)") from None
         raise
-    return signals.to_records(path, found, describe)
+    return signals.to_records(path, found, describe) + velox_spectra(path)
+
+
+def velox_spectra(path: str | Path) -> list[signals.Skipped]:
+    """A note for each spectral dataset of a Velox file (EDS), which is not an image."""
+    try:
+        with h5py.File(path, "r") as f:
+            data = f.get("Data")
+            groups = {k: len(data[k]) for k in SPECTRA if data is not None and k in data}
+    except (OSError, TypeError):
+        return []
+    return [
+        signals.Skipped(f"{kind} {i}", f"{SPECTRA[kind]}, not an image")
+        for kind, n in groups.items()
+        for i in range(n)
+    ]
 
 
 def describe(signal: dict) -> tuple[dict, dict]:

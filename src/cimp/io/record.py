@@ -9,6 +9,8 @@ import numpy as np
 from cimp import schema
 from cimp.errors import CimpError
 
+PLACEHOLDER_TEXTS = ("", "none", "null", "n/a", "na", "unknown", "undefined", "<undefined>")
+
 
 class UnreadableFile(CimpError):
     """A file that cannot give any image; the message says why, for the ingest report."""
@@ -56,7 +58,10 @@ def set_field(
     f = schema.field(name)
     shown = f"{key} = {raw} {unit or ''}".rstrip()
     if f.kind != schema.NUMERIC:
-        record_fields[name] = str(raw)
+        if str(raw).strip().strip("[]{}()'\"").strip().lower() in PLACEHOLDER_TEXTS:
+            provenance[name] = f"{shown} (ignored: an empty tag)"
+            return
+        record_fields[name] = str(raw).strip()
         provenance[name] = shown
         return
     value = schema.to_canonical(name, float(raw), unit)

@@ -18,6 +18,7 @@ import numpy as np
 from cimp.io.record import Record, UnreadableFile, set_field
 
 Describe = Callable[[dict], tuple[dict, dict]]
+ENERGY_UNITS = ("ev", "kev", "mev")
 
 
 @dataclass
@@ -83,6 +84,10 @@ def not_an_image(signal: dict) -> str | None:
         return "colour (RGB) data, not a detector image"
     if data.dtype.kind == "c":
         return "complex data (an FFT, a DPC vector field, ...), not a detector image"
+    spectral = _spectral_axis(signal)
+    if spectral and data.ndim >= 2:
+        kind = signal.get("metadata", {}).get("Signal", {}).get("signal_type") or "a"
+        return f"{kind} spectrum image ({spectral}), not an image"
     nav, sig = _split_axes(signal)
     if len(sig) < 2:
         if not sig:
@@ -95,6 +100,18 @@ def not_an_image(signal: dict) -> str | None:
         return "a diffraction pattern or FFT (reciprocal-space axes), not a real-space image"
     if len(nav) >= 2:
         return "4D-STEM or a map of images (a 2-D pattern at every scan position)"
+    return None
+
+
+def _spectral_axis(signal: dict) -> str | None:
+    """The axis that makes a signal spectral (energy, wavelength), described, or None."""
+    for i, axis in enumerate(signal.get("axes") or []):
+        units = str(axis.get("units") or "").strip()
+        name = str(axis.get("name") or "").strip()
+        words = name.lower()
+        if units.lower() in ENERGY_UNITS or "energy" in words or "wavelength" in words:
+            size = axis.get("size", signal["data"].shape[i])
+            return f"{name or 'axis ' + str(i)} in {units or 'channels'}, {size} channels"
     return None
 
 
@@ -134,6 +151,7 @@ def _common_fields(signal: dict, metadata: dict, provenance: dict) -> None:
     for name, axis in (("frame_width", x), ("frame_height", y)):
         if "size" in axis:
             set_field(metadata, provenance, name, int(axis["size"]), None, "image shape")
+    _drop_placeholder_magnification(metadata, provenance)
     general = signal.get("metadata", {}).get("General", {})
     if "acquisition_time" not in metadata and general.get("date"):
         stamp = f"{general['date']}T{general.get('time', '00:00:00')}"
@@ -142,6 +160,22 @@ def _common_fields(signal: dict, metadata: dict, provenance: dict) -> None:
         except ValueError:
             return
         set_field(metadata, provenance, "acquisition_time", iso, None, "General.date/time")
+
+
+def _drop_placeholder_magnification(metadata: dict, provenance: dict) -> None:
+    """A magnification that cannot go with the field of view is a placeholder (a DM
+    default of 1000x on a 13 nm field): shown on a ~0.1 m screen, a real one puts the
+    field of view between 0.1 mm and 10 m."""
+    need = ("magnification", "pixel_size", "frame_width")
+    if not all(isinstance(metadata.get(n), float | int) for n in need):
+        return
+    shown = metadata["magnification"] * metadata["pixel_size"] * metadata["frame_width"] * 1e-9
+    if not 1e-4 <= shown <= 10:
+        fov = metadata["pixel_size"] * metadata["frame_width"]
+        del metadata["magnification"]
+        provenance["magnification"] += (
+            f" (ignored: a placeholder; it does not fit the {fov:.3g} nm field of view)"
+        )
 
 
 def _title(signal: dict, index: int) -> str:

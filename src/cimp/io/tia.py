@@ -18,6 +18,7 @@ from cimp.io.record import UnreadableFile
 
 SUFFIXES = (".emi", ".ser")
 _DESC = "ObjectInfo.ExperimentalDescription."
+_DISPLAY = re.compile(rb"(?:Acquire|Search|Preview|Scan) ([A-Za-z0-9-]+) Scanning Display")
 
 RULES = (
     Rule("dwell_time", ("ObjectInfo.AcquireInfo.DwellTimePath",), "s", note="STEM mode only"),
@@ -35,7 +36,11 @@ RULES = (
     Rule("stage_beta", (_DESC + "Stage B_deg",), "deg"),
     Rule("defocus", (_DESC + "Defocus_um",), "um"),
     Rule("scan_rotation", (_DESC + "Stem rotation_deg",), "deg"),
-    Rule("detector", ("ObjectInfo.AcquireInfo.CameraNamePath", "ObjectInfo.DetectorName")),
+    Rule(
+        "detector",
+        ("ObjectInfo.AcquireInfo.CameraNamePath", "ObjectInfo.DetectorName", "Display.Detector"),
+        note="Display: the channel's name in the .emi (BF, DF4, HAADF)",
+    ),
     Rule("instrument", (_DESC + "Microscope",)),
 )
 
@@ -46,7 +51,19 @@ def read(path: str | Path) -> list:
     if path.suffix.lower() == ".ser" and (emi := emi_of(path)) is not None:
         raise UnreadableFile(f"a .ser data file, read through its .emi ({emi.name})")
     found = signals.load(file_reader, path, "TIA")
+    names = detector_names(path) if path.suffix.lower() == ".emi" else []
+    if len(names) == len(found):  # simultaneous channels (BF, DF, HAADF), in .ser order
+        for signal, name in zip(found, names, strict=True):
+            signal.setdefault("metadata", {}).setdefault("General", {})["title"] = name
+            signal.setdefault("original_metadata", {})["Display"] = {"Detector": name}
     return signals.to_records(path, found, describe)
+
+
+def detector_names(emi: Path) -> list[str]:
+    """The detector of each channel, from TIA's display names in the .emi
+    ("Acquire BF Scanning Display1", "Preview HAADF Scanning Display1")."""
+    found = _DISPLAY.findall(emi.read_bytes())
+    return [name.decode("ascii") for name in found]
 
 
 def emi_of(ser: Path) -> Path | None:
