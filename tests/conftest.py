@@ -72,3 +72,17 @@ def real_files():
     if not (folder / DONE).exists():
         pytest.skip(f"real instrument files not in {folder}: run `make test-data`")
     return folder
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_dataset, tmp_path_factory):
+    """A small model trained on a private copy of the tiny dataset, and its embeddings."""
+    import shutil
+
+    from cimp.embeddings import embed_dataset
+    from cimp.train import train
+
+    root = tmp_path_factory.mktemp("uses")
+    dataset = shutil.copytree(tiny_dataset, root / "ds")
+    run = train(tiny_train_config(dataset, root / "run", steps=20), show_progress=False)
+    return run, dataset, embed_dataset(run, dataset, "cpu", show_progress=False)

@@ -17,16 +17,31 @@ def test_crops_are_windows_of_the_original_pixels():
     np.testing.assert_array_equal(crop_image(image, 32, None), image[34:66, 24:56])
 
 
-def test_intensity_scale_is_per_dtype_not_per_image(tiny_dataset):
+def test_intensity_scale_is_one_factor_per_run_never_per_image(tiny_dataset):
     store = Store(tiny_dataset)
     table = store.table()
-    norm = Normalizer.fit(table)
-    data = CropDataset(store, table, norm, crop=48)
+    scale = intensity_scale(store, table)
+    assert scale == 1 / 65535  # every image is uint16: the detector's ADC range
+    data = CropDataset(store, table, Normalizer.fit(table), crop=48, scale=scale)
     for row in range(3):
         image = data[row][0][0].numpy()
         raw = data.image(row).astype(np.float64)
         np.testing.assert_allclose(image, raw / 65535, rtol=1e-6)
-    assert intensity_scale(np.uint8) == 1 / 255 and intensity_scale(np.float32) == 1.0
+
+
+def test_intensity_scale_of_wide_integer_data_follows_what_the_data_hold(tmp_path):
+    from cimp.io import Record
+
+    store = Store(tmp_path / "ds", create=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(4):  # a uint32 DigiScan-like image: counts around 3e6
+        image = rng.normal(3e6, 1e5, (32, 32)).astype(np.uint32)
+        record = Record(image, {}, {}, f"f{i}.dm3")
+        rows.append(store.row(record, store.put_image(image), f"h{i}"))
+    store.append(rows, [])
+    scale = intensity_scale(store, store.table())
+    assert 1 / scale == pytest.approx(3.3e6, rel=0.05)  # not 1 / (2**32 - 1)
 
 
 def test_field_dropout_hides_fields_but_never_all():

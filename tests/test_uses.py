@@ -6,7 +6,6 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_train_config
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -19,16 +18,6 @@ from cimp.index import VectorIndex, exact_search
 from cimp.report import SECTIONS, report
 from cimp.search import parse_condition, search
 from cimp.store import Store
-from cimp.train import train
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_dataset, tmp_path_factory):
-    """A small model trained on a private copy of the tiny dataset, and its embeddings."""
-    root = tmp_path_factory.mktemp("uses")
-    dataset = shutil.copytree(tiny_dataset, root / "ds")
-    run = train(tiny_train_config(dataset, root / "run", steps=20), show_progress=False)
-    return run, dataset, embed_dataset(run, dataset, "cpu", show_progress=False)
 
 
 def test_embeddings_are_stored_once_and_a_lost_part_is_recomputed(trained, monkeypatch):

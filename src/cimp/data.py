@@ -1,7 +1,9 @@
 """Torch datasets over a Store: random crops (never resizing), flips, field dropout.
 
-Intensities are divided by one fixed factor per dtype (65535 for uint16), never by per-image
-statistics, so gain, offset and clipping stay readable. Every random choice is drawn from a
+Intensities are multiplied by one fixed factor per run (`intensity_scale`, chosen from the
+training images and saved with the model), never by per-image statistics nor by the dtype
+at hand, so gain, offset and clipping stay readable and the same counts give the same input
+whether a file stores them as uint16, uint32, int32 or float32. Every random choice is drawn from a
 seed that the sampler hands over with the index, so a run is reproducible whatever the
 number of loader workers, and a resumed run sees exactly the batches it would have seen.
 """
@@ -20,11 +22,22 @@ from cimp.errors import CimpError
 from cimp.schema import Normalizer
 from cimp.store import Store
 
+DEFAULT_SCALE = 1.0 / 65535  # runs saved before the scale was recorded (uint16 data)
+SCALE_SAMPLE = 200
 
-def intensity_scale(dtype: np.dtype) -> float:
-    """The fixed factor that maps a dtype's counts to about [0, 1] (1 for float data)."""
-    dtype = np.dtype(dtype)
-    return 1.0 / np.iinfo(dtype).max if dtype.kind in "ui" else 1.0
+
+def intensity_scale(store: Store, table: pd.DataFrame) -> float:
+    """The factor a run multiplies every image's counts by, from its training images: the
+    range of their integer type when every image is an integer of at most 16 bits (a
+    detector's ADC range), else 1 / the 99.9th percentile of a sample of their pixels."""
+    dtypes = {np.dtype(d) for d in table["dtype"]}
+    if dtypes and all(d.kind in "ui" and d.itemsize <= 2 for d in dtypes):
+        return 1.0 / max(np.iinfo(d).max for d in dtypes)
+    step = max(1, len(table) // SCALE_SAMPLE)
+    sample = [store.image(i).ravel()[::97] for i in table["image_id"].iloc[::step]]
+    values = np.concatenate(sample).astype(np.float64) if sample else np.ones(1)
+    top = float(np.nanpercentile(values, 99.9))
+    return 1.0 / top if top > 0 else DEFAULT_SCALE
 
 
 def crop_image(image: np.ndarray, size: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -62,11 +75,12 @@ class CropDataset(Dataset):
         field_dropout: float = 0.0,
         flips: bool = True,
         cache_bytes: float = 4e9,
+        scale: float = DEFAULT_SCALE,
     ):
         big_enough = (table["height"] >= crop) & (table["width"] >= crop)
         self.table = table[big_enough].reset_index(drop=True)
         self.skipped_small = int((~big_enough).sum())
-        self.store, self.crop, self.train = store, crop, train
+        self.store, self.crop, self.train, self.scale = store, crop, train, scale
         self.field_dropout, self.flips = field_dropout, flips
         self.values, self.present = normalizer.encode(self.table)
         cats = normalizer.encode_categories(self.table)
@@ -93,7 +107,7 @@ class CropDataset(Dataset):
         row, seed = item if isinstance(item, tuple) else (item, 0)
         rng = np.random.default_rng(seed) if self.train else None
         raw = self.image(row)
-        image = crop_image(raw, self.crop, rng).astype(np.float32) * intensity_scale(raw.dtype)
+        image = crop_image(raw, self.crop, rng).astype(np.float32) * np.float32(self.scale)
         present = self.present[row].copy()
         if rng is not None:
             if self.flips:

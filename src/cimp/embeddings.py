@@ -1,13 +1,15 @@
 """Image and metadata embeddings of a whole dataset, stored with it and computed once.
 
-    DATASET/embeddings/<run>-<weights hash>/
+    DATASET/embeddings/<run>-<weights hash>-pooled/
       run.json           which run (path, hash of its weights, crop) made them
       part-*.npz         image_id, image and metadata embeddings of up to PART rows each
 
 Parts are written atomically and rows already embedded are never embedded again, so a
-killed `cimp embed` resumes and a grown dataset only embeds its new images. Images are
-embedded from their centre crop (the view evaluation scores); images smaller than the
-crop get no embedding.
+killed `cimp embed` resumes and a grown dataset only embeds its new images. Each image is
+read whole (a grid of crops, pooled: `cimp.views`); images smaller than the crop get no
+embedding. Reading a dataset writes nothing until there is something to embed; a dataset
+on a read-only mount keeps its new embeddings in the user's cache instead ($CIMP_CACHE,
+else ~/.cache/cimp).
 """
 
 from __future__ import annotations
@@ -23,11 +25,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cimp import schema
-from cimp.data import CropDataset, crop_image, intensity_scale
+from cimp import schema, views
 from cimp.errors import CimpError
 from cimp.progress import Bar
-from cimp.retrieval import embed
 from cimp.store import Store
 from cimp.train import load_run, resolve_device
 
@@ -55,8 +55,27 @@ def weights_id(run: str | Path) -> str:
 
 
 def folder_for(run: str | Path, dataset: str | Path) -> Path:
-    """Where a run's embeddings of a dataset live: named by the run and its weights."""
-    return Path(dataset) / "embeddings" / f"{Path(run).resolve().name}-{weights_id(run)}"
+    """Where a run's embeddings of a dataset live: named by the run and its weights, in
+    the dataset, or in the user's cache when the dataset cannot be written to."""
+    name = f"{Path(run).resolve().name}-{weights_id(run)}-pooled"
+    inside = Path(dataset) / "embeddings"
+    if inside.joinpath(name).exists() or _writable(inside):
+        return inside / name
+    return cache_dir(dataset) / name
+
+
+def cache_dir(dataset: str | Path) -> Path:
+    """The embeddings folder of a read-only dataset, in the user's cache."""
+    root = Path(os.environ.get("CIMP_CACHE") or Path.home() / ".cache" / "cimp")
+    key = hashlib.sha256(str(Path(dataset).resolve()).encode()).hexdigest()[:16]
+    return root / "embeddings" / key
+
+
+def _writable(folder: Path) -> bool:
+    """Whether `folder` (or its nearest existing parent) accepts new files."""
+    while not folder.exists():
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
 
 
 def embed_dataset(
@@ -67,28 +86,27 @@ def embed_dataset(
     show_progress: bool = True,
 ) -> Embeddings:
     """Embed every image of the dataset not embedded yet by this run; return them all."""
-    folder = folder_for(run, dataset)
-    folder.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(device)
-    model, normalizer, config = load_run(run, device)
-    crop = config["model"]["crop"]
-    info = {"run": str(Path(run).resolve()), "crop": crop, "fields": config["model"]["fields"]}
-    (folder / "run.json").write_text(json.dumps(info, indent=2))
-
-    store = Store(dataset)
+    store = Store(dataset)  # first: a mistyped path must leave nothing behind
     table = store.table()
+    folder = folder_for(run, dataset)
     done = set(_load_parts(folder)[0])
+    model, normalizer, config = load_run(run, resolve_device(device))
+    crop = config["model"]["crop"]
     todo = table[~table["image_id"].isin(done)]
     todo = todo[(todo["height"] >= crop) & (todo["width"] >= crop)]
+    if len(todo):
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "run.json").exists():
+            info = {"run": str(Path(run).resolve()), "crop": crop, "views": views.__name__}
+            (folder / "run.json").write_text(json.dumps(info, indent=2))
     with Bar("embed", len(todo), show_progress and len(todo) > 0) as bar:
         for start in range(0, len(todo), PART):
             rows = todo.iloc[start : start + PART]
-            image, meta = embed(
-                model, CropDataset(store, rows, normalizer, crop), device, batch_size
-            )
+            image = views.embed_images(model, store.images(rows["image_id"]), batch_size)
+            meta = embed_metadata(model, normalizer, rows)
             _write_part(folder, rows["image_id"].to_numpy(str), image, meta)
             bar.advance(len(rows))
-    return load(run, dataset)
+    return load(run, dataset, table)
 
 
 def load(run: str | Path, dataset: str | Path, table: pd.DataFrame | None = None) -> Embeddings:
@@ -106,17 +124,12 @@ def load(run: str | Path, dataset: str | Path, table: pd.DataFrame | None = None
     return Embeddings(table, image[at], meta[at], folder)
 
 
-@torch.no_grad()
-def embed_image(model, image: np.ndarray, crop: int) -> np.ndarray:
-    """The embedding of an image's centre crop (as the dataset's images were embedded)."""
-    if min(image.shape) < crop:
-        raise CimpError(
-            f"the image ({image.shape[0]} x {image.shape[1]}) is smaller than the "
-            f"model's {crop} px crop"
-        )
-    x = crop_image(image, crop, None).astype(np.float32) * intensity_scale(image.dtype)
-    x = torch.from_numpy(np.ascontiguousarray(x))[None, None]
-    return model.encode_image(x.to(next(model.parameters()).device))[0].float().cpu().numpy()
+def embed_image(model, image: np.ndarray) -> np.ndarray:
+    """The embedding of a whole image, read as the dataset's images are (`cimp.views`)."""
+    try:
+        return views.embed_images(model, [image])[0]
+    except ValueError as err:
+        raise CimpError(str(err)) from None
 
 
 def embed_settings(model, normalizer: schema.Normalizer, settings: dict) -> np.ndarray:

@@ -79,8 +79,9 @@ def evaluate(
     test_table = table[table["split"] == "test"]
     if len(test_table) == 0:
         raise CimpError(f"{dataset} has no test split to evaluate on")
-    train_set = CropDataset(store, train_table, normalizer, crop)
-    test_set = CropDataset(store, test_table, normalizer, crop)
+    scale = model.config.intensity_scale
+    train_set = CropDataset(store, train_table, normalizer, crop, scale=scale)
+    test_set = CropDataset(store, test_table, normalizer, crop, scale=scale)
     fields = config["model"]["fields"]
 
     train_image, _ = embed(model, train_set, device)
@@ -89,7 +90,7 @@ def evaluate(
     train_cfg = config["train"]
     regressor = train_regressor(
         model.config,
-        CropDataset(store, train_table, normalizer, crop, train=True),
+        CropDataset(store, train_table, normalizer, crop, train=True, scale=scale),
         supervised_steps or train_cfg["steps"],
         train_cfg["batch_size"],
         train_cfg["lr"],

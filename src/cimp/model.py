@@ -26,6 +26,7 @@ class ModelConfig:
     meta_layers: int = 2
     vit_patch: int = 16
     vit_depth: int = 6
+    intensity_scale: float = 1.0 / 65535  # counts -> model input, fixed per run (cimp.data)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -34,8 +35,9 @@ class ModelConfig:
 class InputTransform(nn.Module):
     """Fixed, per-dataset (never per-image) view of the counts: linear and compressed.
 
-    Counts arrive divided by the dtype's maximum. The second channel, asinh(x / s) / asinh(1 / s),
-    makes both single-electron events and near-saturation levels visible to the first layer.
+    Counts arrive multiplied by the run's fixed intensity scale. The second channel,
+    asinh(x / s) / asinh(1 / s), makes both single-electron events and near-saturation
+    levels visible to the first layer.
     """
 
     def __init__(self, softness: float = 1e-3):

@@ -13,6 +13,10 @@ images (`coverage` measures it on the test split). A per-image width (a second m
 error) was tried and under-covered held-out images: fitted on train embeddings, it was too
 sure of itself on images the encoder had never seen. The predictor is a weight vector and a
 few quantiles per field, saved as JSON in the run folder and tied to the run's weights.
+
+An interval that spans most of the field's training range (RECOVERABLE_SHARE or more)
+says nothing a constant guess would not: such a field is reported as not recoverable by the
+run rather than as a prediction.
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ import numpy as np
 import pandas as pd
 
 from cimp import schema
+from cimp.domain import Domain, brightness, origin
+from cimp.domain import for_run as domain_for_run
 from cimp.embeddings import Embeddings
 from cimp.errors import CimpError
 
 ALPHAS = np.logspace(-3, 4, 15)
 MIN_TRAIN = 20
 STORED_SCORES = 2001
+RECOVERABLE_SHARE = 0.5
 
 
 @dataclass
@@ -43,6 +50,7 @@ class FieldModel:
     bias: float
     scores: list[float]  # |error| on the calibration images, sorted
     calibrated_on: str
+    train_range: tuple[float, float] | None = None  # modelled space; None: saved before
 
     def value(self, x: np.ndarray) -> np.ndarray:
         return x @ np.asarray(self.weight) + self.bias
@@ -52,6 +60,15 @@ class FieldModel:
         n = len(self.scores)
         k = math.ceil((n + 1) * level)
         return math.inf if k > n else self.scores[k - 1]
+
+    def span_share(self, level: float) -> float:
+        """The interval's width as a share of the training range (0 when not known)."""
+        if not self.train_range or self.train_range[1] <= self.train_range[0]:
+            return 0.0
+        return 2 * self.quantile(level) / (self.train_range[1] - self.train_range[0])
+
+    def recoverable(self, level: float) -> bool:
+        return self.span_share(level) < RECOVERABLE_SHARE
 
 
 class Predictor:
@@ -115,9 +132,9 @@ def _fit_field(name, x, y, train, val, groups) -> FieldModel:
         y[val] - (x[val] @ weight + bias),
     ]
     calibrated_on = f"{val.sum()} val + {train.sum()} cross-fitted train images"
-    return FieldModel(
-        name, weight.tolist(), bias, _stored(np.sort(np.abs(held_out))), calibrated_on
-    )
+    scores = _stored(np.sort(np.abs(held_out)))
+    span = (float(y[train].min()), float(y[train].max()))
+    return FieldModel(name, weight.tolist(), bias, scores, calibrated_on, span)
 
 
 def ridge(x: np.ndarray, y: np.ndarray, alphas=ALPHAS) -> tuple[np.ndarray, float]:
@@ -192,7 +209,7 @@ def for_run(
     """The run's predictor: RUN/predictor.json if it belongs to these weights, else fitted
     on the dataset the run was trained on (embedded first if needed) and saved there."""
     from cimp.embeddings import embed_dataset, weights_id
-    from cimp.train import run_config
+    from cimp.train import trained_on
 
     path = Path(run) / "predictor.json"
     weights = weights_id(run)
@@ -201,7 +218,7 @@ def for_run(
         if predictor.weights == weights:
             return predictor
     if dataset is None:
-        dataset = run_config(run)["train"]["dataset"]
+        dataset = trained_on(run)
         if not (Path(dataset) / "dataset.json").exists():
             raise CimpError(
                 f"the run was trained on {dataset}, which is not there any more: "
@@ -215,14 +232,16 @@ def for_run(
 def predict_files(
     run: str | Path, paths, predictor: Predictor, level: float = 0.9, device: str = "auto"
 ) -> list[dict]:
-    """Per file and image: every probed field's value and interval, beside what the file
-    recorded (if anything). Unreadable files and too-small images carry an error instead."""
+    """Per file and image: every probed field's value and interval beside what the file
+    recorded (if anything), whether the run can recover it at all, and every way the image
+    lies outside what the run was trained on. Unreadable files and too-small images carry
+    an error instead."""
     from cimp.embeddings import embed_image
     from cimp.io import UnreadableFile, read
     from cimp.train import load_run, resolve_device
 
-    model, _, config = load_run(run, resolve_device(device))
-    crop = config["model"]["crop"]
+    model, _, _ = load_run(run, resolve_device(device))
+    domain = domain_for_run(run)
     out = []
     for path in paths:
         try:
@@ -233,13 +252,14 @@ def predict_files(
         images = []
         for record in records:
             entry = {"frame": record.frame, "shape": list(record.image.shape), "warnings": []}
+            entry["out_of_domain"] = out_of_domain(domain, record, model.config.intensity_scale)
             if record.image.dtype == np.uint8:
                 entry["warnings"].append(
                     "8-bit image (an export?): its contrast was probably stretched, so "
                     "detector gain and offset cannot be read from it"
                 )
             try:
-                x = embed_image(model, record.image, crop)
+                x = embed_image(model, record.image)
             except CimpError as err:
                 images.append(entry | {"error": str(err)})
                 continue
@@ -251,9 +271,21 @@ def predict_files(
                     "high": float(p[f"{name}_high"]),
                     "unit": schema.field(name).unit,
                     "recorded": record.metadata.get(name),
+                    "recoverable": m.recoverable(level),
+                    "span_of_training_range": round(m.span_share(level), 3),
                 }
-                for name in predictor.fields
+                for name, m in predictor.fields.items()
             }
             images.append(entry)
         out.append({"path": str(path), "error": None, "images": images})
     return out
+
+
+def out_of_domain(domain: Domain | None, record, scale: float) -> list[str]:
+    """Every way a record lies outside the run's training images (see cimp.domain)."""
+    if domain is None:
+        return ["cannot be checked: the run records no training domain and its dataset is gone"]
+    level = brightness(record.image, scale)
+    shape = record.image.shape
+    source = origin(record.extra)
+    return domain.check(record.metadata, source, str(record.image.dtype), shape, level)

@@ -21,7 +21,9 @@ from torch.utils.data import DataLoader
 
 from cimp import schema
 from cimp.checkpoint import load_state, load_weights, save_state, save_weights, write_json
-from cimp.data import CropDataset, StepSampler, collate
+from cimp.data import CropDataset, StepSampler, collate, intensity_scale
+from cimp.domain import FILE as DOMAIN_FILE
+from cimp.domain import Domain
 from cimp.errors import CimpError
 from cimp.loss import info_nce, siglip
 from cimp.model import CIMP, ModelConfig
@@ -57,7 +59,7 @@ class TrainConfig:
     amp: bool = True  # bfloat16 autocast on CUDA; ignored on CPU
     device: str = "auto"
 
-    def model_config(self, normalizer: schema.Normalizer) -> ModelConfig:
+    def model_config(self, normalizer: schema.Normalizer, scale: float) -> ModelConfig:
         return ModelConfig(
             fields=list(self.fields),
             categorical=[len(normalizer.categories.get(c, [])) for c in self.categorical],
@@ -65,6 +67,7 @@ class TrainConfig:
             widths=list(self.widths),
             embed_dim=self.embed_dim,
             crop=self.crop,
+            intensity_scale=scale,
         )
 
 
@@ -105,6 +108,12 @@ def run_config(run: str | Path) -> dict:
     return json.loads((Path(run) / "config.json").read_text())
 
 
+def trained_on(run: str | Path) -> Path:
+    """The dataset a run was trained on (saved as an absolute path since it is recorded
+    so; an older run's relative path is taken from the current folder)."""
+    return Path(run_config(run)["train"]["dataset"]).resolve()
+
+
 def load_run(run: str | Path, device="cpu") -> tuple[CIMP, schema.Normalizer, dict]:
     """A trained model (eval mode), its normaliser and its saved configuration."""
     run = Path(run)
@@ -138,12 +147,18 @@ def train(
         if resume
         else schema.Normalizer.fit(train_table, cfg.fields)
     )
-    train_set = CropDataset(
-        store, train_table, normalizer, cfg.crop, train=True, field_dropout=cfg.field_dropout
+    model_config = (
+        ModelConfig(**run_config(run)["model"])
+        if resume
+        else cfg.model_config(normalizer, intensity_scale(store, train_table))
     )
-    val_set = CropDataset(store, table[table["split"] == "val"], normalizer, cfg.crop)
+    scale = model_config.intensity_scale
+    train_set = CropDataset(
+        store, train_table, normalizer, cfg.crop, True, cfg.field_dropout, scale=scale
+    )
+    val_set = CropDataset(store, table[table["split"] == "val"], normalizer, cfg.crop, scale=scale)
 
-    model = CIMP(cfg.model_config(normalizer)).to(device)
+    model = CIMP(model_config).to(device)
     model.logit_bias.requires_grad_(cfg.loss == "siglip")  # DDP wants every trained param used
     optimizer = torch.optim.AdamW(
         param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6
@@ -155,7 +170,9 @@ def train(
     elif rank == 0:
         run.mkdir(parents=True, exist_ok=True)
         normalizer.save(run / "normalizer.json")
-        write_json(run / "config.json", {"train": asdict(cfg), "model": model.config.to_dict()})
+        Domain.fit(store, train_table, model_config.intensity_scale).save(run / DOMAIN_FILE)
+        saved = asdict(cfg) | {"dataset": str(Path(cfg.dataset).resolve())}
+        write_json(run / "config.json", {"train": saved, "model": model.config.to_dict()})
     net = DistributedDataParallel(model) if world > 1 else model
 
     sampler = StepSampler(len(train_set), cfg.batch_size, cfg.steps, cfg.seed, start, rank, world)

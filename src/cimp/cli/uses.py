@@ -28,6 +28,21 @@ def _progress() -> bool:
     return sys.stderr.isatty()
 
 
+def _embedded(run: Path, dataset: Path, device: str):
+    """The dataset's embeddings by the run (computed first where missing); says where they
+    are kept when the dataset is read-only."""
+    from cimp.embeddings import embed_dataset
+
+    emb = embed_dataset(run, dataset, device, show_progress=_progress())
+    if not emb.folder.is_relative_to(dataset):
+        console.print(
+            f"[yellow]note:[/yellow] {escape(str(dataset))} is read-only: its embeddings "
+            f"are kept in {escape(str(emb.folder))}",
+            soft_wrap=True,
+        )
+    return emb
+
+
 @app.command()
 def embed(run: Run, dataset: Dataset, device: Device = "auto") -> None:
     """Embed every image of DATASET with the run's encoders, stored with the dataset.
@@ -35,10 +50,9 @@ def embed(run: Run, dataset: Dataset, device: Device = "auto") -> None:
     Only images not embedded yet are computed, so an interrupted run resumes and a grown
     dataset embeds just its new images. Images smaller than the model's crop are left out.
     """
-    from cimp.embeddings import embed_dataset
 
     _check_run(run)
-    emb = embed_dataset(run, dataset, device, show_progress=_progress())
+    emb = _embedded(run, dataset, device)
     from cimp.store import Store
 
     missing = len(Store(dataset).table()) - len(emb.table)
@@ -75,21 +89,21 @@ def search(
     image that passes the filters.
     """
     from cimp import search as s
-    from cimp.embeddings import embed_dataset, embed_image, embed_settings
+    from cimp.embeddings import embed_image, embed_settings
     from cimp.train import load_run, resolve_device
 
     _check_run(run)
     if sum(q is not None and q != [] for q in (image, row, settings)) != 1:
         fail("give exactly one query: --image FILE, --row ID or --set field=value ...")
-    emb = embed_dataset(run, dataset, device, show_progress=_progress())
+    emb = _embedded(run, dataset, device)
     conditions = [s.parse_condition(c) for c in where or []]
-    model, normalizer, config = load_run(run, resolve_device(device))
+    model, normalizer, _ = load_run(run, resolve_device(device))
     exclude = None
     if row is not None:
         exclude = s.find_row(emb.table, row)
         query, what = emb.image[exclude], f"images like row {exclude}"
     elif image is not None:
-        query = embed_image(model, s.first_image(image), config["model"]["crop"])
+        query = embed_image(model, s.first_image(image))
         what = f"images like {image.name}"
     else:
         wanted = s.settings_from([s.parse_condition(c) for c in settings])
@@ -174,7 +188,7 @@ def predict(
             _print_prediction(entry, level)
         console.print(
             f"Intervals hold for {100 * level:g} % of images like the run's training data; "
-            "for images from other instruments or settings outside that range they can miss."
+            "an image marked out of domain is not such an image, and its intervals can miss."
         )
     if any(e["error"] or any("error" in i for i in e["images"]) for e in results):
         raise typer.Exit(1)
@@ -196,14 +210,28 @@ def _print_prediction(entry: dict, level: float) -> None:
         for name, f in image["fields"].items():
             recorded = f["recorded"]
             shown = "-" if recorded is None else f"{recorded:.4g}"
+            if not f["recoverable"]:
+                span = f"{100 * f['span_of_training_range']:.0f} %"
+                interval = f"[dim]not recoverable by this run (spans {span} of its range)[/dim]"
+                table.add_row(name, "-", interval, f["unit"], shown)
+                continue
             if recorded is not None and not f["low"] <= recorded <= f["high"]:
                 shown = f"[red]{shown}[/red]"
             table.add_row(
                 name, f"{f['value']:.4g}", f"{f['low']:.4g} - {f['high']:.4g}", f["unit"], shown
             )
         console.print(table)
+        _print_domain(image["out_of_domain"])
         for warning in image["warnings"]:
             console.print(f"  [yellow]note:[/yellow] {escape(warning)}")
+
+
+def _print_domain(notes: list[str]) -> None:
+    """Say that an image lies outside what the run was trained on, and how."""
+    if notes:
+        console.print("  [bold red]out of domain[/bold red] (predictions are extrapolations):")
+    for note in notes:
+        console.print(f"    - {escape(note)}")
 
 
 @app.command()
@@ -220,12 +248,11 @@ def audit(
     pixels say, and the worst are listed with the fields most likely wrong (in units of the
     field's 90 % interval: 3x means three times further than the interval reaches)."""
     from cimp.audit import audit as run_audit
-    from cimp.embeddings import embed_dataset
     from cimp.predict import for_run
     from cimp.train import run_config
 
     _check_run(run)
-    emb = embed_dataset(run, dataset, device, show_progress=_progress())
+    emb = _embedded(run, dataset, device)
     predictor = for_run(run, device=device, show_progress=_progress())
     fields = run_config(run)["model"]["fields"]
     scores = run_audit(predictor, emb, fields)

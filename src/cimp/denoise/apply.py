@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from cimp.checkpoint import load_weights
-from cimp.data import crop_image, intensity_scale
+from cimp.data import crop_image
 from cimp.denoise.condition import conditioning, metadata_shift, target_settings
 from cimp.denoise.dose import at_target, standardise
 from cimp.denoise.tiles import tiled
@@ -72,7 +72,7 @@ class Denoiser:
     ) -> Transfer:
         """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied."""
         target, ratio = target_settings(source, changes)
-        scale = intensity_scale(image.dtype)
+        scale = self.cimp.config.intensity_scale
         x = image.astype(np.float32) * scale
         if not np.isfinite(x).all():
             x = np.where(np.isfinite(x), x, np.nanmean(x)).astype(np.float32)

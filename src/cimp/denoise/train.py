@@ -27,7 +27,6 @@ import torch
 import torch.nn.functional as F
 
 from cimp.checkpoint import save_weights, write_json
-from cimp.data import intensity_scale
 from cimp.denoise.condition import DOSE_FIELDS, conditioning, metadata_shift
 from cimp.denoise.dose import at_target, standardise
 from cimp.denoise.pairs import dose_pairs
@@ -38,7 +37,7 @@ from cimp.progress import Bar
 from cimp.store import Store
 from cimp.train import load_run, lr_factor, resolve_device
 
-RUN_FILES = ("config.json", "model.safetensors", "normalizer.json")
+RUN_FILES = ("config.json", "model.safetensors", "normalizer.json", "domain.json")
 
 
 @dataclass
@@ -182,28 +181,36 @@ def _training_data(cfg: DenoiserConfig, cimp, normalizer, crop: int) -> Training
 def _copy_run(run: Path, to: Path) -> None:
     to.mkdir(parents=True, exist_ok=True)
     for name in RUN_FILES:
-        shutil.copy2(run / name, to / name)
+        if (run / name).exists():  # domain.json: not in runs made before it was recorded
+            shutil.copy2(run / name, to / name)
 
 
 def _crop(
-    image: np.ndarray, top: int, left: int, size: int, flip: bool, clipped: float = 0.0
+    image: np.ndarray,
+    scale: float,
+    top: int,
+    left: int,
+    size: int,
+    flip: bool,
+    clipped: float = 0.0,
 ) -> np.ndarray:
     """A crop in model units, flipped top to bottom if asked (the scan's fast axis is kept);
     with `clipped` NaN, pixels at the ends of an integer range (saturated) become NaN."""
     raw = image[top : top + size, left : left + size]
-    part = raw.astype(np.float32) * intensity_scale(image.dtype)
+    part = raw.astype(np.float32) * np.float32(scale)
     if clipped != 0.0 and image.dtype.kind in "ui":
         part[(raw == np.iinfo(image.dtype).max) | (raw == 0)] = clipped
     return part[::-1] if flip else part
 
 
 def _pair_crops(cimp, images, pairs: pd.DataFrame, shift, size, rng) -> Crops:
+    k = cimp.config.intensity_scale
     low, high = [], []
     for lo, hi in zip(pairs["low"], pairs["high"], strict=True):
         h, w = images[lo].shape
         top, left, flip = rng.integers(h - size + 1), rng.integers(w - size + 1), rng.random() < 0.5
-        low.append(_crop(images[lo], top, left, size, flip))
-        high.append(_crop(images[hi], top, left, size, flip, clipped=np.nan))
+        low.append(_crop(images[lo], k, top, left, size, flip))
+        high.append(_crop(images[hi], k, top, left, size, flip, clipped=np.nan))
     low_t = torch.from_numpy(np.stack(low)[:, None].copy())
     ratio = pairs["ratio"].to_numpy(dtype=np.float32)
     device = next(cimp.parameters()).device
@@ -213,11 +220,12 @@ def _pair_crops(cimp, images, pairs: pd.DataFrame, shift, size, rng) -> Crops:
 
 
 def _self_crops(cimp, normalizer, table, images, rows, size, cfg, rng) -> Crops:
+    k = cimp.config.intensity_scale
     crops = []
     for i in rows:
         h, w = images[i].shape
         top, left = rng.integers(h - size + 1), rng.integers(w - size + 1)
-        crops.append(_crop(images[i], top, left, size, rng.random() < 0.5))
+        crops.append(_crop(images[i], k, top, left, size, rng.random() < 0.5))
     ratio = np.exp(rng.uniform(np.log(2.0), np.log(cfg.max_self_ratio), size=len(rows)))
     source = table.iloc[rows].reset_index(drop=True)
     target = source.copy()
@@ -270,13 +278,14 @@ def self_loss(unet: FiLMUNet, cimp, b: Crops) -> torch.Tensor:
 @torch.no_grad()
 def validate(unet, cimp, images, pairs: pd.DataFrame, shift, size, limit: int = 64) -> float:
     """The pair loss on centre crops of (up to `limit`) validation pairs."""
+    k = cimp.config.intensity_scale
     pairs, shift = pairs.iloc[:limit], shift[:limit]
     low, high = [], []
     for lo, hi in zip(pairs["low"], pairs["high"], strict=True):
         h, w = images[lo].shape
         top, left = (h - size) // 2, (w - size) // 2
-        low.append(_crop(images[lo], top, left, size, False))
-        high.append(_crop(images[hi], top, left, size, False, clipped=np.nan))
+        low.append(_crop(images[lo], k, top, left, size, False))
+        high.append(_crop(images[hi], k, top, left, size, False, clipped=np.nan))
     device = next(unet.parameters()).device
     low_t = torch.from_numpy(np.stack(low)[:, None]).to(device)
     ratio = pairs["ratio"].to_numpy(dtype=np.float32)

@@ -51,7 +51,8 @@ def write(path: str | Path, acq: Acquisition, scene_id: str, generator: dict) ->
 
 def record(path, index: int, signal: dict, root: str = ROOT) -> Record:
     """The record of one signal written by cimp (the simulator's by default): settings
-    from its `root` tree, session = its scene."""
+    from its `root` tree, session = its scene; `extra["origin"]` says simulated, or derived
+    (an image cimp re-rendered, which is no acquisition)."""
     image = np.asarray(signal["data"])
     metadata: dict[str, float | str] = {}
     provenance: dict[str, str] = {}
@@ -74,7 +75,10 @@ def record(path, index: int, signal: dict, root: str = ROOT) -> Record:
         str(path),
         frame=index,
         session=session,
-        extra={"scene": str(scene.get("matrix", ""))},
+        extra={
+            "scene": str(scene.get("matrix", "")),
+            "origin": "simulated" if root == ROOT else "derived",
+        },
     )
 
 

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from rsciio.tiff import file_reader
 
-from cimp.io import signals
+from cimp.io import signals, simulated
+from cimp.io.hspy import WRITTEN
 from cimp.io.mapping import Rule, apply
 
 SUFFIXES = (".tif", ".tiff")
@@ -60,9 +62,28 @@ RULES = FEI + ZEISS + JEOL_SIGHTX
 
 
 def read(path: str | Path) -> list:
-    """Records of every image of a TIFF file (pages of a stack are frames)."""
+    """Records of every image of a TIFF file (pages of a stack are frames); a TIFF that
+    cimp wrote (a dose transfer) is read with its settings and marked as derived."""
     found = signals.load(file_reader, path, "TIFF")
+    written = [_written_by_cimp(signal) for signal in found]
+    if all(written):
+        return [
+            simulated.record(path, i, {**signal, "original_metadata": tree}, WRITTEN)
+            for i, (signal, tree) in enumerate(zip(found, written, strict=True))
+        ]
     return signals.to_records(path, found, describe)
+
+
+def _written_by_cimp(signal: dict) -> dict | None:
+    """The settings tree cimp put in a TIFF's ImageDescription, or None."""
+    description = signal.get("original_metadata", {}).get("ImageDescription")
+    if not isinstance(description, str) or WRITTEN not in description:
+        return None
+    try:
+        tree = json.loads(description)
+    except ValueError:
+        return None
+    return tree if isinstance(tree, dict) and WRITTEN in tree else None
 
 
 def describe(signal: dict) -> tuple[dict, dict]:

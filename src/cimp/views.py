@@ -1,0 +1,64 @@
+"""How the model reads a whole image: a grid of crops over its field of view, pooled.
+
+A crop is the run's `crop` pixels square, never resized. Along each axis
+n = min(ceil(size / crop), MAX_PER_AXIS) crops are spread evenly from edge to edge (n = 1:
+the centre), so an image at least one crop large is read across its whole field of view
+(a 2048 px image and 96 px crops: 16 x 16 crops, 56 % of its pixels; a 128 px image: 2 x 2).
+Each crop's L2-normalised embedding is averaged over the image and normalised again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MAX_PER_AXIS = 16
+
+
+def origins(length: int, crop: int) -> np.ndarray:
+    """Where the crops start along one axis of `length` pixels."""
+    n = min(math.ceil(length / crop), MAX_PER_AXIS)
+    if n == 1:
+        return np.array([(length - crop) // 2])
+    return np.round(np.linspace(0, length - crop, n)).astype(int)
+
+
+def crops(image: np.ndarray, crop: int) -> np.ndarray:
+    """Every crop of the grid, (n, crop, crop), in the image's own dtype."""
+    h, w = image.shape
+    if min(h, w) < crop:
+        raise ValueError(f"the image ({h} x {w}) is smaller than the model's {crop} px crop")
+    return np.stack(
+        [image[t : t + crop, s : s + crop] for t in origins(h, crop) for s in origins(w, crop)]
+    )
+
+
+@torch.no_grad()
+def embed_images(model, images: Iterable[np.ndarray], batch_size: int = 256) -> np.ndarray:
+    """Pooled, L2-normalised image embeddings (N, E) of whole images, crops of several
+    images sharing a batch. Counts are scaled by the run's fixed intensity scale."""
+    crop, scale = model.config.crop, np.float32(model.config.intensity_scale)
+    device = next(model.parameters()).device
+    pooled: list[np.ndarray] = []
+    buffer: list[np.ndarray] = []
+
+    def run() -> None:
+        x = np.nan_to_num(np.concatenate(buffer).astype(np.float32) * scale)
+        x = torch.from_numpy(x)[:, None]
+        parts = [model.encode_image(x[i : i + batch_size].to(device)).float().cpu()
+                 for i in range(0, len(x), batch_size)]  # fmt: skip
+        for each in torch.split(torch.cat(parts), [len(b) for b in buffer]):
+            pooled.append(F.normalize(each.mean(dim=0), dim=0).numpy())
+        buffer.clear()
+
+    for image in images:
+        buffer.append(crops(image, crop))
+        if sum(len(b) for b in buffer) >= batch_size:
+            run()
+    if buffer:
+        run()
+    return np.stack(pooled) if pooled else np.zeros((0, model.config.embed_dim), np.float32)

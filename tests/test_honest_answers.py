@@ -1,0 +1,132 @@
+"""A trained model asked about images unlike its training data says so; it reads whole
+images, the same counts in any dtype give the same answer, and reading writes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from typer.testing import CliRunner
+
+from cimp import embeddings, views
+from cimp.cli import app
+from cimp.embeddings import embed_image
+from cimp.predict import FieldModel, for_run, predict_files
+from cimp.store import Store
+from cimp.train import load_run
+
+runner = CliRunner()
+
+
+def _text(result) -> str:
+    return " ".join(result.output.split())
+
+
+def _stored_image(trained) -> np.ndarray:
+    _, dataset, emb = trained
+    return Store(dataset).image(emb.table["image_id"].iat[0])
+
+
+def test_the_same_counts_in_any_dtype_give_the_same_predictions(trained, tmp_path):
+    run, dataset, _ = trained
+    image = _stored_image(trained)
+    paths = []
+    for dtype in ("uint16", "uint32", "int32", "float32"):
+        paths.append(tmp_path / f"{dtype}.tif")
+        tifffile.imwrite(paths[-1], image.astype(dtype))
+    predictor = for_run(run, dataset, "cpu", show_progress=False)
+    results = predict_files(run, paths, predictor, device="cpu")
+    values = [[f["value"] for f in entry["images"][0]["fields"].values()] for entry in results]
+    np.testing.assert_allclose(values, values[:1] * 4, rtol=1e-5)
+
+
+def test_a_uint32_image_of_millions_of_counts_is_out_of_domain_not_black(trained, tmp_path):
+    run, dataset, _ = trained
+    bright = _stored_image(trained).astype(np.uint32) * 50 + 3_000_000
+    tifffile.imwrite(tmp_path / "digiscan.tif", bright)
+    predictor = for_run(run, dataset, "cpu", show_progress=False)
+    (entry,) = predict_files(run, [tmp_path / "digiscan.tif"], predictor, device="cpu")
+    notes = " ".join(entry["images"][0]["out_of_domain"])
+    assert "stored as uint32" in notes and "brightest level" in notes
+    assert "a real image; the run was trained on simulated images only" in notes
+
+
+def test_predict_names_each_way_a_file_is_out_of_domain(trained, tmp_path):
+    run, dataset, emb = trained
+    image = _stored_image(trained)
+    tifffile.imwrite(tmp_path / "big.tif", np.tile(image, (3, 3)))
+    result = runner.invoke(
+        app, ["predict", str(run), str(tmp_path / "big.tif"), "--dataset", str(dataset)]
+    )
+    text = _text(result)
+    assert result.exit_code == 0, result.output
+    assert "out of domain" in text and "144x144 px frame; the run saw frames of 48-48 px" in text
+    # a simulated image like the training ones is not flagged
+    source = emb.table.loc[emb.table["split"] == "train", "source"].iat[0]
+    same = runner.invoke(app, ["predict", str(run), source, "--dataset", str(dataset)])
+    assert same.exit_code == 0 and "out of domain (" not in _text(same)
+
+
+def test_an_interval_spanning_most_of_the_training_range_is_not_a_prediction():
+    informative = FieldModel("dwell_time", [0.0], 1.0, [0.1] * 50, "test", (0.0, 2.0))
+    useless = FieldModel("dwell_time", [0.0], 1.0, [0.8] * 50, "test", (0.0, 2.0))
+    assert informative.recoverable(0.9) and informative.span_share(0.9) == pytest.approx(0.1)
+    assert not useless.recoverable(0.9) and useless.span_share(0.9) == pytest.approx(0.8)
+
+
+def test_predict_prints_not_recoverable_instead_of_a_useless_interval(trained, tmp_path):
+    run, dataset, emb = trained
+    predictor = for_run(run, dataset, "cpu", show_progress=False)
+    for m in predictor.fields.values():  # as wide as the whole training range
+        m.scores = [m.train_range[1] - m.train_range[0]] * len(m.scores)
+    predictor.save(run / "predictor.json")
+    wide = {"COLUMNS": "300"}
+    result = runner.invoke(app, ["predict", str(run), emb.table["source"].iat[0]], env=wide)
+    assert result.exit_code == 0, result.output
+    assert _text(result).count("not recoverable by this run") == len(predictor.fields)
+    (run / "predictor.json").unlink()
+
+
+def test_the_whole_image_is_read_not_only_its_centre(trained):
+    run, _, _ = trained
+    model, _, _ = load_run(run)
+    assert list(views.origins(2048, 96)) == [round(i * 1952 / 15) for i in range(16)]
+    assert list(views.origins(48, 32)) == [0, 16] and list(views.origins(40, 40)) == [0]
+    image = np.tile(_stored_image(trained), (2, 2))
+    corner = image.copy()
+    corner[:20, :20] = 0  # the centre crop never sees this corner
+    assert not np.allclose(embed_image(model, image), embed_image(model, corner))
+
+
+def test_read_only_commands_leave_a_mistyped_path_untouched(trained, tmp_path):
+    run, _, _ = trained
+    typo = tmp_path / "datset"
+    for command in ("audit", "search", "report", "embed"):
+        extra = ["--row", "0"] if command == "search" else []
+        result = runner.invoke(app, [command, str(run), str(typo), *extra])
+        assert result.exit_code == 2 and "not a cimp dataset" in _text(result), command
+        assert not typo.exists(), command
+    result = runner.invoke(app, ["predict", str(run), "x.tif", "--dataset", str(typo)])
+    assert result.exit_code == 2 and not typo.exists()
+
+
+def test_a_search_rewrites_nothing_and_a_read_only_dataset_is_searchable(
+    trained, tmp_path, monkeypatch
+):
+    run, dataset, emb = trained
+    stamp = (emb.folder / "run.json").stat().st_mtime_ns
+    assert runner.invoke(app, ["search", str(run), str(dataset), "--row", "0"]).exit_code == 0
+    assert (emb.folder / "run.json").stat().st_mtime_ns == stamp
+
+    copy = tmp_path / "mounted"
+    Store(dataset)  # the copy has no embeddings yet, and cannot get them in place
+    import shutil
+
+    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("embeddings"))
+    monkeypatch.setenv("CIMP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(embeddings, "_writable", lambda folder: False)
+    result = runner.invoke(app, ["search", str(run), str(copy), "--row", "0"])
+    assert result.exit_code == 0, result.output
+    assert not (copy / "embeddings").exists()
+    assert list((tmp_path / "cache" / "embeddings").rglob("part-*.npz"))
+    assert "read-only" in _text(result) and str(tmp_path / "cache") in result.output
