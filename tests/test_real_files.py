@@ -153,6 +153,6 @@ def test_ingest_of_the_whole_hyperspy_test_folder_completes(real_files, tmp_path
     report = ingest([real_files], tmp_path / "ds", workers=2, show_progress=False)
     files = [p for p in real_files.rglob("*") if p.is_file()]
     assert report.files_read + len(report.skipped) == len(files)
-    assert report.images_added > 2000
+    assert 50 < report.images_added < 200  # spectrum images are not counted as images
     assert all(reason for _, reason in report.skipped)
     assert not any("Error" in reason for _, reason in report.skipped)  # no reader crashed

@@ -61,13 +61,13 @@ def test_interrupted_ingest_resumes_without_loss_or_duplicates(raw, tmp_path, mo
         return real_read(path)
 
     monkeypatch.setattr(io, "read", dying_read)
-    with pytest.raises(KeyboardInterrupt):
-        ingest([raw], tmp_path / "ds", batch_size=2, show_progress=False)
+    stopped = ingest([raw], tmp_path / "ds", batch_size=2, show_progress=False)
+    assert stopped.interrupted and stopped.images_added == 5
     partial = Store(tmp_path / "ds").table()
-    assert len(partial) == 4  # two full batches of rows were committed
+    assert len(partial) == 5  # every file read before the stop was kept
     monkeypatch.setattr(io, "read", real_read)
     report = ingest([raw], tmp_path / "ds", batch_size=2, show_progress=False)
-    assert report.files_known == 4 and report.images_added == 4
+    assert report.files_known == 5 and report.images_added == 3 and not report.interrupted
     table = Store(tmp_path / "ds").table()
     assert len(table) == 8 and table["image_id"].is_unique and table["source"].is_unique
 
@@ -136,3 +136,35 @@ def test_parallel_reading_gives_the_same_dataset(raw, tmp_path):
     serial, parallel = (Store(tmp_path / n).table() for n in ("serial", "parallel"))
     columns = ["image_id", "source", "session", "split", "dwell_time", "pixel_size"]
     assert serial[columns].equals(parallel[columns])
+
+
+def test_ctrl_c_stops_ingest_within_seconds_keeps_what_was_read_and_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import tifffile
+
+    raw, ds = tmp_path / "raw", tmp_path / "ds"
+    raw.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(600):
+        tifffile.imwrite(raw / f"f{i:04d}.tif", rng.integers(0, 60000, (128, 128), np.uint16))
+    cimp = [sys.executable, "-m", "cimp.cli", "ingest", str(raw), "--out", str(ds)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([*cimp, "--workers", "2"], stdout=subprocess.PIPE, text=True, env=env)
+    while not list((ds / "records").glob("part-*.parquet")):  # some files are in
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    out, _ = proc.communicate(timeout=30)
+    assert time.monotonic() - start < 5
+    assert proc.returncode == 130 and "interrupted: kept" in " ".join(out.split())
+    kept = len(Store(ds).table())
+    assert 0 < kept < 600
+    done = subprocess.run(cimp, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(Store(ds).table()) == 600

@@ -176,7 +176,7 @@ def test_search_command_writes_a_contact_sheet(trained, tmp_path):
     assert result.exit_code == 0, result.output
     assert Image.open(sheet).size[0] > 300
     bad = CliRunner().invoke(app, ["search", str(run), str(dataset), "--row", "0", "--set", "a=1"])
-    assert bad.exit_code == 2 and "exactly one query" in bad.output
+    assert bad.exit_code == 2 and "give one query" in bad.output
 
 
 def _embeddings(table, x):
@@ -189,3 +189,52 @@ def test_load_without_embedding_first_says_what_to_run(tiny_dataset, trained):
     run, _, _ = trained
     with pytest.raises(CimpError, match="cimp embed"):
         load(run, tiny_dataset)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "dwell_time=-2us"], "dwell_time is a positive quantity"),
+        (["--set", "dwell_time"], "a setting is field=value, e.g. --set dwell_time=2us"),
+        (["--row", "0", "-k", "0"], "-k 0: ask for at least one image"),
+        ([], "say what to find"),
+    ],
+)
+def test_search_mistakes_are_one_line_that_names_the_problem(trained, args, message):
+    run, dataset, _ = trained
+    result = CliRunner().invoke(app, ["search", str(run), str(dataset), *args])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+    assert len(result.output.strip().splitlines()) <= 2
+
+
+def test_search_filters_that_match_nothing_list_nothing(trained, tmp_path):
+    run, dataset, _ = trained
+    for where in (["dwell_time>1e6us"], ["dwell_time>5us", "dwell_time<1us"]):
+        args = ["search", str(run), str(dataset), "--row", "0"]
+        result = CliRunner().invoke(app, [*args, *(f"--where={w}" for w in where)])
+        assert result.exit_code == 0 and "no image passes the filters" in result.output
+
+
+def test_search_where_alone_lists_what_matches_and_sheet_folders_are_made(trained, tmp_path):
+    run, dataset, _ = trained
+    sheet = tmp_path / "new" / "folder" / "sheet.png"
+    args = ["search", str(run), str(dataset), "--where", "dwell_time>5us", "-k", "100"]
+    result = CliRunner().invoke(app, [*args, "--sheet", str(sheet)])
+    assert result.exit_code == 0, result.output
+    expected = int((Store(dataset).table()["dwell_time"] > 5).sum())
+    assert f"{expected} in all, {expected} shown" in " ".join(result.output.split())
+    assert sheet.exists()
+
+
+def test_search_by_image_ranks_by_a_similarity_that_discriminates(trained, tmp_path):
+    run, dataset, emb = trained
+    hits = search(emb, emb.image[3], k=5, exclude_row=3)
+    assert hits["closer_than"].is_monotonic_decreasing
+    assert hits["closer_than"].iat[0] > 0.9  # the best hit beats nearly every other image
+    sheet = tmp_path / "sheet.png"
+    result = CliRunner().invoke(
+        app,
+        ["search", str(run), str(dataset), "--image", emb.table["source"].iat[3], "-k", "3",
+         "--sheet", str(sheet)],
+    )  # fmt: skip
+    assert result.exit_code == 0 and "closer than" in result.output

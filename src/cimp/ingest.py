@@ -4,20 +4,27 @@ Never stops on a bad file: each one is reported with a reason. Idempotent (files
 by content hash; a changed file is read again) and resumable (rows are written in atomic
 parts after their images; a file enters the ledger once all its images are stored).
 Very large containers (the CIMP HDF5 layout) are read part by part, spread over the workers.
+Ctrl-C stops it at once: the workers (which ignore SIGINT) are terminated, what was read is
+kept, and the report says it was interrupted; the same command resumes. Images that cimp
+itself wrote (dose transfers) are no acquisitions: skipped unless `include_derived`.
 """
 
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import os
 import re
+import signal
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from cimp import io
+from cimp.domain import origin
+from cimp.errors import CimpError
 from cimp.progress import track
 from cimp.store import Store, content_id, file_hash
 
@@ -31,6 +38,7 @@ class IngestReport:
     files_known: int = 0  # already in the dataset, unchanged
     duplicates: int = 0  # images already stored from another file
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    interrupted: bool = False  # stopped by Ctrl-C: what was read is kept, a re-run resumes
 
     def reasons(self) -> list[tuple[str, int, str]]:
         """(reason, files, an example path) per kind of reason, most frequent first;
@@ -65,38 +73,49 @@ def ingest(
     batch_size: int = 32,
     workers: int = 1,
     show_progress: bool = True,
+    include_derived: bool = False,
 ) -> IngestReport:
     """Add the images of every readable file under `sources` to the dataset at `dataset`.
 
     `workers` processes hash and read files; this process alone writes the store.
     """
+    missing = [str(s) for s in sources if not Path(s).exists()]
+    if missing:
+        raise CimpError(f"no such file or folder: {', '.join(missing)}")
+    if Path(dataset).is_file():
+        raise CimpError(f"{dataset} is a file: give a folder for the dataset")
     store = Store(dataset, splits, create=True)
     known_files = store.known_files()
     writer = _Writer(store, batch_size)
     report = writer.report
     files = list(discover(sources))
     large: list[tuple[Path, str, int]] = []
-    with _pool(workers, known_files) as run:
-        loaded = run(_load, files, 4)
-        for path, digest, content in track(loaded, "ingest", len(files), show_progress):
-            if isinstance(content, str):
-                report.skipped.append((str(path), content))
-            elif content is None or digest in known_files:
-                report.files_known += 1
-            elif isinstance(content, int):
-                large.append((path, digest, content))
-            else:
-                known_files.add(digest)
-                writer.take(path, digest, content, last=True)
-        for path, digest, n in large:
-            parts = run(_load_part, [(path, part) for part in range(n)], 1)
-            for part, content in track(parts, path.name, n, show_progress):
+    load = partial(_load, include_derived=include_derived)
+    try:
+        with _pool(workers, known_files) as run:
+            loaded = run(load, files, 4)
+            for path, digest, content in track(loaded, "ingest", len(files), show_progress):
                 if isinstance(content, str):
-                    report.skipped.append((f"{path} (part {part + 1} of {n})", content))
-                    content = []
-                writer.take(path, digest, content, last=part == n - 1)
+                    report.skipped.append((str(path), content))
+                elif content is None or digest in known_files:
+                    report.files_known += 1
+                elif isinstance(content, int):
+                    large.append((path, digest, content))
+                else:
+                    known_files.add(digest)
+                    writer.take(path, digest, content, last=True)
+            for path, digest, n in large:
+                parts = run(_load_part, [(path, part) for part in range(n)], 1)
+                for part, content in track(parts, path.name, n, show_progress):
+                    if isinstance(content, str):
+                        report.skipped.append((f"{path} (part {part + 1} of {n})", content))
+                        content = []
+                    writer.take(path, digest, content, last=part == n - 1)
+    except KeyboardInterrupt:
+        report.interrupted = True
     writer.flush()
-    store.compact()
+    if not report.interrupted:
+        store.compact()
     _write_skipped(store.root / "skipped.csv", report.skipped)
     return report
 
@@ -141,9 +160,12 @@ class _Writer:
 
 
 _KNOWN: set[str] = set()
+DERIVED = "written by cimp (a dose transfer), not an acquisition: ingest --include-derived takes it"
 
 
-def _load(path: Path) -> tuple[Path, str | None, list[io.Record] | str | int | None]:
+def _load(
+    path: Path, include_derived: bool = False
+) -> tuple[Path, str | None, list[io.Record] | str | int | None]:
     """(path, content hash, records): a reason string instead of records, None when the
     file is already in the dataset, or the number of parts of a very large container."""
     try:
@@ -154,7 +176,12 @@ def _load(path: Path) -> tuple[Path, str | None, list[io.Record] | str | int | N
         return path, digest, None
     try:
         n = io.parts(path)
-        return path, digest, io.read(path) if n == 1 else n
+        if n > 1:
+            return path, digest, n
+        records = io.read(path)
+        if not include_derived and all(origin(r.extra) == "derived" for r in records):
+            return path, digest, DERIVED
+        return path, digest, records
     except io.UnreadableFile as err:
         return path, digest, str(err)
     except OSError as err:
@@ -174,19 +201,33 @@ def _remember(known: set[str]) -> None:
     _KNOWN = known
 
 
+def _start_worker(known: set[str]) -> None:
+    """A worker leaves Ctrl-C to the main process, which terminates it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _remember(known)
+
+
 @contextmanager
 def _pool(workers: int, known: set[str]):
-    """run(fn, items, chunksize): fn mapped over items in order, here or in processes."""
+    """run(fn, items, chunksize): fn mapped over items in order, here or in processes.
+    On any exception (Ctrl-C among them) the workers are terminated, not waited for."""
     _remember(set(known))
     if workers <= 1:
         yield lambda fn, items, chunksize: map(fn, items)
         return
-    with ProcessPoolExecutor(workers, initializer=_remember, initargs=(set(known),)) as pool:
+    pool = multiprocessing.get_context("fork").Pool(workers, _start_worker, (set(known),))
 
-        def run(fn: Callable, items: list, chunksize: int) -> Iterator:
-            return pool.map(fn, items, chunksize=chunksize)
+    def run(fn: Callable, items: list, chunksize: int) -> Iterator:
+        return pool.imap(fn, items, chunksize)
 
+    try:
         yield run
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 def _write_skipped(path: Path, skipped: list[tuple[str, str]]) -> None:

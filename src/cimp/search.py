@@ -86,11 +86,24 @@ def allowed_rows(table: pd.DataFrame, conditions: list[Condition]) -> np.ndarray
     return keep
 
 
+def parse_setting(text: str) -> Condition:
+    """'dwell_time=2us' -> Condition('dwell_time', '=', 2.0), for a metadata query."""
+    if _CONDITION.match(text) is None:
+        raise CimpError(
+            f"--set {text!r}: a setting is field=value, e.g. --set dwell_time=2us "
+            f"(to keep only some images, use --where '{text.strip()}>5us' and the like)"
+        )
+    c = parse_condition(text)
+    if c.op not in ("=", "=="):
+        raise CimpError(f"--set {text!r}: a setting is field=value; filters go in --where")
+    if isinstance(c.value, float) and schema.field(c.field).log and c.value <= 0:
+        unit = schema.field(c.field).unit
+        raise CimpError(f"--set {text!r}: {c.field} is a positive quantity ({unit})")
+    return c
+
+
 def settings_from(conditions: list[Condition]) -> dict[str, float | str]:
     """Settings for a metadata query, written as `field=value` conditions."""
-    for c in conditions:
-        if c.op not in ("=", "=="):
-            raise CimpError(f"a setting is field=value, not {c.field}{c.op}...")
     return {c.field: c.value for c in conditions}
 
 
@@ -112,18 +125,41 @@ def search(
     exclude_row: int | None = None,
     index: VectorIndex | None = None,
 ) -> pd.DataFrame:
-    """The k images most similar to the query embedding, within the conditions, best first."""
-    index = index or VectorIndex(emb.image)
+    """The k images most similar to the query embedding, within the conditions, best first.
+
+    `closer_than` is the share of the dataset's images less similar to the query than the
+    hit: raw similarities of one model often differ in the second decimal only."""
+    if k < 1:
+        raise CimpError(f"-k {k}: ask for at least one image")
     allowed = allowed_rows(emb.table, list(conditions))
     if exclude_row is not None:
         allowed = np.ones(len(emb.table), dtype=bool) if allowed is None else allowed.copy()
         allowed[exclude_row] = False
+    if allowed is not None and not allowed.any():
+        return _hits(emb.table, np.array([], int), np.array([]), np.array([]))
+    index = index or VectorIndex(emb.image)
     scores, rows = index.search(query, k, allowed)
     found = rows[0] >= 0
-    hits = emb.table.iloc[rows[0][found]].copy()
-    hits.insert(0, "similarity", scores[0][found])
-    hits.insert(0, "rank", np.arange(1, found.sum() + 1))
-    hits.insert(2, "row", rows[0][found])
+    everyone = np.sort(emb.image @ np.asarray(query, dtype=np.float32).ravel())
+    closer = np.searchsorted(everyone, scores[0][found], side="left") / max(len(everyone), 1)
+    return _hits(emb.table, rows[0][found], scores[0][found], closer)
+
+
+def listing(emb: Embeddings, k: int, conditions: list[Condition]) -> pd.DataFrame:
+    """The first k images (by file) that pass the conditions, when nothing is asked for."""
+    if k < 1:
+        raise CimpError(f"-k {k}: ask for at least one image")
+    rows = np.flatnonzero(allowed_rows(emb.table, conditions))[:k]
+    nan = np.full(len(rows), np.nan)
+    return _hits(emb.table, rows, nan, nan)
+
+
+def _hits(table: pd.DataFrame, rows, similarity, closer) -> pd.DataFrame:
+    hits = table.iloc[rows].copy()
+    hits.insert(0, "closer_than", closer)
+    hits.insert(0, "similarity", similarity)
+    hits.insert(0, "rank", np.arange(1, len(rows) + 1))
+    hits.insert(2, "row", rows)
     return hits.reset_index(drop=True)
 
 
@@ -135,11 +171,11 @@ def describe_settings(settings: dict) -> str:
     return ", ".join(parts)
 
 
-def first_image(path: str | Path) -> np.ndarray:
-    """The first image of a file, through cimp's readers."""
+def first_record(path: str | Path):
+    """The first image of a file with its metadata, through cimp's readers."""
     from cimp.io import UnreadableFile, read
 
     try:
-        return read(path)[0].image
+        return read(path)[0]
     except (UnreadableFile, OSError) as err:
         raise CimpError(f"cannot read {path}: {err}") from None

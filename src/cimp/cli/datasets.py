@@ -105,21 +105,33 @@ def ingest(
     workers: Annotated[int, typer.Option(help="Processes reading files.")] = min(
         4, os.cpu_count() or 1
     ),
+    include_derived: Annotated[
+        bool, typer.Option(help="Also take images cimp wrote (dose transfers).")
+    ] = False,
 ) -> None:
     """Add every readable image under SOURCES to the dataset at --out.
 
     Bad files never stop the run: each is listed with its reason in OUT/skipped.csv.
-    Re-running adds nothing twice; a killed run resumes where it stopped.
+    Re-running adds nothing twice; Ctrl-C or a kill keeps what was read, and the same
+    command resumes where it stopped.
     """
     from cimp.ingest import ingest as run_ingest
 
-    missing = [str(s) for s in sources if not s.exists()]
-    if missing:
-        fail(f"no such file or folder: {', '.join(missing)}")
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         fail("--val and --test must be fractions with val + test < 1")
     splits = {"train": 1.0 - val - test, "val": val, "test": test}
-    report = run_ingest(sources, out, splits, workers=workers, show_progress=sys.stderr.isatty())
+    report = run_ingest(
+        sources, out, splits, workers=workers, show_progress=sys.stderr.isatty(),
+        include_derived=include_derived,
+    )  # fmt: skip
+    if report.interrupted:
+        console.print(
+            f"[yellow]interrupted:[/yellow] kept {report.images_added} images from "
+            f"{report.files_read} files in {escape(str(out))}; run the same command again "
+            "to resume",
+            soft_wrap=True,
+        )
+        raise typer.Exit(130)
     console.print(
         f"added [bold]{report.images_added}[/bold] images from {report.files_read} files; "
         f"{report.files_known} files were already in the dataset, "

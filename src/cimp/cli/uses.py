@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -90,45 +91,67 @@ def search(
     """
     from cimp import search as s
     from cimp.embeddings import embed_image, embed_settings
+    from cimp.store import Store
     from cimp.train import load_run, resolve_device
 
     _check_run(run)
-    if sum(q is not None and q != [] for q in (image, row, settings)) != 1:
-        fail("give exactly one query: --image FILE, --row ID or --set field=value ...")
-    emb = _embedded(run, dataset, device)
+    if sum(q is not None and q != [] for q in (image, row, settings)) > 1:
+        fail("give one query: --image FILE, --row ID or --set field=value ... (or none)")
+    if k < 1:
+        fail(f"-k {k}: ask for at least one image")
     conditions = [s.parse_condition(c) for c in where or []]
+    wanted = s.settings_from([s.parse_setting(c) for c in settings or []])
+    if image is None and row is None and not wanted and not conditions:
+        fail("say what to find: --image FILE, --row ID, --set field=value or --where ...")
+    emb = _embedded(run, dataset, device)
     model, normalizer, _ = load_run(run, resolve_device(device))
-    exclude = None
+    query_image, exclude = None, None
     if row is not None:
         exclude = s.find_row(emb.table, row)
         query, what = emb.image[exclude], f"images like row {exclude}"
+        query_image = Store(dataset).image(emb.table["image_id"].iat[exclude])
     elif image is not None:
-        query = embed_image(model, s.first_image(image))
+        record = s.first_record(image)
+        _print_domain(_query_domain(run, model, record))
+        query_image, query = record.image, embed_image(model, record.image)
         what = f"images like {image.name}"
-    else:
-        wanted = s.settings_from([s.parse_condition(c) for c in settings])
+    elif wanted:
         query = embed_settings(model, normalizer, wanted)
         what = f"images acquired at about {s.describe_settings(wanted)}"
-    hits = s.search(emb, query, k, conditions, exclude_row=exclude)
-    asked = [c.field for c in conditions] + (list(wanted) if settings else [])
+    if image is None and row is None and not wanted:
+        hits = s.listing(emb, k, conditions)
+        total = int(s.allowed_rows(emb.table, conditions).sum())
+        what = f"images that pass the filters: {total} in all, {len(hits)} shown"
+    else:
+        hits = s.search(emb, query, k, conditions, exclude_row=exclude)
+    asked = [c.field for c in conditions] + list(wanted)
     _print_hits(hits, what, list(dict.fromkeys(asked)) or SHOWN)
     if sheet is not None:
-        _write_sheet(hits, dataset, sheet, what, exclude, emb)
+        _write_sheet(hits, dataset, sheet, what, query_image)
+
+
+def _query_domain(run: Path, model, record) -> list[str]:
+    from cimp.domain import for_run
+    from cimp.predict import out_of_domain
+
+    return out_of_domain(for_run(run), record, model.config.intensity_scale)
 
 
 def _print_hits(hits, what: str, columns: list[str]) -> None:
     from cimp.schema import field
 
     units = [f" ({field(c).unit})" if field(c).unit else "" for c in columns]
-    table = Table("#", "similarity", "frame", title=escape(what))
+    table = Table("#", "similarity", "closer than", "frame", title=escape(what))
     table.add_column("file", overflow="fold")
     for name, unit in zip(columns, units, strict=True):
         table.add_column(f"{name}{unit}")
     for _, hit in hits.iterrows():
         cells = [f"{hit[c]:.4g}" if isinstance(hit[c], float) else str(hit[c]) for c in columns]
+        ranked = np.isfinite(hit["similarity"])
         table.add_row(
             str(hit["rank"]),
-            f"{hit['similarity']:.3f}",
+            f"{hit['similarity']:.3f}" if ranked else "-",
+            f"{100 * hit['closer_than']:.1f} %" if ranked else "-",
             str(hit["frame"]),
             escape(Path(hit["source"]).name),
             *cells,
@@ -136,22 +159,31 @@ def _print_hits(hits, what: str, columns: list[str]) -> None:
     console.print(table)
     if hits.empty:
         console.print("[yellow]no image passes the filters[/yellow]")
+    elif np.isfinite(hits["similarity"]).any():
+        console.print(
+            "closer than: the share of the dataset's images less similar to the query "
+            "(raw similarities of one model differ little; this ranks them)"
+        )
 
 
-def _write_sheet(hits, dataset: Path, sheet: Path, what: str, exclude, emb) -> None:
+def _write_sheet(hits, dataset: Path, sheet: Path, what: str, query) -> None:
     from cimp.figures import contact_sheet
     from cimp.store import Store
 
     store = Store(dataset)
-    items = [
-        (store.image(h["image_id"]), f"#{h['rank']} {h['similarity']:.2f}", False)
-        for _, h in hits.iterrows()
-    ]
-    if exclude is not None:
-        items.insert(0, (store.image(emb.table["image_id"].iat[exclude]), "query", True))
+    items = [(store.image(h["image_id"]), _label(h), False) for _, h in hits.iterrows()]
+    if query is not None:
+        items.insert(0, (query, "query", True))
     rows = [items[i : i + 6] for i in range(0, len(items), 6)] or [[]]
+    sheet.parent.mkdir(parents=True, exist_ok=True)
     contact_sheet(rows, sheet, what)
     console.print(f"contact sheet: [bold]{sheet}[/bold]")
+
+
+def _label(hit) -> str:
+    if not np.isfinite(hit["similarity"]):
+        return f"#{hit['rank']}"
+    return f"#{hit['rank']} closer than {100 * hit['closer_than']:.0f} %"
 
 
 @app.command()
