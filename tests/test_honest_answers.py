@@ -130,3 +130,18 @@ def test_a_search_rewrites_nothing_and_a_read_only_dataset_is_searchable(
     assert not (copy / "embeddings").exists()
     assert list((tmp_path / "cache" / "embeddings").rglob("part-*.npz"))
     assert "read-only" in _text(result) and str(tmp_path / "cache") in result.output
+
+
+def test_audit_names_the_images_that_lie_outside_the_training_domain(trained, tmp_path):
+    from cimp.ingest import ingest
+
+    run, _, emb = trained
+    tifffile.imwrite(tmp_path / "real.tif", _stored_image(trained))
+    ds = tmp_path / "ds"
+    simulated = emb.table.loc[emb.table["split"] == "train", "source"].iat[0]
+    ingest([tmp_path / "real.tif", simulated], ds, show_progress=False)
+    result = runner.invoke(app, ["audit", str(run), str(ds)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    text = _text(result)
+    assert "1 of 2 images lie outside what the run was trained on" in text
+    assert "a real image; the run was trained on simulated images only" in text

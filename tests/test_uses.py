@@ -2,6 +2,7 @@
 
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -238,3 +239,19 @@ def test_search_by_image_ranks_by_a_similarity_that_discriminates(trained, tmp_p
          "--sheet", str(sheet)],
     )  # fmt: skip
     assert result.exit_code == 0 and "closer than" in result.output
+
+
+def test_report_on_two_foreign_images_says_too_few_and_names_the_training_set(
+    trained, tmp_path, monkeypatch
+):
+    from cimp.ingest import ingest
+
+    run, dataset, emb = trained
+    sources = list(emb.table["source"].iloc[:2])
+    small = tmp_path / "small"
+    ingest(sources, small, show_progress=False)
+    monkeypatch.chdir(tmp_path)  # the training set's path must not depend on where we are
+    text = report(run, small, tmp_path / "r.html", "cpu", show_progress=False).read_text()
+    assert "Too few images (2; at least 10)" in text and "<th>R2</th>" not in text
+    assert str(Path(dataset).resolve()) in text
+    assert "trained on simulated images only" in text

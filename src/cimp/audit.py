@@ -16,15 +16,26 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from cimp.domain import Domain
 from cimp.embeddings import Embeddings
 from cimp.predict import Predictor
 
 SHOWN = ["image_id", "source", "frame", "split"]
 
 
-def audit(predictor: Predictor, emb: Embeddings, fields: list[str] | None = None) -> pd.DataFrame:
-    """One row per image, worst first: score, suspect fields, and each field's error."""
-    return _scored(predictor, emb.image, emb.table, fields)
+def audit(
+    predictor: Predictor,
+    emb: Embeddings,
+    fields: list[str] | None = None,
+    domain: Domain | None = None,
+) -> pd.DataFrame:
+    """One row per image, worst first: score, suspect fields, each field's error and, with
+    the run's domain, how the image lies outside it (its score is then an extrapolation)."""
+    scored = _scored(predictor, emb.image, emb.table, fields)
+    if domain is not None:
+        notes = pd.Series(["; ".join(n) for n in domain.check_rows(emb.table)], emb.table.index)
+        scored["out_of_domain"] = notes[scored.index]
+    return scored
 
 
 def _scored(predictor, x, table, fields) -> pd.DataFrame:

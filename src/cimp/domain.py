@@ -103,6 +103,35 @@ class Domain:
                     )
         return notes
 
+    def check_rows(self, table: pd.DataFrame) -> list[list[str]]:
+        """`check` for every row of a dataset table (pixels not measured)."""
+        fields = [n for n in self.fields if n in table]
+        values = table[fields].to_dict("records")
+        return [
+            self.check(meta, origin(extra), str(dtype), (int(h), int(w)))
+            for meta, extra, dtype, h, w in zip(
+                values, table["extra"], table["dtype"], table["height"], table["width"],
+                strict=True,
+            )
+        ]  # fmt: skip
+
+    def describe(self) -> str:
+        """One sentence on the training images, for reports."""
+        lo, hi = self.sizes
+        return (
+            f"{' and '.join(self.origins)} images, stored as {', '.join(self.dtypes)}, "
+            f"{lo}-{hi} px frames"
+            + (
+                f", beam energy {self._range('beam_energy')} kV"
+                if "beam_energy" in self.fields
+                else ""
+            )
+        )
+
+    def _range(self, name: str) -> str:
+        lo, hi = self.fields[name]
+        return f"{lo:.4g}" if lo == hi else f"{lo:.4g}-{hi:.4g}"
+
     @staticmethod
     def _inside(name: str, value: float, lo: float, hi: float) -> bool:
         f = schema.field(name)

@@ -17,11 +17,13 @@ import numpy as np
 
 from cimp import figures, predict, schema
 from cimp.audit import audit, corruption_benchmark
+from cimp.domain import Domain, for_run
 from cimp.embeddings import Embeddings, embed_dataset
 from cimp.retrieval import retrieval
 from cimp.store import Store
-from cimp.train import run_config
+from cimp.train import run_config, trained_on
 
+MIN_IMAGES = 10  # fewer held-out images than this give no R2, coverage or calibration curve
 SECTIONS = (
     "Evaluation",
     "Predicted vs recorded",
@@ -50,8 +52,8 @@ def report(
     config = run_config(run)
     emb = embed_dataset(run, dataset, device, show_progress=show_progress)
     predictor = predict.for_run(run, device=device, show_progress=show_progress)
-    trained_on = Path(config["train"]["dataset"]).resolve()
-    foreign = trained_on != Path(dataset).resolve()
+    trained = trained_on(run)
+    foreign = trained != Path(dataset).resolve()
     test = emb.table["split"].to_numpy() == "test"
     held = emb if foreign or not test.any() else emb.subset(test)
     fields = [f for f in config["model"]["fields"] if f in predictor.fields]
@@ -59,11 +61,13 @@ def report(
     rng = np.random.default_rng(seed)
 
     parts = [f"<h1>cimp report: {html.escape(Path(run).name)} on {html.escape(str(dataset))}</h1>"]
-    parts.append(_intro(run, dataset, emb, held, foreign, trained_on))
+    parts.append(_intro(run, dataset, emb, held, foreign, trained))
+    parts.append(_domain(for_run(run), emb))
     bodies = [
         _evaluation(predictor, held, fields),
-        _png(figures.predicted_vs_recorded, *_recorded_and_predicted(predictor, held, fields)),
-        _png(figures.embedding_map, held.image, _recorded(held, fields)),
+        _enough(held)
+        or _png(figures.predicted_vs_recorded, *_recorded_and_predicted(predictor, held, fields)),
+        _enough(held) or _png(figures.embedding_map, held.image, _recorded(held, fields)),
         _retrieval_examples(store, held, rng),
         _calibration(predictor, held),
         _suspects(store, predictor, emb, held, fields),
@@ -97,7 +101,50 @@ def _intro(run, dataset, emb: Embeddings, held: Embeddings, foreign: bool, train
     return text
 
 
+def _domain(domain: Domain | None, emb: Embeddings) -> str:
+    """What the run was trained on, and how many of these images lie outside it."""
+    if domain is None:
+        return (
+            "<p class='note'>The run records no training domain and its dataset is gone: "
+            "whether these images are like its training images cannot be checked.</p>"
+        )
+    text = f"<p>The model was trained on {html.escape(domain.describe())}.</p>"
+    if domain.origins == ["simulated"]:
+        text += (
+            "<p class='note'>The model was trained on simulated images only: on real "
+            "acquisitions its numbers say how well the simulator stands in for the "
+            "instrument, not what the instrument recorded.</p>"
+        )
+    notes = domain.check_rows(emb.table)
+    outside = [n for n in notes if n]
+    if outside:
+        reasons: dict[str, int] = {}
+        for note in outside:
+            for reason in note:
+                key = reason.split(";")[0].split(" lies ")[0].split(" ")[0]
+                reasons[key] = reasons.get(key, 0) + 1
+        listed = ", ".join(f"{k} ({v})" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
+        text += (
+            f"<p class='note'>{len(outside)} of {len(notes)} images lie outside what the "
+            f"model was trained on (by {html.escape(listed)}): their predictions and audit "
+            "scores are extrapolations.</p>"
+        )
+    return text
+
+
+def _enough(held: Embeddings) -> str:
+    """'' when there are enough held-out images to score, else a note that says so."""
+    if len(held.table) >= MIN_IMAGES:
+        return ""
+    return (
+        f"<p class='note'>Too few images ({len(held.table)}; at least {MIN_IMAGES}) to score: "
+        "no number is shown rather than a meaningless one.</p>"
+    )
+
+
 def _evaluation(predictor: predict.Predictor, held: Embeddings, fields: list[str]) -> str:
+    if _enough(held):
+        return _enough(held)
     r = retrieval(held.image, held.meta)
     rows = [
         ("image &rarr; metadata", r["image_to_meta_top1"], r["image_to_meta_top5"]),
@@ -121,7 +168,9 @@ def _evaluation(predictor: predict.Predictor, held: Embeddings, fields: list[str
     for name in predictor.fields:
         recorded = held.table[name].to_numpy(dtype=np.float64)
         known = np.isfinite(recorded)
-        if known.sum() < 2:
+        if known.sum() < MIN_IMAGES:
+            out.append(f"<tr><td>{name}</td><td>{known.sum()}</td><td colspan=3>too few "
+                       "images</td></tr>")  # fmt: skip
             continue
         f = schema.field(name)
         y, p = f.forward(recorded[known]), f.forward(predicted[name].to_numpy()[known])
@@ -177,6 +226,8 @@ def _retrieval_examples(store: Store, held: Embeddings, rng, queries: int = 4, k
 
 
 def _calibration(predictor: predict.Predictor, held: Embeddings) -> str:
+    if _enough(held):
+        return _enough(held)
     levels = (0.1, 0.25, 0.5, 0.75, 0.8, 0.9, 0.95, 0.99)
     coverage = predict.coverage(predictor, held, levels)
     return (
@@ -188,13 +239,19 @@ def _calibration(predictor: predict.Predictor, held: Embeddings) -> str:
 
 def _suspects(store, predictor, emb: Embeddings, held: Embeddings, fields, shown: int = 12) -> str:
     found = audit(predictor, emb, fields).head(shown)
-    bench = corruption_benchmark(predictor, held, fields, repeats=10)
+    if _enough(held):
+        measured = "Too few held-out images to measure how well the audit finds mistakes."
+    else:
+        bench = corruption_benchmark(predictor, held, fields, repeats=10)
+        measured = (
+            "Measured on held-out images with 5 % of records corrupted: ROC-AUC "
+            f"{bench['roc_auc']:.2f}, precision in the top 5 % "
+            f"{100 * bench['precision_at_fraction']:.0f} %."
+        )
     out = [
         "<p>Images whose recorded metadata is furthest from what their pixels say; a field's "
         "number is how far outside its 90 % interval it lies (2x = twice the half-width). "
-        "Measured on held-out images with 5 % of records corrupted: ROC-AUC "
-        f"{bench['roc_auc']:.2f}, precision in the top 5 % "
-        f"{100 * bench['precision_at_fraction']:.0f} %.</p>",
+        f"{measured}</p>",
         "<table><tr><th>#</th><th>file</th><th>frame</th><th>score</th>"
         "<th>suspect fields</th></tr>",
     ]

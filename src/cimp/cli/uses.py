@@ -280,21 +280,32 @@ def audit(
     pixels say, and the worst are listed with the fields most likely wrong (in units of the
     field's 90 % interval: 3x means three times further than the interval reaches)."""
     from cimp.audit import audit as run_audit
+    from cimp.domain import for_run as domain_for_run
     from cimp.predict import for_run
     from cimp.train import run_config
 
     _check_run(run)
+    if csv is not None and not csv.parent.is_dir():
+        fail(f"--csv {csv}: no folder {csv.parent}")
     emb = _embedded(run, dataset, device)
     predictor = for_run(run, device=device, show_progress=_progress())
     fields = run_config(run)["model"]["fields"]
-    scores = run_audit(predictor, emb, fields)
+    scores = run_audit(predictor, emb, fields, domain_for_run(run))
     table = Table("#", "score", "file", "frame", "suspect fields", title=f"{dataset}: worst {top}")
+    table.add_column("out of domain", overflow="fold")
     for n, (_, row) in enumerate(scores.head(top).iterrows(), start=1):
         table.add_row(
             str(n), f"{row['score']:.2f}", escape(Path(row["source"]).name), str(row["frame"]),
-            escape(row["suspects"] or "-"),
+            escape(row["suspects"] or "-"), escape(row.get("out_of_domain") or "-"),
         )  # fmt: skip
     console.print(table)
+    foreign = int((scores["out_of_domain"] != "").sum()) if "out_of_domain" in scores else 0
+    if foreign:
+        console.print(
+            f"[bold red]{foreign} of {len(scores)} images lie outside what the run was "
+            "trained on[/bold red]: their scores are extrapolations (see the last column, "
+            "or --csv)"
+        )
     errors = scores.filter(like="error_")
     outside, known = int((errors > 1).to_numpy().sum()), int(errors.notna().to_numpy().sum())
     console.print(
