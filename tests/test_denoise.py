@@ -31,6 +31,7 @@ from cimp.store import Store
 from cimp.train import train
 
 runner = CliRunner()
+WIDE = {"COLUMNS": "250"}
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +267,43 @@ def test_a_real_velox_haadf_image_is_re_rendered_in_tiles(drun, real_files, tmp_
     assert written.image.shape == (512, 512) and np.isfinite(written.image).all()
     assert written.metadata["dwell_time"] == pytest.approx(2 * before.metadata["dwell_time"])
     assert written.metadata["pixel_size"] == pytest.approx(before.metadata["pixel_size"])
+
+
+def test_a_huge_dose_ratio_writes_no_negative_counts_and_says_it_extrapolates(drun, tmp_path):
+    low = sorted((drun[1] / "raw").glob("*-low.hspy"))[0]
+    source = shutil.copy(low, tmp_path / "scan.hspy")
+    result = runner.invoke(
+        app, ["denoise", str(drun[0]), str(source), "--dwell-time", "x1000"], env=WIDE
+    )
+    assert result.exit_code == 0, result.output
+    written = read(tmp_path / "scan-dose-x1e+03.hspy")[0]
+    assert written.image.min() >= 0
+    assert "x1e+03 dose lies beyond" in " ".join(result.output.split())
+
+
+def test_a_bad_option_is_reported_once_not_once_per_file(drun, tmp_path):
+    lows = sorted((drun[1] / "raw").glob("*-low.hspy"))[:3]
+    result = runner.invoke(
+        app, ["denoise", str(drun[0]), *map(str, lows), "--dwell-time", "fourfold"]
+    )
+    assert result.exit_code == 2 and result.output.count("dwell_time") == 1, result.output
+    result = runner.invoke(app, ["denoise", str(drun[0]), *map(str, lows), "--dwell-time", "2kg"])
+    assert result.exit_code == 2 and result.output.count("error") == 1, result.output
+
+
+def test_a_dose_transfer_reads_back_as_derived_and_ingest_skips_it(drun, tmp_path):
+    low = sorted((drun[1] / "raw").glob("*-low.hspy"))[0]
+    source = shutil.copy(low, tmp_path / "scan.hspy")
+    for fmt in ("hspy", "tiff"):
+        args = ["denoise", str(drun[0]), str(source), "--dwell-time", "x4", "--format", fmt]
+        assert runner.invoke(app, [*args, "--out-dir", str(tmp_path / "out")]).exit_code == 0
+    for written in sorted((tmp_path / "out").iterdir()):
+        (record,) = read(written)
+        assert record.extra["origin"] == "derived", written
+        shown = runner.invoke(app, ["inspect", str(written)], env=WIDE)
+        assert "derived" in shown.output and "not an acquisition" in shown.output
+    report = ingest([tmp_path / "out"], tmp_path / "ds", show_progress=False)
+    assert report.images_added == 0 and len(report.skipped) == 2
+    assert all("written by cimp" in reason for _, reason in report.skipped)
+    again = ingest([tmp_path / "out"], tmp_path / "ds2", show_progress=False, include_derived=True)
+    assert (again.images_added, again.duplicates) == (1, 1)  # both files hold the same pixels

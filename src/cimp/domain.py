@@ -151,6 +151,17 @@ class Domain:
         )
 
 
+def out_of_domain(domain: Domain | None, record, scale: float) -> list[str]:
+    """Every way a record (image and metadata) lies outside a run's training images."""
+    if domain is None:
+        return ["cannot be checked: the run records no training domain and its dataset is gone"]
+    level = brightness(record.image, scale)
+    shape = record.image.shape
+    return domain.check(
+        record.metadata, origin(record.extra), str(record.image.dtype), shape, level
+    )
+
+
 def for_run(run: str | Path) -> Domain | None:
     """The run's domain: RUN/domain.json, else measured on its training split (if the
     dataset is still there) and saved; None when neither is possible."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cimp import io, schema
+from cimp.domain import origin
 
 
 def inspect_file(path: str | Path) -> dict:
@@ -52,6 +53,7 @@ def _image_entry(record: io.Record) -> dict:
     }
     return {
         "frames": [record.frame],
+        "origin": origin(record.extra),
         "signal": record.extra.get("signal", ""),
         "shape": list(record.image.shape),
         "dtype": str(record.image.dtype),

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from cimp import schema
-from cimp.domain import Domain, brightness, origin
 from cimp.domain import for_run as domain_for_run
+from cimp.domain import out_of_domain
 from cimp.embeddings import Embeddings
 from cimp.errors import CimpError
 
@@ -279,13 +279,3 @@ def predict_files(
             images.append(entry)
         out.append({"path": str(path), "error": None, "images": images})
     return out
-
-
-def out_of_domain(domain: Domain | None, record, scale: float) -> list[str]:
-    """Every way a record lies outside the run's training images (see cimp.domain)."""
-    if domain is None:
-        return ["cannot be checked: the run records no training domain and its dataset is gone"]
-    level = brightness(record.image, scale)
-    shape = record.image.shape
-    source = origin(record.extra)
-    return domain.check(record.metadata, source, str(record.image.dtype), shape, level)

@@ -83,6 +83,11 @@ def _print_inspection(entry: dict) -> None:
             shown = f"{value:.6g}" if isinstance(value, float) else str(value)
             table.add_row(name, escape(shown), field["unit"], escape(field["from"]))
         console.print(table)
+        if image["origin"] == "derived":
+            console.print(
+                "  [bold yellow]derived:[/bold yellow] written by cimp (a dose transfer), "
+                "not an acquisition; its settings are the transfer's target"
+            )
         for name, note in image["ignored"].items():
             console.print(f"  [yellow]ignored[/yellow] {name}: {escape(note)}")
         if image["missing_core"]:

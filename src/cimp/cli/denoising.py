@@ -113,5 +113,9 @@ def denoise(
         else:
             table.add_row(escape(r["source"]), frame, f"x{r['ratio']:.3g}", escape(r["output"]))
     console.print(table)
+    for r in results:
+        for note in r.get("notes", []):
+            where = f"{Path(r['source']).name} frame {r['frame']}"
+            console.print(f"  [yellow]note[/yellow] {escape(where)}: {escape(note)}")
     if any(r["error"] for r in results):
         raise typer.Exit(1)

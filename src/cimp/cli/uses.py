@@ -131,8 +131,7 @@ def search(
 
 
 def _query_domain(run: Path, model, record) -> list[str]:
-    from cimp.domain import for_run
-    from cimp.predict import out_of_domain
+    from cimp.domain import for_run, out_of_domain
 
     return out_of_domain(for_run(run), record, model.config.intensity_scale)
 

@@ -3,14 +3,15 @@
 The image is standardised once (its mean and spread), embedded once (centre crop, as the
 CIMP run embeds), the U-Net runs over it in tiles, and the physics of `dose.at_target`
 takes the clean image to the target dose. The result is in the detector's counts at the
-target settings, as 32-bit floats: it may exceed the source's integer range.
+target settings, as 32-bit floats: it may exceed the source's integer range, but it is
+never negative nor below the black level the denoiser read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,8 @@ from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.errors import CimpError
 from cimp.train import load_run, resolve_device
 
+RATIO_MARGIN = 1.5  # a ratio this far beyond the trained ones is named as such
+
 
 @dataclass
 class Transfer:
@@ -36,6 +39,7 @@ class Transfer:
     target: dict
     ratio: float  # target dose / source dose
     black: float  # the black level the denoiser read, in counts
+    notes: list[str] = field(default_factory=list)  # out of domain, ratios not trained on
 
 
 class Denoiser:
@@ -88,10 +92,22 @@ class Denoiser:
         )
         black_z = unet.black_level(cond, mean.to(device), std.to(device)).cpu()
         black = mean + std * black_z
-        clean = mean + std * torch.from_numpy(clean_z)
+        clean = torch.maximum(mean + std * torch.from_numpy(clean_z), black)  # no signal < 0
         out = at_target(clean[None], black.reshape(1), torch.tensor([ratio]))[0].numpy()
+        out = np.clip(out / scale, 0.0, None)  # detector counts are never negative
         black = float(black)
-        return Transfer((out / scale).astype(np.float32), source, target, ratio, black / scale)
+        notes = self.notes(ratio)
+        return Transfer(out.astype(np.float32), source, target, ratio, black / scale, notes)
+
+    def notes(self, ratio: float) -> list[str]:
+        """What the user should know about a transfer: a ratio beyond those trained on."""
+        trained = self.config.get("pairs", {}).get("ratio_range")
+        if trained and ratio > RATIO_MARGIN * trained[1]:
+            return [
+                f"x{ratio:.3g} dose lies beyond the x{trained[0]:.3g}-x{trained[1]:.3g} the "
+                "denoiser was trained on: the output is an extrapolation"
+            ]
+        return []
 
     def condition(self, x: np.ndarray, source: dict, target: dict, ratio: float) -> torch.Tensor:
         """The conditioning vector of an image (model units) and its source and target."""

@@ -57,12 +57,26 @@ def target_settings(source: dict, changes: dict[str, str]) -> tuple[dict, float]
     return target, ratio
 
 
+def check_changes(changes: dict[str, str]) -> None:
+    """Refuse a badly written change once, before any file is read."""
+    for name, text in changes.items():
+        if name not in DOSE_FIELDS:
+            raise CimpError(f"a dose transfer changes {' or '.join(DOSE_FIELDS)}, not {name}")
+        factor = _FACTOR.match(text)
+        value = float(factor.group(1)) if factor else _absolute(name, text)
+        if not np.isfinite(value) or value <= 0:
+            raise CimpError(f"{name}: {text!r} is not a positive factor or value")
+
+
 def _absolute(name: str, text: str) -> float:
     quantity = _QUANTITY.match(text)
     if quantity is None:
         raise CimpError(f"{name}: write a factor (x4) or a value with a unit (20us), not {text!r}")
     unit = quantity.group(2) or None
-    return schema.to_canonical(name, float(quantity.group(1)), unit)
+    try:
+        return schema.to_canonical(name, float(quantity.group(1)), unit)
+    except ValueError as err:
+        raise CimpError(f"{name}: {text!r}: {err}") from None
 
 
 def metadata_shift(model, normalizer, source: pd.DataFrame, target: pd.DataFrame) -> np.ndarray:

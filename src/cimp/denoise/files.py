@@ -13,6 +13,8 @@ from pathlib import Path
 
 import cimp
 from cimp.denoise.apply import Denoiser, Transfer
+from cimp.denoise.condition import check_changes
+from cimp.domain import for_run, out_of_domain
 from cimp.errors import CimpError
 from cimp.io import UnreadableFile, read
 from cimp.io.hspy import WRITTEN
@@ -56,7 +58,11 @@ def denoise_files(
     tile: int = 512,
     show_progress: bool = False,
 ) -> list[dict]:
-    """Per image: source, frame, output path and dose ratio, or the error that stopped it."""
+    """Per image: source, frame, output path, dose ratio and notes (out of the domain the
+    CIMP run was trained on, a ratio beyond those the denoiser learned), or the error that
+    stopped it. Badly written changes stop everything before any file is read."""
+    check_changes(changes)
+    domain = for_run(denoiser.drun / "cimp")
     results = []
     for path in map(Path, paths):
         try:
@@ -84,5 +90,10 @@ def denoise_files(
                 "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             }
             write_transfer(out, result, record, history)
-            results.append(entry | {"output": str(out), "ratio": result.ratio, "error": None})
+            notes = out_of_domain(domain, record, denoiser.cimp.config.intensity_scale)
+            results.append(
+                entry
+                | {"output": str(out), "ratio": result.ratio, "error": None}
+                | {"notes": notes + result.notes}
+            )
     return results

@@ -95,7 +95,11 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
         "unet": unet.config.to_dict(),
         "train": asdict(cfg),
         "cimp": {"run": str(Path(cfg.run).resolve()), "weights": weights_id(cfg.run)},
-        "pairs": {"train": len(train_pairs), "val": len(val_pairs)},
+        "pairs": {
+            "train": len(train_pairs),
+            "val": len(val_pairs),
+            "ratio_range": _ratio_range(train_pairs, cfg),
+        },
     }
     _copy_run(Path(cfg.run), out / "cimp")
     log = (out / "log.jsonl").open("w")
@@ -176,6 +180,14 @@ def _training_data(cfg: DenoiserConfig, cimp, normalizer, crop: int) -> Training
         for name, part in (("train", train), ("val", val))
     }
     return TrainingData(table, images, train, val, singles, shift)
+
+
+def _ratio_range(pairs: pd.DataFrame, cfg: DenoiserConfig) -> list[float]:
+    """The dose ratios the denoiser learned from: its pairs', and its self-supervised ones."""
+    ratios = [float(r) for r in pairs["ratio"]] if cfg.pair_weight > 0 else []
+    if cfg.self_weight > 0:
+        ratios += [2.0, cfg.max_self_ratio]
+    return [min(ratios, default=1.0), max(ratios, default=1.0)]
 
 
 def _copy_run(run: Path, to: Path) -> None:
