@@ -175,7 +175,7 @@ def cosine(denoiser, outputs, cases: list[Case], ratio) -> float:
     for out, case in zip(outputs, cases, strict=True):
         source = case.acq.settings.metadata()
         target, _ = target_settings(source, {"beam_current": f"x{ratio}"})
-        images.append(embed_image(denoiser.cimp, (out / 65535.0).astype(np.float32), denoiser.crop))
+        images.append(embed_image(denoiser.cimp, out.astype(np.float32)))  # counts, as read
         targets.append(target)
     meta = embed_metadata(denoiser.cimp, denoiser.normalizer, pd.DataFrame(targets))
     return float(np.mean(np.sum(np.stack(images) * meta, axis=1)))
