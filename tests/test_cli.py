@@ -101,3 +101,16 @@ def test_a_user_error_is_one_line_and_a_bug_keeps_its_traceback(tmp_path, monkey
     Store(tmp_path / "ds", create=True)
     result = runner.invoke(app, ["summary", str(tmp_path / "ds")])
     assert isinstance(result.exception, ZeroDivisionError)
+
+
+def test_ingest_onto_a_file_or_from_nowhere_is_one_line_and_makes_nothing(tmp_path):
+    from cimp.errors import CimpError
+    from cimp.ingest import ingest
+
+    target = tmp_path / "notes.txt"
+    target.write_text("not a dataset")
+    result = runner.invoke(app, ["ingest", str(tmp_path), "--out", str(target)])
+    assert result.exit_code == 2 and "is a file" in _text(result)
+    with pytest.raises(CimpError, match="no such file or folder"):
+        ingest([tmp_path / "nowhere"], tmp_path / "ds", show_progress=False)
+    assert not (tmp_path / "ds").exists()
