@@ -290,12 +290,16 @@ def audit(
     predictor = for_run(run, device=device, show_progress=_progress())
     fields = run_config(run)["model"]["fields"]
     scores = run_audit(predictor, emb, fields, domain_for_run(run))
+    shown = scores.head(top)
     table = Table("#", "score", "file", "frame", "suspect fields", title=f"{dataset}: worst {top}")
-    table.add_column("out of domain", overflow="fold")
-    for n, (_, row) in enumerate(scores.head(top).iterrows(), start=1):
+    foreign_shown = "out_of_domain" in shown and (shown["out_of_domain"] != "").any()
+    if foreign_shown:
+        table.add_column("out of domain", overflow="fold")
+    for n, (_, row) in enumerate(shown.iterrows(), start=1):
+        cells = [escape(row["out_of_domain"] or "-")] if foreign_shown else []
         table.add_row(
             str(n), f"{row['score']:.2f}", escape(Path(row["source"]).name), str(row["frame"]),
-            escape(row["suspects"] or "-"), escape(row.get("out_of_domain") or "-"),
+            escape(row["suspects"] or "-"), *cells,
         )  # fmt: skip
     console.print(table)
     foreign = int((scores["out_of_domain"] != "").sum()) if "out_of_domain" in scores else 0
