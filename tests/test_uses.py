@@ -255,3 +255,17 @@ def test_report_on_two_foreign_images_says_too_few_and_names_the_training_set(
     assert "Too few images (2; at least 10)" in text and "<th>R2</th>" not in text
     assert str(Path(dataset).resolve()) in text
     assert "trained on simulated images only" in text
+
+
+def test_a_query_that_matches_everything_equally_is_said_not_to_discriminate():
+    from cimp.search import spread
+
+    x = np.random.default_rng(0).normal(size=(200, 16))
+    x[:, 8:] = 0
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    emb = _embeddings(pd.DataFrame({"image_id": [str(i) for i in range(200)]}), x)
+    query = np.zeros(16)
+    query[15] = 1.0  # as far from every image as from any other
+    gap, typical = spread(emb, query)
+    assert gap == pytest.approx(0.0, abs=1e-6) and typical > 0.3
+    assert spread(emb, x[0])[0] == pytest.approx(typical, rel=0.5)

@@ -145,6 +145,20 @@ def search(
     return _hits(emb.table, rows[0][found], scores[0][found], closer)
 
 
+def spread(emb: Embeddings, query: np.ndarray) -> tuple[float, float]:
+    """How far the query's best matches stand out from the bulk of the dataset (the 99th
+    minus the 50th percentile of its similarities), beside the same for the dataset's own
+    images as queries (the median over up to 64 of them). Much less than typical: the
+    query does not discriminate, and its ranking means little."""
+
+    def gap(q: np.ndarray) -> float:
+        similarities = emb.image @ np.asarray(q, dtype=np.float32).ravel()
+        return float(np.percentile(similarities, 99) - np.percentile(similarities, 50))
+
+    rows = np.random.default_rng(0).permutation(len(emb.table))[:64]
+    return gap(query), float(np.median([gap(emb.image[r]) for r in rows]))
+
+
 def listing(emb: Embeddings, k: int, conditions: list[Condition]) -> pd.DataFrame:
     """The first k images (by file) that pass the conditions, when nothing is asked for."""
     if k < 1:

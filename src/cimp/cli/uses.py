@@ -124,6 +124,14 @@ def search(
         what = f"images that pass the filters: {total} in all, {len(hits)} shown"
     else:
         hits = s.search(emb, query, k, conditions, exclude_row=exclude)
+        gap, typical = s.spread(emb, query)
+        if gap < 0.5 * typical:
+            console.print(
+                f"[yellow]note:[/yellow] this query does not discriminate: its best matches "
+                f"stand out from the bulk by {gap:.3f} in similarity, where the dataset's own "
+                f"images stand out by {typical:.3f}; the ranking below means little",
+                soft_wrap=True,
+            )
     asked = [c.field for c in conditions] + list(wanted)
     _print_hits(hits, what, list(dict.fromkeys(asked)) or SHOWN)
     if sheet is not None:
