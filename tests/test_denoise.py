@@ -307,3 +307,13 @@ def test_a_dose_transfer_reads_back_as_derived_and_ingest_skips_it(drun, tmp_pat
     assert all("written by cimp" in reason for _, reason in report.skipped)
     again = ingest([tmp_path / "out"], tmp_path / "ds2", show_progress=False, include_derived=True)
     assert (again.images_added, again.duplicates) == (1, 1)  # both files hold the same pixels
+
+
+def test_denoise_names_an_image_out_of_the_cimp_runs_domain(drun, tmp_path):
+    low = read(sorted((drun[1] / "raw").glob("*-low.hspy"))[0])[0]
+    tifffile.imwrite(tmp_path / "real.tif", low.image)  # the same pixels, as a real TIFF
+    result = runner.invoke(
+        app, ["denoise", str(drun[0]), str(tmp_path / "real.tif"), "--dwell-time", "x2"], env=WIDE
+    )
+    assert result.exit_code == 0, result.output
+    assert "a real image; the run was trained on simulated images only" in result.output

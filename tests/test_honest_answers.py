@@ -145,3 +145,12 @@ def test_audit_names_the_images_that_lie_outside_the_training_domain(trained, tm
     text = _text(result)
     assert "1 of 2 images lie outside what the run was trained on" in text
     assert "a real image; the run was trained on simulated images only" in text
+
+
+def test_search_by_a_foreign_image_says_it_is_out_of_domain(trained, tmp_path):
+    run, dataset, _ = trained
+    tifffile.imwrite(tmp_path / "real.tif", _stored_image(trained))
+    args = ["search", str(run), str(dataset), "--image", str(tmp_path / "real.tif")]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "out of domain" in result.output and "a real image" in _text(result)
