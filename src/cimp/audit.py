@@ -33,7 +33,8 @@ def audit(
     the run's domain, how the image lies outside it (its score is then an extrapolation)."""
     scored = _scored(predictor, emb.image, emb.table, fields)
     if domain is not None:
-        notes = pd.Series(["; ".join(n) for n in domain.check_rows(emb.table)], emb.table.index)
+        notes = ["; ".join(n.values()) for n in domain.check_rows(emb.table)]
+        notes = pd.Series(notes, emb.table.index)
         scored["out_of_domain"] = notes[scored.index]
     return scored
 

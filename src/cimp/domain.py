@@ -2,8 +2,9 @@
 
 RUN/domain.json holds the training images' origins (simulated, real acquisitions), dtypes,
 frame sizes, brightest levels (each image's 99.9th percentile, in model units) and the range
-of every numeric field. `Domain.check` says, in words, each way an image lies outside: its
-predictions, scores and re-renderings are then extrapolations, whatever their intervals say.
+of each field that changes what the pixels show (the core fields, beam energy, outer angle).
+`Domain.check` says, in words, each way an image lies outside: its predictions, scores and
+re-renderings are then extrapolations, whatever their intervals say.
 """
 
 from __future__ import annotations
@@ -74,21 +75,22 @@ class Domain:
         dtype: str,
         shape: tuple[int, ...],
         level: float | None = None,
-    ) -> list[str]:
-        """Every way an image lies outside the training images; [] when it does not."""
-        notes = []
+    ) -> dict[str, str]:
+        """Every way an image lies outside the training images, by kind (origin, dtype,
+        frame size, brightness, or a field's name); empty when it does not."""
+        notes = {}
         if source not in self.origins:
             seen = " and ".join(self.origins)
-            notes.append(f"a {source} image; the run was trained on {seen} images only")
+            notes["origin"] = f"a {source} image; the run was trained on {seen} images only"
         if dtype not in self.dtypes:
-            notes.append(f"stored as {dtype}; the run saw {', '.join(self.dtypes)} images only")
+            notes["dtype"] = f"stored as {dtype}; the run saw {', '.join(self.dtypes)} images only"
         lo, hi = self.sizes
         if min(shape) < lo / 2 or max(shape) > 2 * hi:
             size = "x".join(map(str, shape))
-            notes.append(f"a {size} px frame; the run saw frames of {lo}-{hi} px")
+            notes["frame size"] = f"a {size} px frame; the run saw frames of {lo}-{hi} px"
         b_lo, b_hi = self.brightness
         if level is not None and not b_lo / BRIGHTNESS_MARGIN <= level <= b_hi * BRIGHTNESS_MARGIN:
-            notes.append(
+            notes["brightness"] = (
                 f"brightest level {level:.3g} (model units); the run's images reached "
                 f"{b_lo:.3g}-{b_hi:.3g}: another detector range or dynamic range"
             )
@@ -97,13 +99,13 @@ class Domain:
             if isinstance(value, int | float) and np.isfinite(value):
                 if not self._inside(name, float(value), f_lo, f_hi):
                     unit = schema.field(name).unit
-                    notes.append(
+                    notes[name] = (
                         f"{name} {value:.4g} {unit} lies outside the training range "
                         f"{f_lo:.4g}-{f_hi:.4g} {unit}"
                     )
         return notes
 
-    def check_rows(self, table: pd.DataFrame) -> list[list[str]]:
+    def check_rows(self, table: pd.DataFrame) -> list[dict[str, str]]:
         """`check` for every row of a dataset table (pixels not measured)."""
         fields = [n for n in self.fields if n in table]
         values = table[fields].to_dict("records")
@@ -118,19 +120,11 @@ class Domain:
     def describe(self) -> str:
         """One sentence on the training images, for reports."""
         lo, hi = self.sizes
-        return (
-            f"{' and '.join(self.origins)} images, stored as {', '.join(self.dtypes)}, "
-            f"{lo}-{hi} px frames"
-            + (
-                f", beam energy {self._range('beam_energy')} kV"
-                if "beam_energy" in self.fields
-                else ""
-            )
-        )
-
-    def _range(self, name: str) -> str:
-        lo, hi = self.fields[name]
-        return f"{lo:.4g}" if lo == hi else f"{lo:.4g}-{hi:.4g}"
+        text = f"{' and '.join(self.origins)} images ({', '.join(self.dtypes)}, {lo}-{hi} px)"
+        if "beam_energy" in self.fields:
+            e_lo, e_hi = self.fields["beam_energy"]
+            text += f" at {e_lo:.4g}" + ("" if e_lo == e_hi else f"-{e_hi:.4g}") + " kV"
+        return text
 
     @staticmethod
     def _inside(name: str, value: float, lo: float, hi: float) -> bool:
@@ -146,20 +140,20 @@ class Domain:
     def load(cls, path: str | Path) -> Domain:
         data = json.loads(Path(path).read_text())
         data["fields"] = {k: tuple(v) for k, v in data["fields"].items()}
-        return cls(
-            **{**data, "sizes": tuple(data["sizes"]), "brightness": tuple(data["brightness"])}
-        )
+        data["sizes"], data["brightness"] = tuple(data["sizes"]), tuple(data["brightness"])
+        return cls(**data)
 
 
 def out_of_domain(domain: Domain | None, record, scale: float) -> list[str]:
     """Every way a record (image and metadata) lies outside a run's training images."""
     if domain is None:
         return ["cannot be checked: the run records no training domain and its dataset is gone"]
-    level = brightness(record.image, scale)
-    shape = record.image.shape
-    return domain.check(
-        record.metadata, origin(record.extra), str(record.image.dtype), shape, level
+    image = record.image
+    level = brightness(image, scale)
+    notes = domain.check(
+        record.metadata, origin(record.extra), str(image.dtype), image.shape, level
     )
+    return list(notes.values())
 
 
 def for_run(run: str | Path) -> Domain | None:

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from cimp import figures, predict, schema
 from cimp.audit import audit, corruption_benchmark
@@ -115,17 +116,12 @@ def _domain(domain: Domain | None, emb: Embeddings) -> str:
             "acquisitions its numbers say how well the simulator stands in for the "
             "instrument, not what the instrument recorded.</p>"
         )
-    notes = domain.check_rows(emb.table)
-    outside = [n for n in notes if n]
+    outside = [n for n in domain.check_rows(emb.table) if n]
     if outside:
-        reasons: dict[str, int] = {}
-        for note in outside:
-            for reason in note:
-                key = reason.split(";")[0].split(" lies ")[0].split(" ")[0]
-                reasons[key] = reasons.get(key, 0) + 1
-        listed = ", ".join(f"{k} ({v})" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
+        kinds = pd.Series([kind for note in outside for kind in note]).value_counts()
+        listed = ", ".join(f"{kind} ({n})" for kind, n in kinds.items())
         text += (
-            f"<p class='note'>{len(outside)} of {len(notes)} images lie outside what the "
+            f"<p class='note'>{len(outside)} of {len(emb.table)} images lie outside what the "
             f"model was trained on (by {html.escape(listed)}): their predictions and audit "
             "scores are extrapolations.</p>"
         )
