@@ -57,7 +57,7 @@ def weights_id(run: str | Path) -> str:
 def folder_for(run: str | Path, dataset: str | Path) -> Path:
     """Where a run's embeddings of a dataset live: named by the run and its weights, in
     the dataset, or in the user's cache when the dataset cannot be written to."""
-    name = f"{Path(run).resolve().name}-{weights_id(run)}-pooled"
+    name = f"{Path(run).resolve().name}-{weights_id(run)}-{views.VIEW}"
     inside = Path(dataset) / "embeddings"
     if inside.joinpath(name).exists() or _writable(inside):
         return inside / name
@@ -97,7 +97,7 @@ def embed_dataset(
     if len(todo):
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / "run.json").exists():
-            info = {"run": str(Path(run).resolve()), "crop": crop, "views": views.__name__}
+            info = {"run": str(Path(run).resolve()), "crop": crop, "view": views.VIEW}
             (folder / "run.json").write_text(json.dumps(info, indent=2))
     with Bar("embed", len(todo), show_progress and len(todo) > 0) as bar:
         for start in range(0, len(todo), PART):

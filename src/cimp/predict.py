@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cimp import schema
+from cimp import schema, views
 from cimp.domain import for_run as domain_for_run
 from cimp.domain import out_of_domain
 from cimp.embeddings import Embeddings
@@ -212,7 +212,7 @@ def for_run(
     from cimp.train import trained_on
 
     path = Path(run) / "predictor.json"
-    weights = weights_id(run)
+    weights = f"{weights_id(run)}-{views.VIEW}"  # a predictor of centre crops is stale
     if path.exists() and dataset is None:
         predictor = Predictor.load(path)
         if predictor.weights == weights:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 MAX_PER_AXIS = 16
+VIEW = "pooled"  # names what embeddings and predictors made this way belong to
 
 
 def origins(length: int, crop: int) -> np.ndarray:
