@@ -109,3 +109,12 @@ def test_simultaneous_tia_channels_carry_their_detector_names(real_files):
     records = io.read(real_files / "FEI_old" / "16x16_STEM_BF_DF_acquire.emi")
     assert [r.metadata["detector"] for r in records] == ["BF", "DF4"]
     assert [r.extra["signal"] for r in records] == ["signal 0 (BF)", "signal 1 (DF4)"]
+
+
+def test_a_spectral_signal_type_is_enough_when_the_axes_say_nothing():
+    signal = {
+        "data": np.zeros((64, 3, 3), np.float32),
+        "axes": [{"size": 64}, {"size": 3}, {"size": 3}],
+        "metadata": {"Signal": {"signal_type": "EELS"}},
+    }
+    assert signals.not_an_image(signal) == "EELS spectrum image (64 channels), not an image"

@@ -19,6 +19,7 @@ from cimp.io.record import Record, UnreadableFile, set_field
 
 Describe = Callable[[dict], tuple[dict, dict]]
 ENERGY_UNITS = ("ev", "kev", "mev")
+SPECTRAL_TYPES = ("EELS", "EDS", "CL", "PL", "XPS")
 
 
 @dataclass
@@ -84,10 +85,12 @@ def not_an_image(signal: dict) -> str | None:
         return "colour (RGB) data, not a detector image"
     if data.dtype.kind == "c":
         return "complex data (an FFT, a DPC vector field, ...), not a detector image"
+    kind = str(signal.get("metadata", {}).get("Signal", {}).get("signal_type") or "")
     spectral = _spectral_axis(signal)
+    if spectral is None and kind.upper().startswith(SPECTRAL_TYPES) and data.ndim >= 3:
+        spectral = f"{data.shape[0]} channels"  # a spectral type whose axes say nothing
     if spectral and data.ndim >= 2:
-        kind = signal.get("metadata", {}).get("Signal", {}).get("signal_type") or "a"
-        return f"{kind} spectrum image ({spectral}), not an image"
+        return f"{kind or 'a'} spectrum image ({spectral}), not an image"
     nav, sig = _split_axes(signal)
     if len(sig) < 2:
         if not sig:
