@@ -1,8 +1,10 @@
-"""Simulator throughput on one core: images per second at 256 x 256, with and without writing.
+"""Simulator throughput: images per second at 256 x 256, with and without writing.
 
 Run: `make bench-sim` (or `.venv/bin/python benchmarks/simulator_speed.py`). Pins BLAS and
 OpenMP to one thread before numpy loads. A fixed numpy workload timed in the same process
-(`reference_ms`) lets runs on other machines be compared as ratios.
+(`reference_ms`) lets runs on other machines be compared as ratios. The command line
+(`cimp simulate`, start-up and .hspy files included) is timed with its default workers (one
+per core) beside one worker, in the same script.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS
 
 import json
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -52,6 +56,17 @@ def files_per_second(n: int, size: int) -> float:
         return n / (time.perf_counter() - start)
 
 
+def command_per_second(n: int, size: int, *workers: str) -> float:
+    """`cimp simulate` as a user runs it: start-up, simulation and files, end to end."""
+    cli = [sys.executable, "-m", "cimp.cli", "simulate"]
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        args = [*cli, tmp, "--n", str(n), "--size", str(size), "--seed", "3", *workers]
+        subprocess.run(args, check=True, capture_output=True, env=env)
+        return n / (time.perf_counter() - start)
+
+
 def main(n: int = 500, size: int = 256) -> None:
     library()
     result = {
@@ -63,6 +78,12 @@ def main(n: int = 500, size: int = 256) -> None:
         "reference_ms": round(reference_ms(), 3),
         "images_per_second": round(images_per_second(n, size), 1),
         "files_per_second_hspy": round(files_per_second(n // 5, size), 1),
+        "cores": os.cpu_count(),
+        "command_images": 2 * n,
+        "command_per_second_one_worker": round(
+            command_per_second(2 * n, size, "--workers", "1"), 1
+        ),
+        "command_per_second_default": round(command_per_second(2 * n, size), 1),
         "target_images_per_second": 50,
     }
     OUT.parent.mkdir(exist_ok=True)

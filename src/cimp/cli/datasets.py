@@ -23,7 +23,9 @@ def simulate(
     pairs: Annotated[
         bool, typer.Option(help="Write each scene twice, at a low and a high dose.")
     ] = False,
-    workers: Annotated[int, typer.Option(help="Processes to simulate in parallel.")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Processes to simulate in parallel (default: one per core).")
+    ] = os.cpu_count() or 1,
 ) -> None:
     """Simulate HAADF-STEM images with their acquisition metadata (HyperSpy .hspy files).
 

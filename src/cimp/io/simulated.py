@@ -7,6 +7,7 @@ with the generator's seed and index so any image can be regenerated exactly.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -105,26 +106,40 @@ def write_one(out: Path, seed: int, index: int, size: int, pairs: bool) -> int:
     return len(names)
 
 
+def _one_thread() -> None:
+    """A worker's BLAS and OpenMP pools shrink to one thread (the workers share the cores)."""
+    from threadpoolctl import threadpool_limits
+
+    global _LIMITS
+    _LIMITS = threadpool_limits(1)
+
+
+_LIMITS = None
+
+
 def write_run(
     out: str | Path,
     n: int,
     size: int = 256,
     seed: int = 0,
     pairs: bool = False,
-    workers: int = 1,
+    workers: int | None = 1,
     show_progress: bool = True,
 ) -> int:
     """Write n simulated images (n dose pairs with `pairs`) to `out`; returns files written.
 
     Image i depends only on (seed, i): any worker count gives the same files, and a run that
-    was stopped completes when started again.
+    was stopped completes when started again. `workers` None: one per core. Each worker
+    keeps BLAS to one thread: two workers each running two BLAS threads on two cores were
+    slower than one worker.
     """
+    workers = (os.cpu_count() or 1) if workers is None else workers
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     job = partial(write_one, out, seed, size=size, pairs=pairs)
     if workers <= 1:
         done = map(job, range(n))
         return sum(track(done, "simulate", total=n, enabled=show_progress))
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
         done = pool.map(job, range(n), chunksize=8)
         return sum(track(done, "simulate", total=n, enabled=show_progress))
