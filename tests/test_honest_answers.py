@@ -154,3 +154,18 @@ def test_search_by_a_foreign_image_says_it_is_out_of_domain(trained, tmp_path):
     result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "out of domain" in result.output and "a real image" in _text(result)
+
+
+def test_search_hits_outside_the_training_domain_are_marked(trained, tmp_path):
+    from cimp.ingest import ingest
+
+    run, _, emb = trained
+    tifffile.imwrite(tmp_path / "real.tif", _stored_image(trained))
+    simulated = emb.table.loc[emb.table["split"] == "train", "source"].iat[0]
+    ds = tmp_path / "ds"
+    ingest([tmp_path / "real.tif", simulated], ds, show_progress=False)
+    args = ["search", str(run), str(ds), "--where", "frame_width>1px"]
+    result = runner.invoke(app, args, env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    text = _text(result)
+    assert "out of domain (by)" in text and text.count("│ origin") == 1

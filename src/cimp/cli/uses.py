@@ -133,7 +133,7 @@ def search(
                 soft_wrap=True,
             )
     asked = [c.field for c in conditions] + list(wanted)
-    _print_hits(hits, what, list(dict.fromkeys(asked)) or SHOWN)
+    _print_hits(hits, what, list(dict.fromkeys(asked)) or SHOWN, _hits_domain(run, hits))
     if sheet is not None:
         _write_sheet(hits, dataset, sheet, what, query_image)
 
@@ -144,7 +144,17 @@ def _query_domain(run: Path, model, record) -> list[str]:
     return out_of_domain(for_run(run), record, model.config.intensity_scale)
 
 
-def _print_hits(hits, what: str, columns: list[str]) -> None:
+def _hits_domain(run: Path, hits) -> list[str]:
+    """Per hit, the kinds of way it lies outside the run's training domain ('' if none)."""
+    from cimp.domain import for_run
+
+    domain = for_run(run)
+    if domain is None or hits.empty:
+        return [""] * len(hits)
+    return [", ".join(note) for note in domain.check_rows(hits)]
+
+
+def _print_hits(hits, what: str, columns: list[str], foreign: list[str]) -> None:
     from cimp.schema import field
 
     units = [f" ({field(c).unit})" if field(c).unit else "" for c in columns]
@@ -152,8 +162,11 @@ def _print_hits(hits, what: str, columns: list[str]) -> None:
     table.add_column("file", overflow="fold")
     for name, unit in zip(columns, units, strict=True):
         table.add_column(f"{name}{unit}")
-    for _, hit in hits.iterrows():
+    if any(foreign):
+        table.add_column("out of domain (by)", overflow="fold")
+    for (_, hit), outside in zip(hits.iterrows(), foreign, strict=True):
         cells = [f"{hit[c]:.4g}" if isinstance(hit[c], float) else str(hit[c]) for c in columns]
+        cells += [escape(outside or "-")] if any(foreign) else []
         ranked = np.isfinite(hit["similarity"])
         table.add_row(
             str(hit["rank"]),
