@@ -113,11 +113,26 @@ def ingest(
                     writer.take(path, digest, content, last=part == n - 1)
     except KeyboardInterrupt:
         report.interrupted = True
-    writer.flush()
-    if not report.interrupted:
-        store.compact()
-    _write_skipped(store.root / "skipped.csv", report.skipped)
+    with _deaf_to_ctrl_c():  # a second Ctrl-C must not lose what was read
+        writer.flush()
+        if not report.interrupted:
+            store.compact()
+        _write_skipped(store.root / "skipped.csv", report.skipped)
     return report
+
+
+@contextmanager
+def _deaf_to_ctrl_c():
+    """SIGINT ignored for the block (in the main thread; elsewhere nothing changes)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals cannot be set here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _Writer:
