@@ -26,6 +26,16 @@ def simulate(
     workers: Annotated[
         int, typer.Option(help="Processes to simulate in parallel (default: one per core).")
     ] = os.cpu_count() or 1,
+    sampling: Annotated[
+        str,
+        typer.Option(
+            help="uniform: every setting drawn alone; archive: sessions picked from an "
+            "instrument's menus at doses an operator keeps, with a few mistakes."
+        ),
+    ] = "uniform",
+    profile: Annotated[
+        Path | None, typer.Option(help="Instrument profile (JSON) for --sampling archive.")
+    ] = None,
 ) -> None:
     """Simulate HAADF-STEM images with their acquisition metadata (HyperSpy .hspy files).
 
@@ -36,11 +46,26 @@ def simulate(
     """
     if n < 1 or size < 8 or workers < 1:
         fail("--n and --workers must be at least 1, --size at least 8")
+    if sampling not in ("uniform", "archive"):
+        fail(f"--sampling {sampling}: use uniform or archive")
     from cimp.io.simulated import write_run
 
-    written = write_run(out, n, size, seed, pairs, workers, show_progress=sys.stderr.isatty())
+    loaded = _profile(profile) if profile is not None else None
+    written = write_run(out, n, size, seed, pairs, workers, sys.stderr.isatty(), sampling, loaded)
     kind = "dose pairs" if pairs else "images"
     console.print(f"{n} {kind} in [bold]{out}[/bold] ({written} files written now)")
+
+
+def _profile(path: Path):
+    """An instrument profile, or a one-line error that names what is wrong with it."""
+    import json
+
+    from cimp.simulate.profile import Profile
+
+    try:
+        return Profile.load(path)
+    except (OSError, json.JSONDecodeError, TypeError) as err:
+        fail(f"--profile {path}: not a readable instrument profile ({err})")
 
 
 @app.command()

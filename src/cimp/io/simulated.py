@@ -16,11 +16,14 @@ import numpy as np
 
 import cimp
 from cimp import schema
+from cimp.errors import CimpError
 from cimp.io.record import Record, set_field
 from cimp.io.write import hspy_signal, tree, write_hspy
 from cimp.progress import track
-from cimp.simulate import Acquisition, simulate, simulate_pair
+from cimp.simulate import Acquisition, acquire, archive, simulate, simulate_pair
 from cimp.simulate.crystals import library
+from cimp.simulate.profile import Profile
+from cimp.simulate.profile import default as default_profile
 
 ROOT = "cimp_simulation"
 
@@ -88,20 +91,35 @@ def file_names(seed: int, index: int, pairs: bool) -> list[str]:
     return [f"{stem}-low.hspy", f"{stem}-high.hspy"] if pairs else [f"{stem}.hspy"]
 
 
-def write_one(out: Path, seed: int, index: int, size: int, pairs: bool) -> int:
-    """Simulate and write image (or dose pair) `index`; files already there are kept."""
+def write_one(
+    out: Path,
+    seed: int,
+    index: int,
+    size: int,
+    pairs: bool,
+    sampling: str = "uniform",
+    profile: Profile | None = None,
+) -> int:
+    """Simulate and write image (or dose pair) `index`; files already there are kept.
+    Archive images share their session's id (their split), and name any mistake."""
     names = file_names(seed, index, pairs)
     if all((out / name).exists() for name in names):
         return 0
-    scene_id = f"s{seed}-{index:06d}"
+    scene_id, about = f"s{seed}-{index:06d}", {"sampling": sampling}
     if pairs:
         acquisitions = simulate_pair(seed, index, size, expected=False)
         members = ("low", "high")
+    elif sampling == "archive":
+        drawn, rng = archive.draw(seed, index, size, profile or default_profile())
+        acquisitions = (acquire(drawn.scene, drawn.settings, rng),)
+        members = ("single",)
+        scene_id = f"s{seed}-session{drawn.session:06d}"
+        about |= {"session": drawn.session, "mistake": drawn.mistake}
     else:
-        acquisitions = (simulate(seed, index, size),)
+        acquisitions = (simulate(seed, index, size, sampling=sampling),)
         members = ("single",)
     for name, acq, member in zip(names, acquisitions, members, strict=True):
-        generator = {"seed": seed, "index": index, "size": size, "member": member}
+        generator = {"seed": seed, "index": index, "size": size, "member": member} | about
         write(out / name, acq, scene_id, generator)
     return len(names)
 
@@ -125,6 +143,8 @@ def write_run(
     pairs: bool = False,
     workers: int | None = 1,
     show_progress: bool = True,
+    sampling: str = "uniform",
+    profile: Profile | None = None,
 ) -> int:
     """Write n simulated images (n dose pairs with `pairs`) to `out`; returns files written.
 
@@ -136,7 +156,9 @@ def write_run(
     workers = (os.cpu_count() or 1) if workers is None else workers
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    job = partial(write_one, out, seed, size=size, pairs=pairs)
+    if pairs and sampling != "uniform":
+        raise CimpError("dose pairs are drawn with uniform sampling only, for now")
+    job = partial(write_one, out, seed, size=size, pairs=pairs, sampling=sampling, profile=profile)
     if workers <= 1:
         done = map(job, range(n))
         return sum(track(done, "simulate", total=n, enabled=show_progress))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from cimp.simulate import archive
 from cimp.simulate.image import Acquisition, acquire
+from cimp.simulate.profile import Profile, default
 from cimp.simulate.scene import sample_scene
 from cimp.simulate.settings import sample_dose_pair, sample_settings
+
+SAMPLINGS = ("uniform", "archive")
 
 
 def _rng(seed: int, index: int) -> np.random.Generator:
@@ -14,8 +18,21 @@ def _rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index])
 
 
-def simulate(seed: int, index: int, size: int = 256, expected: bool = False) -> Acquisition:
-    """Image `index` of the run with seed `seed`: independent settings and scene."""
+def simulate(
+    seed: int,
+    index: int,
+    size: int = 256,
+    expected: bool = False,
+    sampling: str = "uniform",
+    profile: Profile | None = None,
+) -> Acquisition:
+    """Image `index` of the run with seed `seed`: independent settings and scene
+    (`uniform`), or the archive's session and menus (`archive`, see cimp.simulate.archive)."""
+    if sampling == "archive":
+        drawn, rng = archive.draw(seed, index, size, profile or default())
+        return acquire(drawn.scene, drawn.settings, rng, expected)
+    if sampling != "uniform":
+        raise ValueError(f"unknown sampling {sampling!r}: use one of {', '.join(SAMPLINGS)}")
     rng = _rng(seed, index)
     settings = sample_settings(rng, size)
     return acquire(sample_scene(rng, settings.fov), settings, rng, expected)

@@ -74,11 +74,12 @@ def _uniform(rng: np.random.Generator, name: str) -> float:
     return float(rng.uniform(lo, hi))
 
 
-def operator_gain(rng: np.random.Generator, dose: float) -> float:
-    """Gain an operator would set for this dose, give or take 0.8 decades, within range."""
+def operator_gain(rng: np.random.Generator, dose: float, spread: float = 12.0) -> float:
+    """Gain an operator would set for this dose, give or take `spread` gain units (12: 0.8
+    decades of counts), within the field's typical range."""
     lo, hi = schema.field("detector_gain").typical
     ideal = gain_for_counts(TARGET_COUNTS / max(dose * NOMINAL_FRACTION, 1e-9))
-    return float(np.clip(ideal + rng.uniform(-12.0, 12.0), lo, hi))
+    return float(np.clip(ideal + rng.uniform(-spread, spread), lo, hi))
 
 
 def sample_settings(rng: np.random.Generator, size: int = 256) -> Settings:

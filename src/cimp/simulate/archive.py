@@ -1,0 +1,112 @@
+"""Archive sampling: images come in sessions, picked from an instrument's menus, at doses an
+operator keeps, as a lab's drive holds them (`uniform` sampling draws every setting alone).
+
+A session (`profile.session_images` consecutive indices) is one specimen region under one
+set-up: beam energy, convergence aperture, camera length (so inner angle), probe current,
+a magnification and the black level auto-contrast chose. Within it each image steps the
+magnification by up to two steps, may pick another dwell time, drifts in current by ~5 %,
+and gets the gain auto-contrast sets for its dose. An image the operator would not keep
+(too few detected electrons to show the specimen) is re-taken with a longer dwell time,
+or a larger current. A minority of images are mistakes, named in `Draw.mistake`: too low
+a dose, a saturating gain, or an offset that clips the dark end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cimp.simulate.detector import DETECTOR
+from cimp.simulate.profile import Profile
+from cimp.simulate.scene import Scene, sample_scene
+from cimp.simulate.settings import (
+    DETECTOR_INNER_RADIUS_MM,
+    ELECTRONS_PER_PA_US,
+    NOMINAL_FRACTION,
+    Settings,
+    operator_gain,
+)
+
+SESSION_STREAM, SCENE_STREAM = 1, 2  # rng streams apart from the images' own ([seed, index])
+SATURATING_GAIN = 15.0  # gain units above what auto-contrast sets (a factor ~10 in counts)
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One image of an archive: its settings, its session's scene, and any mistake."""
+
+    settings: Settings
+    scene: Scene
+    session: int
+    mistake: str  # "" or "low_dose", "saturated", "offset"
+
+
+def draw(seed: int, index: int, size: int, profile: Profile) -> tuple[Draw, np.random.Generator]:
+    """Image `index` of archive `seed`, and the image's own rng (for the detector's noise)."""
+    session = index // profile.session_images
+    setup = np.random.default_rng([seed, SESSION_STREAM, session])
+    rng = np.random.default_rng([seed, index])
+    steps = profile.pixel_sizes
+    base = int(setup.integers(len(steps)))
+    camera_length = float(setup.choice(profile.camera_lengths_mm))
+    current = float(setup.choice(profile.beam_currents_pa)) * float(np.exp(rng.normal(0, 0.05)))
+    dwell = float(setup.choice(profile.dwell_times_us))
+    if rng.random() < 0.3:
+        dwell = float(rng.choice(profile.dwell_times_us))
+    mistake = _mistake(rng, profile)
+    if mistake == "low_dose":
+        dwell, current = profile.dwell_times_us[0], profile.beam_currents_pa[0] / 4
+    else:
+        dwell, current = _acceptable(dwell, current, profile)
+    dose = current * dwell * ELECTRONS_PER_PA_US
+    gain = operator_gain(rng, dose, spread=profile.gain_spread)
+    gain += SATURATING_GAIN if mistake == "saturated" else 0.0
+    black = float(setup.uniform(*profile.auto_black_counts))
+    offset = -1.0 if mistake == "offset" else black / DETECTOR.counts_per_offset
+    step = int(np.clip(base + rng.integers(-2, 3), 0, len(steps) - 1))
+    settings = Settings(
+        pixel_size=float(steps[step]),
+        dwell_time=dwell,
+        convergence_angle=float(setup.choice(profile.convergence_apertures_mrad)),
+        beam_current=current,
+        detector_gain=gain,
+        detector_offset=float(offset + rng.normal(0.0, 0.02)),
+        inner_collection_angle=DETECTOR_INNER_RADIUS_MM / camera_length * 1e3,
+        size=size,
+        beam_energy=float(setup.choice(profile.beam_energies_kv)),
+        scan_rotation=float(setup.uniform(-180.0, 180.0)),
+        stage_alpha=float(setup.normal(0.0, 8.0)),
+        stage_beta=float(setup.normal(0.0, 4.0)),
+        defocus=float(rng.uniform(-3.0, 3.0)),
+    )
+    scene_rng = np.random.default_rng([seed, SCENE_STREAM, session])
+    scene = sample_scene(scene_rng, float(steps[base]) * size)
+    return Draw(settings, scene, session, mistake), rng
+
+
+def _mistake(rng: np.random.Generator, profile: Profile) -> str:
+    shares = profile.mistakes
+    if rng.random() >= shares["share"]:
+        return ""
+    kinds = ["low_dose", "saturated", "offset"]
+    p = np.array([shares[k] for k in kinds], dtype=float)
+    return str(rng.choice(kinds, p=p / p.sum()))
+
+
+def _acceptable(dwell: float, current: float, profile: Profile) -> tuple[float, float]:
+    """The dwell time (then the current) raised along the menus until the operator would
+    keep the image: `acceptable_detected_electrons` per pixel at the nominal fraction."""
+
+    def detected(d: float, c: float) -> float:
+        return c * d * ELECTRONS_PER_PA_US * NOMINAL_FRACTION
+
+    need = profile.acceptable_detected_electrons
+    for d in sorted(profile.dwell_times_us):
+        if d >= dwell and detected(d, current) >= need:
+            return float(d), current
+    dwell = max(dwell, max(profile.dwell_times_us))
+    for c in sorted(profile.beam_currents_pa):
+        if c >= current and detected(dwell, c) >= need:
+            return dwell, float(c)
+    return dwell, current

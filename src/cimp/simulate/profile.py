@@ -1,0 +1,54 @@
+"""An instrument profile: the menus an operator picks settings from, and how they pick.
+
+A small JSON file (`profiles/titan.json` is the default): beam energies, convergence
+apertures, camera lengths, dwell times, probe currents (spot sizes) and magnification steps
+(as pixel sizes, steps of 10^(1/steps_per_decade)), the images per session, the dose an
+operator accepts, where auto-contrast puts the black level, and the share of mistakes.
+The detector chain's constants are still `simulate.detector.DETECTOR`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_PATH = Path(__file__).parent / "profiles" / "titan.json"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Menus and operator habits of one instrument."""
+
+    name: str
+    beam_energies_kv: tuple[float, ...]
+    convergence_apertures_mrad: tuple[float, ...]
+    camera_lengths_mm: tuple[float, ...]
+    dwell_times_us: tuple[float, ...]
+    beam_currents_pa: tuple[float, ...]
+    pixel_size_nm: dict
+    session_images: int
+    acceptable_detected_electrons: float
+    auto_black_counts: tuple[float, float]
+    gain_spread: float
+    mistakes: dict
+
+    @property
+    def pixel_sizes(self) -> np.ndarray:
+        """The magnification steps, as pixel sizes (nm), smallest first."""
+        p = self.pixel_size_nm
+        decades = np.log10(p["largest"] / p["smallest"])
+        steps = round(decades * p["steps_per_decade"]) + 1
+        return p["smallest"] * 10 ** (np.arange(steps) / p["steps_per_decade"])
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_PATH) -> Profile:
+        data = json.loads(Path(path).read_text())
+        tuples = {k: tuple(v) for k, v in data.items() if isinstance(v, list)}
+        return cls(**{**data, **tuples})
+
+
+def default() -> Profile:
+    return Profile.load(DEFAULT_PATH)
