@@ -14,6 +14,7 @@ from cimp.ingest import ingest
 from cimp.io.simulated import write_run
 from cimp.simulate import sample_settings, simulate
 from cimp.simulate.archive import draw
+from cimp.simulate.detector import DETECTOR
 from cimp.simulate.profile import DEFAULT_PATH, Profile, default
 from cimp.simulate.settings import DETECTOR_INNER_RADIUS_MM, NOMINAL_FRACTION
 from cimp.store import Store
@@ -21,8 +22,8 @@ from cimp.store import Store
 PROFILE = default()
 
 
-def _draws(n: int, seed: int = 0):
-    return [draw(seed, i, 64, PROFILE)[0] for i in range(n)]
+def _draws(n: int, seed: int = 0, size: int = 32):
+    return [draw(seed, i, size, PROFILE)[0] for i in range(n)]
 
 
 def test_an_archive_image_depends_only_on_seed_and_index():
@@ -57,15 +58,23 @@ def test_settings_come_from_the_profiles_menus():
 
 
 def test_operators_keep_images_that_show_the_specimen_and_a_few_mistakes_remain():
-    draws = _draws(1600)
+    draws = _draws(800, size=64)
     mistakes = np.array([d.mistake != "" for d in draws])
-    detected = np.array([d.settings.dose * NOMINAL_FRACTION for d in draws])
+    excess = 1 + 1 / DETECTOR.pulse_shape
+    snr = np.array(
+        [np.sqrt(d.settings.dose / excess) * d.fraction.std() / np.sqrt(d.fraction.mean())
+         for d in draws]
+    )  # fmt: skip
     assert 0.05 < mistakes.mean() < 0.15
-    assert (detected[~mistakes] >= 0.99 * PROFILE.acceptable_detected_electrons).mean() > 0.97
     assert {d.mistake for d in draws} == {"", "low_dose", "saturated", "offset"}
+    kept = snr[~mistakes] >= 0.999 * PROFILE.acceptable_snr
+    # the rest: the menus' longest dwell and largest current, or a larger current's wider
+    # probe blurring the contrast the operator judged on the first image (measured: 82 %)
+    assert kept.mean() > 0.75
+    detected = np.array([d.settings.dose * d.fraction.mean() for d in draws])
     rng = np.random.default_rng(0)
-    uniform = np.array([sample_settings(rng).dose * NOMINAL_FRACTION for _ in range(1600)])
-    assert (detected < 1).mean() < 0.05 < (uniform < 1).mean()  # the issue measured 37 %
+    uniform = np.array([sample_settings(rng).dose * NOMINAL_FRACTION for _ in range(800)])
+    assert (detected < 1).mean() < 0.1 < (uniform < 1).mean()  # the issue measured 37 %
 
 
 def test_archive_files_carry_their_session_and_sessions_stay_in_one_split(tmp_path):
@@ -83,7 +92,7 @@ def test_a_profile_is_a_small_json_file_and_a_bad_one_is_one_line(tmp_path):
     data = json.loads(DEFAULT_PATH.read_text())
     data["dwell_times_us"] = [4.0, 8.0]
     path.write_text(json.dumps(data))
-    assert {d.settings.dwell_time for d in [draw(0, i, 64, Profile.load(path))[0]
+    assert {d.settings.dwell_time for d in [draw(0, i, 32, Profile.load(path))[0]
                                             for i in range(40)]} <= {4.0, 8.0}  # fmt: skip
     runner = CliRunner()
     bad = tmp_path / "bad.json"

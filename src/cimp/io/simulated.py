@@ -111,7 +111,7 @@ def write_one(
         members = ("low", "high")
     elif sampling == "archive":
         drawn, rng = archive.draw(seed, index, size, profile or default_profile())
-        acquisitions = (acquire(drawn.scene, drawn.settings, rng),)
+        acquisitions = (acquire(drawn.scene, drawn.settings, rng, fraction=drawn.fraction),)
         members = ("single",)
         scene_id = f"s{seed}-session{drawn.session:06d}"
         about |= {"session": drawn.session, "mistake": drawn.mistake}

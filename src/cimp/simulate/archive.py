@@ -6,24 +6,25 @@ set-up: beam energy, convergence aperture, camera length (so inner angle), probe
 a magnification and the black level auto-contrast chose. Within it each image steps the
 magnification by up to two steps, may pick another dwell time, drifts in current by ~5 %,
 and gets the gain auto-contrast sets for its dose. An image the operator would not keep
-(too few detected electrons to show the specimen) is re-taken with a longer dwell time,
-or a larger current. A minority of images are mistakes, named in `Draw.mistake`: too low
-a dose, a saturating gain, or an offset that clips the dark end.
+(its specimen's contrast under `profile.acceptable_snr` times its shot noise, judged on the
+rendered scene) is re-taken with a longer dwell time, then a larger current. A minority of
+images are mistakes, named in `Draw.mistake`: too low a dose, a saturating gain, or an
+offset that clips the dark end.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from cimp.simulate.detector import DETECTOR
+from cimp.simulate.image import scattered_fraction
 from cimp.simulate.profile import Profile
 from cimp.simulate.scene import Scene, sample_scene
 from cimp.simulate.settings import (
     DETECTOR_INNER_RADIUS_MM,
     ELECTRONS_PER_PA_US,
-    NOMINAL_FRACTION,
     Settings,
     operator_gain,
 )
@@ -40,6 +41,7 @@ class Draw:
     scene: Scene
     session: int
     mistake: str  # "" or "low_dose", "saturated", "offset"
+    fraction: np.ndarray  # the scattered fraction these settings render (for `acquire`)
 
 
 def draw(seed: int, index: int, size: int, profile: Profile) -> tuple[Draw, np.random.Generator]:
@@ -57,11 +59,6 @@ def draw(seed: int, index: int, size: int, profile: Profile) -> tuple[Draw, np.r
     mistake = _mistake(rng, profile)
     if mistake == "low_dose":
         dwell, current = profile.dwell_times_us[0], profile.beam_currents_pa[0] / 4
-    else:
-        dwell, current = _acceptable(dwell, current, profile)
-    dose = current * dwell * ELECTRONS_PER_PA_US
-    gain = operator_gain(rng, dose, spread=profile.gain_spread)
-    gain += SATURATING_GAIN if mistake == "saturated" else 0.0
     black = float(setup.uniform(*profile.auto_black_counts))
     offset = -1.0 if mistake == "offset" else black / DETECTOR.counts_per_offset
     step = int(np.clip(base + rng.integers(-2, 3), 0, len(steps) - 1))
@@ -70,7 +67,7 @@ def draw(seed: int, index: int, size: int, profile: Profile) -> tuple[Draw, np.r
         dwell_time=dwell,
         convergence_angle=float(setup.choice(profile.convergence_apertures_mrad)),
         beam_current=current,
-        detector_gain=gain,
+        detector_gain=0.0,  # set by auto-contrast once the dose is kept
         detector_offset=float(offset + rng.normal(0.0, 0.02)),
         inner_collection_angle=DETECTOR_INNER_RADIUS_MM / camera_length * 1e3,
         size=size,
@@ -82,7 +79,11 @@ def draw(seed: int, index: int, size: int, profile: Profile) -> tuple[Draw, np.r
     )
     scene_rng = np.random.default_rng([seed, SCENE_STREAM, session])
     scene = sample_scene(scene_rng, float(steps[base]) * size)
-    return Draw(settings, scene, session, mistake), rng
+    settings, fraction = _kept(scene, settings, mistake, profile)
+    gain = operator_gain(rng, settings.dose, spread=profile.gain_spread)
+    gain += SATURATING_GAIN if mistake == "saturated" else 0.0
+    settings = replace(settings, detector_gain=gain)
+    return Draw(settings, scene, session, mistake, fraction), rng
 
 
 def _mistake(rng: np.random.Generator, profile: Profile) -> str:
@@ -94,19 +95,26 @@ def _mistake(rng: np.random.Generator, profile: Profile) -> str:
     return str(rng.choice(kinds, p=p / p.sum()))
 
 
-def _acceptable(dwell: float, current: float, profile: Profile) -> tuple[float, float]:
-    """The dwell time (then the current) raised along the menus until the operator would
-    keep the image: `acceptable_detected_electrons` per pixel at the nominal fraction."""
-
-    def detected(d: float, c: float) -> float:
-        return c * d * ELECTRONS_PER_PA_US * NOMINAL_FRACTION
-
-    need = profile.acceptable_detected_electrons
+def _kept(scene: Scene, settings: Settings, mistake: str, profile: Profile):
+    """The settings an operator keeps and the scattered fraction they render: the dwell time
+    (then the current) raised along the menus until the specimen's contrast, judged on the
+    first image, reaches `acceptable_snr` times the shot noise: dose >= snr^2 (1 + 1/k)
+    mean(f) / var(f). A larger current also widens the probe, so a few fall a little short."""
+    fraction = scattered_fraction(scene, settings)
+    if mistake == "low_dose":
+        return settings, fraction
+    excess = 1.0 + 1.0 / DETECTOR.pulse_shape
+    need = profile.acceptable_snr**2 * excess * fraction.mean() / max(fraction.var(), 1e-12)
+    dwell, current = settings.dwell_time, settings.beam_current
+    if dwell * current * ELECTRONS_PER_PA_US >= need:
+        return settings, fraction
     for d in sorted(profile.dwell_times_us):
-        if d >= dwell and detected(d, current) >= need:
-            return float(d), current
-    dwell = max(dwell, max(profile.dwell_times_us))
+        dwell = max(dwell, d)
+        if dwell * current * ELECTRONS_PER_PA_US >= need:
+            break
     for c in sorted(profile.beam_currents_pa):
-        if c >= current and detected(dwell, c) >= need:
-            return dwell, float(c)
-    return dwell, current
+        if dwell * current * ELECTRONS_PER_PA_US >= need:
+            break
+        current = max(current, c)
+    kept = replace(settings, dwell_time=float(dwell), beam_current=float(current))
+    return kept, scattered_fraction(scene, kept)

@@ -30,7 +30,7 @@ def simulate(
     (`uniform`), or the archive's session and menus (`archive`, see cimp.simulate.archive)."""
     if sampling == "archive":
         drawn, rng = archive.draw(seed, index, size, profile or default())
-        return acquire(drawn.scene, drawn.settings, rng, expected)
+        return acquire(drawn.scene, drawn.settings, rng, expected, drawn.fraction)
     if sampling != "uniform":
         raise ValueError(f"unknown sampling {sampling!r}: use one of {', '.join(SAMPLINGS)}")
     rng = _rng(seed, index)

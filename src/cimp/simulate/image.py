@@ -137,9 +137,13 @@ def acquire(
     settings: Settings,
     rng: np.random.Generator,
     expected: bool = False,
+    fraction: np.ndarray | None = None,
 ) -> Acquisition:
-    """Simulate the detector output for `scene` imaged with `settings`."""
-    electrons = settings.dose * scattered_fraction(scene, settings)
+    """Simulate the detector output for `scene` imaged with `settings` (`fraction`: its
+    scattered fraction, when already rendered for these very settings)."""
+    if fraction is None:
+        fraction = scattered_fraction(scene, settings)
+    electrons = settings.dose * fraction
     image = detect(
         electrons, settings.dwell_time, settings.detector_gain, settings.detector_offset, rng
     )

@@ -2,8 +2,9 @@
 
 A small JSON file (`profiles/titan.json` is the default): beam energies, convergence
 apertures, camera lengths, dwell times, probe currents (spot sizes) and magnification steps
-(as pixel sizes, steps of 10^(1/steps_per_decade)), the images per session, the dose an
-operator accepts, where auto-contrast puts the black level, and the share of mistakes.
+(as pixel sizes, steps of 10^(1/steps_per_decade)), the images per session, the contrast to
+noise an operator accepts, where auto-contrast puts the black level, and the share of
+mistakes.
 The detector chain's constants are still `simulate.detector.DETECTOR`.
 """
 
@@ -30,7 +31,7 @@ class Profile:
     beam_currents_pa: tuple[float, ...]
     pixel_size_nm: dict
     session_images: int
-    acceptable_detected_electrons: float
+    acceptable_snr: float  # specimen contrast over shot noise an operator keeps
     auto_black_counts: tuple[float, float]
     gain_spread: float
     mistakes: dict
