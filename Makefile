@@ -8,7 +8,7 @@ LINTED := src tests benchmarks docs
 # A CPU build from this machine's disk; on a GPU workstation: make TORCH=torch (or your build)
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test test-all test-data lint install figures bench bench-uses bench-denoise clean
+.PHONY: demo test test-all test-data lint install figures bench bench-uses bench-denoise bench-ceiling clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/simulator_speed.py
 	$(BIN)/python benchmarks/contrastive.py
 	$(BIN)/python benchmarks/index_recall.py
+
+# the physics ceiling: fields recovered from whole images without deep learning (~10 minutes)
+bench-ceiling: $(STAMP)
+	$(BIN)/python benchmarks/ceiling.py
 
 # interval coverage and audit detection of the demo's model (run `make demo` first)
 bench-uses: $(STAMP)

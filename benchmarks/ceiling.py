@@ -63,7 +63,7 @@ def rows(image: np.ndarray) -> np.ndarray:
     x = image.astype(np.float64)
     r, c = x.mean(axis=1), x.mean(axis=0)
     jitter_r, jitter_c = np.std(np.diff(r)), np.std(np.diff(c))
-    return np.log1p([jitter_r, jitter_c]).tolist() + [np.log1p(jitter_r) - np.log1p(jitter_c)]
+    return [*np.log1p([jitter_r, jitter_c]).tolist(), np.log1p(jitter_r) - np.log1p(jitter_c)]
 
 
 def features(image: np.ndarray) -> np.ndarray:
