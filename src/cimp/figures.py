@@ -120,3 +120,37 @@ def calibration_curves(coverage: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def detector_calibration(detectors: dict, path: Path) -> None:
+    """Per instrument and detector: dark end vs offset, and photon-transfer slope vs gain,
+    with the fitted lines where there are any."""
+    fig, axes = _grid(2 * max(len(detectors), 1))
+    for k, (name, entry) in enumerate(detectors.items()):
+        for ax, (key, x, y, xlabel, ylabel) in zip(
+            (axes[2 * k], axes[2 * k + 1]),
+            (("black_level", "offset", "dark_end", "offset (vendor units)", "dark end (counts)"),
+             ("photon_transfer", "gain", "slope", "gain (vendor units)",
+              "counts per electron x excess")),
+            strict=True,
+        ):  # fmt: skip
+            points = [p for p in entry[key]["points"] if p[x] is not None]
+            ax.scatter([p[x] for p in points], [p[y] for p in points], s=12)
+            fit = entry[key].get("fit")
+            if fit and points:
+                xs = np.linspace(min(p[x] for p in points), max(p[x] for p in points), 50)
+                line = fit["intercept"] + fit["slope"] * xs
+                ax.plot(xs, 10**line if key == "photon_transfer" else line, "k-", lw=1)
+                ax.set_title(f"{name}\nR2 {fit['r2']:.2f}", fontsize=8)
+            else:
+                why = entry[key].get("note") or entry[key].get("why", "no points")
+                ax.set_title(f"{name}\n{why}", fontsize=8)
+            if not points:
+                ax.set_xticks([])
+                ax.set_yticks([])
+            ax.set_yscale("log" if key == "photon_transfer" and points else "linear")
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.set_ylabel(ylabel, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

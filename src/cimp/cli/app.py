@@ -19,6 +19,7 @@ WORKFLOW = (
     "inspect",
     "ingest",
     "summary",
+    "calibrate",
     "train",
     "evaluate",
     "embed",

@@ -199,3 +199,39 @@ def summary(
             *(f"{row[k]:.4g}" for k in ("min", "median", "max")),
         )
     console.print(fields)
+
+
+@app.command()
+def calibrate(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder made by ingest.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Profile to write (JSON).")] = Path(
+        "profile.json"
+    ),
+) -> None:
+    """Measure an instrument profile from a dataset's own images.
+
+    Per instrument and detector: black level against the recorded offset (from each image's
+    dark end), counts per electron against the gain (photon transfer from frames of one
+    series), and the menus of settings actually used. Writes a profile that
+    `cimp simulate --sampling archive --profile` reads, and a figure beside it (.png).
+    """
+    from cimp.calibrate import calibrate as measure
+    from cimp.calibrate import write
+
+    profile = measure(dataset)
+    path = write(profile, out)
+    table = Table("instrument / detector", "images", "black level vs offset", "photon transfer")
+    for name, entry in profile["detector"].items():
+        table.add_row(
+            escape(name), str(entry["images"]), _fit(entry["black_level"]),
+            _fit(entry["photon_transfer"]),
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"profile: [bold]{path}[/bold]; figure: {path.with_suffix('.png')}")
+
+
+def _fit(entry: dict) -> str:
+    fit = entry.get("fit")
+    if fit is None:
+        return escape(entry.get("note") or entry["why"])
+    return f"{fit['slope']:.4g} {fit['unit']} (R2 {fit['r2']:.2f}, {fit['points']} points)"

@@ -11,7 +11,7 @@ The detector chain's constants are still `simulate.detector.DETECTOR`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +46,11 @@ class Profile:
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_PATH) -> Profile:
+        """A profile file; keys it does not use (a calibration's fits) are passed over."""
         data = json.loads(Path(path).read_text())
-        tuples = {k: tuple(v) for k, v in data.items() if isinstance(v, list)}
-        return cls(**{**data, **tuples})
+        known = {f.name for f in fields(cls)}
+        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        return cls(**data)
 
 
 def default() -> Profile:
