@@ -51,3 +51,16 @@ def test_evaluation_writes_results_table_and_figures(tiny_dataset, tmp_path):
     assert "| detector_offset |" in table and "chance" in table
     for figure in ("predicted_vs_recorded.png", "embedding_map.png"):
         assert (tmp_path / "eval" / figure).stat().st_size > 10_000
+
+
+def test_a_retrieved_item_with_the_querys_settings_counts_as_a_same_settings_hit():
+    rng = np.random.default_rng(0)
+    meta = rng.normal(size=(40, 8))
+    meta /= np.linalg.norm(meta, axis=1, keepdims=True)
+    image = meta[np.r_[1, 0, 2:40]]  # images 0 and 1 swapped: their settings are the same
+    settings = rng.normal(size=(40, 7))
+    settings[1] = settings[0]
+    r = retrieval(image, meta, settings=settings)
+    assert r["image_to_meta_top1"] == pytest.approx(38 / 40)
+    assert r["image_to_meta_top1_same_settings"] == 1.0
+    assert "image_to_meta_top1_same_settings" not in retrieval(image, meta)

@@ -23,10 +23,19 @@ def embed(model, dataset: CropDataset, device, batch_size: int = 256):
     return torch.cat(images).numpy(), torch.cat(metas).numpy()
 
 
-def retrieval(image: np.ndarray, meta: np.ndarray, gallery: int = 1000, seed: int = 0) -> dict:
+def retrieval(
+    image: np.ndarray,
+    meta: np.ndarray,
+    gallery: int = 1000,
+    seed: int = 0,
+    settings: np.ndarray | None = None,
+) -> dict:
     """Top-1 and top-5 in both directions on a random gallery of at most `gallery` pairs.
 
     The right answer for image i is metadata i (and vice versa); chance is k / gallery.
+    With `settings` (N x F recorded values, NaN where missing), also the top-1 that counts
+    as a hit any item whose settings equal the query's: in an archive, images of one session
+    often share every setting, and no model can tell which of them is the pair.
     """
     n = len(image)
     pick = np.random.default_rng(seed).permutation(n)[: min(gallery, n)]
@@ -38,4 +47,9 @@ def retrieval(image: np.ndarray, meta: np.ndarray, gallery: int = 1000, seed: in
         rank = (s > s[truth, truth][:, None]).sum(axis=1)  # how many beat the right answer
         out[f"{name}_top1"] = float(np.mean(rank < 1))
         out[f"{name}_top5"] = float(np.mean(rank < 5))
+        if settings is not None:
+            chosen = np.asarray(settings, dtype=np.float64)[pick]
+            best = chosen[s.argmax(axis=1)]
+            same = np.isclose(best, chosen, rtol=1e-6) | (np.isnan(best) & np.isnan(chosen))
+            out[f"{name}_top1_same_settings"] = float(np.mean(same.all(axis=1)))
     return out
