@@ -4,8 +4,9 @@ operator keeps, as a lab's drive holds them (`uniform` sampling draws every sett
 A session (`profile.session_images` consecutive indices) is one specimen region under one
 set-up: beam energy, convergence aperture, camera length (so inner angle), probe current,
 a magnification and the black level auto-contrast chose. Within it each image steps the
-magnification by up to two steps, may pick another dwell time, drifts in current by ~5 %,
-and gets the gain auto-contrast sets for its dose. An image the operator would not keep
+magnification by up to two steps, may pick another dwell time, and gets the gain
+auto-contrast sets for its dose (the same dose, the same gain): images of one session often
+share all seven core settings, as a real archive's do. An image the operator would not keep
 (its specimen's contrast under `profile.acceptable_snr` times its shot noise, judged on the
 rendered scene) is re-taken with a longer dwell time, then a larger current. A minority of
 images are mistakes, named in `Draw.mistake`: too low a dose, a saturating gain, or an
@@ -52,7 +53,7 @@ def draw(seed: int, index: int, size: int, profile: Profile) -> tuple[Draw, np.r
     steps = profile.pixel_sizes
     base = int(setup.integers(len(steps)))
     camera_length = float(setup.choice(profile.camera_lengths_mm))
-    current = float(setup.choice(profile.beam_currents_pa)) * float(np.exp(rng.normal(0, 0.05)))
+    current = float(setup.choice(profile.beam_currents_pa))
     dwell = float(setup.choice(profile.dwell_times_us))
     if rng.random() < 0.3:
         dwell = float(rng.choice(profile.dwell_times_us))
@@ -68,7 +69,7 @@ def draw(seed: int, index: int, size: int, profile: Profile) -> tuple[Draw, np.r
         convergence_angle=float(setup.choice(profile.convergence_apertures_mrad)),
         beam_current=current,
         detector_gain=0.0,  # set by auto-contrast once the dose is kept
-        detector_offset=float(offset + rng.normal(0.0, 0.02)),
+        detector_offset=float(offset),
         inner_collection_angle=DETECTOR_INNER_RADIUS_MM / camera_length * 1e3,
         size=size,
         beam_energy=float(setup.choice(profile.beam_energies_kv)),
@@ -80,7 +81,8 @@ def draw(seed: int, index: int, size: int, profile: Profile) -> tuple[Draw, np.r
     scene_rng = np.random.default_rng([seed, SCENE_STREAM, session])
     scene = sample_scene(scene_rng, float(steps[base]) * size)
     settings, fraction = _kept(scene, settings, mistake, profile)
-    gain = operator_gain(rng, settings.dose, spread=profile.gain_spread)
+    habit = np.random.default_rng([seed, SESSION_STREAM, session, 1])  # one hand per session
+    gain = operator_gain(habit, settings.dose, spread=profile.gain_spread)
     gain += SATURATING_GAIN if mistake == "saturated" else 0.0
     settings = replace(settings, detector_gain=gain)
     return Draw(settings, scene, session, mistake, fraction), rng
