@@ -90,6 +90,7 @@ def search(
     image that passes the filters.
     """
     from cimp import search as s
+    from cimp.domain import for_run, out_of_domain
     from cimp.embeddings import embed_image, embed_settings
     from cimp.store import Store
     from cimp.train import load_run, resolve_device
@@ -105,6 +106,7 @@ def search(
         fail("say what to find: --image FILE, --row ID, --set field=value or --where ...")
     emb = _embedded(run, dataset, device)
     model, normalizer, _ = load_run(run, resolve_device(device))
+    domain = for_run(run)
     query_image, exclude = None, None
     if row is not None:
         exclude = s.find_row(emb.table, row)
@@ -112,7 +114,7 @@ def search(
         query_image = Store(dataset).image(emb.table["image_id"].iat[exclude])
     elif image is not None:
         record = s.first_record(image)
-        _print_domain(_query_domain(run, model, record))
+        _print_domain(out_of_domain(domain, record, model.config.intensity_scale))
         query_image, query = record.image, embed_image(model, record.image)
         what = f"images like {image.name}"
     elif wanted:
@@ -133,22 +135,13 @@ def search(
                 soft_wrap=True,
             )
     asked = [c.field for c in conditions] + list(wanted)
-    _print_hits(hits, what, list(dict.fromkeys(asked)) or SHOWN, _hits_domain(run, hits))
+    _print_hits(hits, what, list(dict.fromkeys(asked)) or SHOWN, _hits_domain(domain, hits))
     if sheet is not None:
         _write_sheet(hits, dataset, sheet, what, query_image)
 
 
-def _query_domain(run: Path, model, record) -> list[str]:
-    from cimp.domain import for_run, out_of_domain
-
-    return out_of_domain(for_run(run), record, model.config.intensity_scale)
-
-
-def _hits_domain(run: Path, hits) -> list[str]:
+def _hits_domain(domain, hits) -> list[str]:
     """Per hit, the kinds of way it lies outside the run's training domain ('' if none)."""
-    from cimp.domain import for_run
-
-    domain = for_run(run)
     if domain is None or hits.empty:
         return [""] * len(hits)
     return [", ".join(note) for note in domain.check_rows(hits)]

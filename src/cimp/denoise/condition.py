@@ -29,10 +29,9 @@ def target_settings(source: dict, changes: dict[str, str]) -> tuple[dict, float]
     A factor works whether or not the source recorded the field; an absolute value needs
     the source's value to know the ratio. Only higher doses are allowed (ratio >= 1).
     """
+    check_changes(changes)
     target, ratio = dict(source), 1.0
     for name, text in changes.items():
-        if name not in DOSE_FIELDS:
-            raise CimpError(f"a dose transfer changes {' or '.join(DOSE_FIELDS)}, not {name}")
         factor = _FACTOR.match(text)
         known = source.get(name)
         known = None if known is None or pd.isna(known) else float(known)

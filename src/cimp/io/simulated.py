@@ -128,11 +128,7 @@ def _one_thread() -> None:
     """A worker's BLAS and OpenMP pools shrink to one thread (the workers share the cores)."""
     from threadpoolctl import threadpool_limits
 
-    global _LIMITS
-    _LIMITS = threadpool_limits(1)
-
-
-_LIMITS = None
+    threadpool_limits(1)  # applies at once, for the worker's life
 
 
 def write_run(
