@@ -16,8 +16,8 @@ def settings(**changes) -> Settings:
         dwell_time=10.0,
         convergence_angle=25.0,
         beam_current=20.0,
-        detector_gain=40.0,
-        detector_offset=2.0,
+        detector_gain=24.0,
+        detector_offset=-2.0,
         inner_collection_angle=70.0,
         size=128,
     )
@@ -51,12 +51,12 @@ def tiny_train_config(dataset, out, **changes):
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
-    """A dataset of 48 simulated 48 x 48 images, half of them in the train split."""
+    """A dataset of 48 simulated 48 x 48 images (independent settings), half in the train split."""
     from cimp.ingest import ingest
     from cimp.io.simulated import write_run
 
     root = tmp_path_factory.mktemp("tiny")
-    write_run(root / "raw", 48, size=48, seed=11, show_progress=False)
+    write_run(root / "raw", 48, size=48, seed=11, sampling="uniform", show_progress=False)
     ingest(
         [root / "raw"], root / "ds", {"train": 0.5, "val": 0.25, "test": 0.25}, show_progress=False
     )

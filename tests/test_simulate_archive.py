@@ -14,8 +14,8 @@ from cimp.ingest import ingest
 from cimp.io.simulated import write_run
 from cimp.simulate import sample_settings, simulate
 from cimp.simulate.archive import draw
-from cimp.simulate.detector import DETECTOR
-from cimp.simulate.profile import DEFAULT_PATH, Profile, default
+from cimp.simulate.detector import DETECTOR, black_level, counts_per_electron, noise_floor
+from cimp.simulate.profile import DEFAULT_PROFILE, Profile, default
 from cimp.simulate.settings import DETECTOR_INNER_RADIUS_MM, NOMINAL_FRACTION
 from cimp.store import Store
 
@@ -89,7 +89,7 @@ def test_archive_files_carry_their_session_and_sessions_stay_in_one_split(tmp_pa
 
 def test_a_profile_is_a_small_json_file_and_a_bad_one_is_one_line(tmp_path):
     path = tmp_path / "lab.json"
-    data = json.loads(DEFAULT_PATH.read_text())
+    data = json.loads(DEFAULT_PROFILE.read_text())
     data["dwell_times_us"] = [4.0, 8.0]
     path.write_text(json.dumps(data))
     assert {d.settings.dwell_time for d in [draw(0, i, 32, Profile.load(path))[0]
@@ -109,3 +109,31 @@ def test_the_command_writes_either_sampling(tmp_path, sampling):
     result = CliRunner().invoke(app, [*args, "--sampling", sampling, "--workers", "1"])
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / sampling).glob("*.hspy"))) == 3
+
+
+def test_the_command_defaults_to_archive_sessions_and_pairs_to_uniform(tmp_path):
+    runner = CliRunner()
+    args = ["--size", "32", "--workers", "1", "--seed", "5"]
+    assert runner.invoke(app, ["simulate", str(tmp_path / "a"), "--n", "9", *args]).exit_code == 0
+    ingest([tmp_path / "a"], tmp_path / "ds", show_progress=False)
+    sessions = Store(tmp_path / "ds").table()["session"]
+    assert sorted(sessions.unique()) == ["s5-session000000", "s5-session000001"]
+    result = runner.invoke(app, ["simulate", str(tmp_path / "p"), "--n", "1", "--pairs", *args])
+    assert result.exit_code == 0 and len(list((tmp_path / "p").glob("*.hspy"))) == 2
+    result = runner.invoke(app, ["simulate", str(tmp_path / "q"), "--pairs", "--sampling",
+                                 "archive", *args])  # fmt: skip
+    assert result.exit_code == 2 and "uniform sampling" in result.output
+
+
+def test_the_default_detector_gives_what_real_velox_haadf_files_show():
+    # measured on real files (profiles/titan.json, "measured"): Titan black ~15,300 at
+    # offset -1.0, ~8 counts per electron and ~45 counts of vacuum noise at gain 19.3;
+    # the Talos fixtures' black levels 9,150-12,000
+    assert black_level(-1.0) == pytest.approx(15300, rel=0.02)
+    assert counts_per_electron(19.3) == pytest.approx(8.0)
+    assert noise_floor(19.3, 10.0) == pytest.approx(45, rel=0.05)
+    draws = _draws(48, seed=7, size=64)
+    fine = [simulate(7, i, 64).image for i, d in enumerate(draws) if not d.mistake]
+    assert len(fine) > 36 and all(image.dtype == np.uint16 for image in fine)
+    # the black level, less vacuum's noise where an image shows vacuum
+    assert 6000 < np.median([image.min() for image in fine]) < 15500

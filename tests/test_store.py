@@ -32,7 +32,7 @@ def test_ingest_round_trips_images_and_canonical_metadata(raw, tmp_path):
     for name, value in truth.settings.metadata().items():
         assert row[name] == (pytest.approx(value) if isinstance(value, float) else value), name
     assert "axes[x].scale" in row["provenance"]
-    assert row["session"] == "s3-000002" and row["split"] in {"train", "val", "test"}
+    assert row["session"] == "s3-session000000" and row["split"] in {"train", "val", "test"}
 
 
 def test_dose_pairs_share_a_session_and_so_a_split(raw, tmp_path):

@@ -1,10 +1,11 @@
 """An instrument profile measured from a lab's own ingested images (`cimp calibrate`).
 
 Per instrument and detector:
-- **black level vs offset**: each image's dark end (its 1st percentile of counts; vacuum
-  scatters next to nothing onto an annular detector, so with vacuum in the field this is the
-  black level less ~2 read-noise sigma, without it an upper bound); the darkest image of each
-  offset is fitted as a line in the offset when two offsets or more were used;
+- **black level vs offset**: each image's dark end (the mean of its darkest 16 px block, or
+  its 1st percentile when it has few blocks; vacuum scatters next to nothing onto an annular
+  detector, so with vacuum in the field this is the black level within ~0.2 noise sigma,
+  without it an upper bound); the darkest image of each offset is fitted as a line in the
+  offset when two offsets or more were used;
 - **photon transfer vs gain**: from frames of one series (same file, shape and settings),
   whose difference holds noise alone: per 16 px block, the variance of (a - b) / sqrt(2)
   against the mean of (a + b) / 2; the line's slope is counts per detected electron times
@@ -14,16 +15,17 @@ Per instrument and detector:
 - **menus**: the settings actually used (convergence, camera lengths, dwell times, probe
   currents, beam energies, frame sizes, pixel sizes).
 
-The result is a profile `cimp simulate --sampling archive --profile` reads (menus, with the
-default profile's operator habits where the data say nothing) plus a `detector` section with
-every fit, its quality and the points behind it.
+The result is a profile `cimp simulate --profile` reads: the menus, the detector constants
+the fits give (the default profile's where the data say nothing; `detector.measured` names
+which), the default's operator habits, and a `calibration` section with every fit per
+instrument and detector, its quality and the points behind it.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,7 @@ import pandas as pd
 
 from cimp import figures
 from cimp.errors import CimpError
+from cimp.simulate.detector import Detector
 from cimp.simulate.profile import Profile, default
 from cimp.store import Store
 
@@ -45,9 +48,15 @@ MENUS = {
 }
 
 
-def dark_end(image: np.ndarray) -> float:
-    """The 1st percentile of an image's counts: its black level when it shows vacuum."""
-    return float(np.nanpercentile(np.asarray(image, dtype=np.float64), 1.0))
+def dark_end(image: np.ndarray, block: int = BLOCK) -> float:
+    """The mean of an image's darkest block (its 1st percentile when it has few blocks): its
+    black level when it shows vacuum."""
+    image = np.asarray(image, dtype=np.float64)
+    h, w = (s - s % block for s in image.shape)
+    if (h // block) * (w // block) < MIN_BLOCKS:
+        return float(np.nanpercentile(image, 1.0))
+    means = image[:h, :w].reshape(h // block, block, w // block, block).mean(axis=(1, 3))
+    return float(np.nanmin(means))
 
 
 def frame_pair_transfer(a: np.ndarray, b: np.ndarray, block: int = BLOCK) -> dict | None:
@@ -99,13 +108,50 @@ def calibrate(dataset: str | Path) -> dict:
         }
     everything = _menus(table)
     profile = asdict(base) | {k: v for k, v in everything.items() if k in asdict(base) and v}
+    profile["detector"] = _detector(instruments, base.detector)
     pixels = table["pixel_size"].dropna()
     if len(pixels):
         steps = base.pixel_size_nm["steps_per_decade"]
         used = {"smallest": float(pixels.min()), "largest": float(pixels.max())}
         profile["pixel_size_nm"] = used | {"steps_per_decade": steps}
     profile["name"] = f"measured from {Path(dataset).resolve()}"
-    return profile | {"detector": instruments}
+    return profile | {"calibration": instruments}
+
+
+def _detector(instruments: dict, base: Detector) -> dict:
+    """Detector constants from the fits of the instrument with the most images that has any
+    (the base's elsewhere), and which of them were measured."""
+    measured: dict[str, str] = {}
+    fitted = [
+        (entry["images"], name, entry)
+        for name, entry in instruments.items()
+        if entry["black_level"]["fit"] or entry["photon_transfer"]["points"]
+    ]
+    if not fitted:
+        return asdict(base) | {"measured": {"none": "the default profile's detector, unchanged"}}
+    _, name, entry = max(fitted, key=lambda t: t[0])
+    det = base
+    black = entry["black_level"]["fit"]
+    if black:
+        det = replace(det, black_at_zero_offset=black["intercept"], counts_per_offset=black["slope"])
+        measured["black level"] = f"{name}: line through {black['points']} offsets"
+    excess = 1.0 + 1.0 / det.pulse_shape
+    transfer = entry["photon_transfer"]
+    gains = [p["gain"] for p in transfer["points"] if p["gain"] is not None and p["slope"] > 0]
+    if gains:
+        reference = float(np.median(gains))
+        if transfer["fit"]:
+            fit = transfer["fit"]
+            per_decade = 1.0 / fit["slope"]
+            counts = 10 ** (fit["intercept"] + fit["slope"] * reference) / excess
+        else:
+            per_decade = det.gain_per_decade
+            slopes = [p["slope"] for p in transfer["points"] if p["gain"] == reference]
+            counts = float(np.median(slopes or [p["slope"] for p in transfer["points"]])) / excess
+        det = replace(det, reference_gain=reference, counts_at_reference=float(counts),
+                      gain_per_decade=float(per_decade))  # fmt: skip
+        measured["counts per electron"] = f"{name}: photon transfer at {len(gains)} frame pairs"
+    return asdict(det) | {"measured": measured}
 
 
 def _clipped(image: np.ndarray) -> np.ndarray:
@@ -182,5 +228,5 @@ def write(profile: dict, out: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(profile, indent=2) + "\n")
     Profile.load(out)  # what simulate will read must load
-    figures.detector_calibration(profile["detector"], out.with_suffix(".png"))
+    figures.detector_calibration(profile["calibration"], out.with_suffix(".png"))
     return out

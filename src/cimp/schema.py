@@ -90,7 +90,7 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "detector_gain",
         "a.u.",
-        typical=(20.0, 80.0),
+        typical=(10.0, 60.0),
         core=True,
         per_instrument=True,
         description="detector gain setting, in the vendor's units",
@@ -98,7 +98,7 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "detector_offset",
         "a.u.",
-        typical=(-1.0, 10.0),
+        typical=(-3.0, 0.0),
         core=True,
         per_instrument=True,
         description="detector offset (black level) setting, in the vendor's units",

@@ -27,14 +27,20 @@ def simulate(
         int, typer.Option(help="Processes to simulate in parallel (default: one per core).")
     ] = os.cpu_count() or 1,
     sampling: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="uniform: every setting drawn alone; archive: sessions picked from an "
-            "instrument's menus at doses an operator keeps, with a few mistakes."
+            help="archive (default): sessions picked from an instrument's menus at doses an "
+            "operator keeps, with a few mistakes; uniform: every setting drawn alone (the "
+            "default for --pairs, the only sampling of dose pairs for now).",
+            show_default=False,
         ),
-    ] = "uniform",
+    ] = None,
     profile: Annotated[
-        Path | None, typer.Option(help="Instrument profile (JSON) for --sampling archive.")
+        Path | None,
+        typer.Option(
+            help="Instrument profile (JSON; `cimp calibrate` writes one): its detector and, "
+            "for archive sampling, its menus. Default: a Titan-class profile."
+        ),
     ] = None,
 ) -> None:
     """Simulate HAADF-STEM images with their acquisition metadata (HyperSpy .hspy files).
@@ -46,8 +52,11 @@ def simulate(
     """
     if n < 1 or size < 8 or workers < 1:
         fail("--n and --workers must be at least 1, --size at least 8")
+    sampling = sampling or ("uniform" if pairs else "archive")
     if sampling not in ("uniform", "archive"):
         fail(f"--sampling {sampling}: use uniform or archive")
+    if pairs and (sampling != "uniform" or profile is not None):
+        fail("--pairs: dose pairs are drawn with uniform sampling and the default profile")
     from cimp.io.simulated import write_run
 
     loaded = _profile(profile) if profile is not None else None
@@ -64,7 +73,7 @@ def _profile(path: Path):
 
     try:
         return Profile.load(path)
-    except (OSError, json.JSONDecodeError, TypeError) as err:
+    except (OSError, json.JSONDecodeError, TypeError, KeyError, ValueError) as err:
         fail(f"--profile {path}: not a readable instrument profile ({err})")
 
 
@@ -221,12 +230,14 @@ def calibrate(
     profile = measure(dataset)
     path = write(profile, out)
     table = Table("instrument / detector", "images", "black level vs offset", "photon transfer")
-    for name, entry in profile["detector"].items():
+    for name, entry in profile["calibration"].items():
         table.add_row(
             escape(name), str(entry["images"]), _fit(entry["black_level"]),
             _fit(entry["photon_transfer"]),
         )  # fmt: skip
     console.print(table)
+    for what, source in profile["detector"]["measured"].items():
+        console.print(f"detector {escape(what)}: {escape(source)}")
     console.print(f"profile: [bold]{path}[/bold]; figure: {path.with_suffix('.png')}")
 
 

@@ -20,8 +20,9 @@ from cimp.errors import CimpError
 from cimp.io.record import Record, set_field
 from cimp.io.write import hspy_signal, tree, write_hspy
 from cimp.progress import track
-from cimp.simulate import Acquisition, acquire, archive, simulate, simulate_pair
+from cimp.simulate import Acquisition, simulate, simulate_pair
 from cimp.simulate.crystals import library
+from cimp.simulate.generate import archive_image
 from cimp.simulate.profile import Profile
 from cimp.simulate.profile import default as default_profile
 
@@ -97,7 +98,7 @@ def write_one(
     index: int,
     size: int,
     pairs: bool,
-    sampling: str = "uniform",
+    sampling: str = "archive",
     profile: Profile | None = None,
 ) -> int:
     """Simulate and write image (or dose pair) `index`; files already there are kept.
@@ -110,13 +111,13 @@ def write_one(
         acquisitions = simulate_pair(seed, index, size, expected=False)
         members = ("low", "high")
     elif sampling == "archive":
-        drawn, rng = archive.draw(seed, index, size, profile or default_profile())
-        acquisitions = (acquire(drawn.scene, drawn.settings, rng, fraction=drawn.fraction),)
+        acquisition, drawn = archive_image(seed, index, size, profile or default_profile())
+        acquisitions = (acquisition,)
         members = ("single",)
         scene_id = f"s{seed}-session{drawn.session:06d}"
         about |= {"session": drawn.session, "mistake": drawn.mistake}
     else:
-        acquisitions = (simulate(seed, index, size, sampling=sampling),)
+        acquisitions = (simulate(seed, index, size, sampling=sampling, profile=profile),)
         members = ("single",)
     for name, acq, member in zip(names, acquisitions, members, strict=True):
         generator = {"seed": seed, "index": index, "size": size, "member": member} | about
@@ -139,7 +140,7 @@ def write_run(
     pairs: bool = False,
     workers: int | None = 1,
     show_progress: bool = True,
-    sampling: str = "uniform",
+    sampling: str | None = None,
     profile: Profile | None = None,
 ) -> int:
     """Write n simulated images (n dose pairs with `pairs`) to `out`; returns files written.
@@ -150,6 +151,7 @@ def write_run(
     slower than one worker.
     """
     workers = (os.cpu_count() or 1) if workers is None else workers
+    sampling = sampling or ("uniform" if pairs else "archive")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if pairs and sampling != "uniform":

@@ -10,7 +10,7 @@ share all seven core settings, as a real archive's do. An image the operator wou
 (its specimen's contrast under `profile.acceptable_snr` times its shot noise, judged on the
 rendered scene) is re-taken with a longer dwell time, then a larger current. A minority of
 images are mistakes, named in `Draw.mistake`: too low a dose, a saturating gain, or an
-offset that clips the dark end.
+offset that clips the dark end. The detector is the profile's.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cimp.simulate.detector import DETECTOR
+from cimp.simulate.detector import Detector, offset_for_black
 from cimp.simulate.image import scattered_fraction
 from cimp.simulate.profile import Profile
 from cimp.simulate.scene import Scene, sample_scene
@@ -32,6 +32,7 @@ from cimp.simulate.settings import (
 
 SESSION_STREAM, SCENE_STREAM = 1, 2  # rng streams apart from the images' own ([seed, index])
 SATURATING_GAIN = 15.0  # gain units above what auto-contrast sets (a factor ~10 in counts)
+MIS_SET_BLACK = -2000.0  # counts: an offset this low clips the dark end
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ def draw(seed: int, index: int, size: int, profile: Profile) -> tuple[Draw, np.r
     if mistake == "low_dose":
         dwell, current = profile.dwell_times_us[0], profile.beam_currents_pa[0] / 4
     black = float(setup.uniform(*profile.auto_black_counts))
-    offset = -1.0 if mistake == "offset" else black / DETECTOR.counts_per_offset
+    black = MIS_SET_BLACK if mistake == "offset" else black
+    offset = offset_for_black(black, profile.detector)
     step = int(np.clip(base + rng.integers(-2, 3), 0, len(steps) - 1))
     settings = Settings(
         pixel_size=float(steps[step]),
@@ -82,7 +84,7 @@ def draw(seed: int, index: int, size: int, profile: Profile) -> tuple[Draw, np.r
     scene = sample_scene(scene_rng, float(steps[base]) * size)
     settings, fraction = _kept(scene, settings, mistake, profile)
     habit = np.random.default_rng([seed, SESSION_STREAM, session, 1])  # one hand per session
-    gain = operator_gain(habit, settings.dose, spread=profile.gain_spread)
+    gain = operator_gain(habit, settings.dose, profile.gain_spread, profile.detector)
     gain += SATURATING_GAIN if mistake == "saturated" else 0.0
     settings = replace(settings, detector_gain=gain)
     return Draw(settings, scene, session, mistake, fraction), rng
@@ -100,13 +102,13 @@ def _mistake(rng: np.random.Generator, profile: Profile) -> str:
 def _kept(scene: Scene, settings: Settings, mistake: str, profile: Profile):
     """The settings an operator keeps and the scattered fraction they render: the dwell time
     (then the current) raised along the menus until the specimen's contrast, judged on the
-    first image, reaches `acceptable_snr` times the shot noise: dose >= snr^2 (1 + 1/k)
-    mean(f) / var(f). A larger current also widens the probe, so a few fall a little short."""
+    first image, reaches `acceptable_snr` times the noise: shot noise (with the pulse-height
+    excess) and the PMT's dark noise, both in electrons. A larger current also widens the
+    probe, so a few fall a little short."""
     fraction = scattered_fraction(scene, settings)
     if mistake == "low_dose":
         return settings, fraction
-    excess = 1.0 + 1.0 / DETECTOR.pulse_shape
-    need = profile.acceptable_snr**2 * excess * fraction.mean() / max(fraction.var(), 1e-12)
+    need = _dose_needed(fraction, profile.acceptable_snr, profile.detector)
     dwell, current = settings.dwell_time, settings.beam_current
     if dwell * current * ELECTRONS_PER_PA_US >= need:
         return settings, fraction
@@ -120,3 +122,12 @@ def _kept(scene: Scene, settings: Settings, mistake: str, profile: Profile):
         current = max(current, c)
     kept = replace(settings, dwell_time=float(dwell), beam_current=float(current))
     return kept, scattered_fraction(scene, kept)
+
+
+def _dose_needed(fraction: np.ndarray, snr: float, det: Detector) -> float:
+    """The dose D whose contrast D std(f) reaches snr times the noise: the root of
+    D^2 var(f) = snr^2 (D mean(f) (1 + 1/k) + dark^2)."""
+    a = max(float(fraction.var()), 1e-12)
+    b = snr**2 * float(fraction.mean()) * (1.0 + 1.0 / det.pulse_shape)
+    c = snr**2 * det.dark_noise**2
+    return (b + np.sqrt(b * b + 4.0 * a * c)) / (2.0 * a)

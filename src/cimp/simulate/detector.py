@@ -1,50 +1,74 @@
-"""The annular detector: electron counting, scintillator/PMT pulses, response, gain, offset."""
+"""The annular detector: electron counting, scintillator/PMT pulses, response, gain, offset.
+
+Its constants are the default instrument profile's (`profiles/titan.json`, "detector"), as
+measured on real Thermo Fisher HAADF files (docs/simulator.md shows how): a black level of
+~9,000-15,000 counts, ~8 counts per detected electron at gain 19.3, ~45 counts of noise in
+vacuum at that gain and ~14 at ~1.5 counts per electron.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 from scipy.signal import lfilter
 
 UINT16_MAX = 65535
+DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "titan.json"
 
 
 @dataclass(frozen=True)
 class Detector:
-    """Constants of the simulated HAADF detector chain."""
+    """Constants of a HAADF detector chain, in the vendor's gain and offset units."""
 
-    pulse_shape: float = 6.0  # gamma shape of single-electron pulse heights (variance 1/k)
-    response_us: float = 0.4  # time constant of the scintillator + amplifier
-    read_noise: float = 4.0  # counts, after the amplifier
-    dark_noise_per_gain: float = 1e-3  # PMT dark noise, as a fraction of counts per electron
-    outer_to_inner: float = 4.0  # ratio of outer to inner collection angle
-    gain_db_per_decade: float = 15.0  # vendor gain units per decade of counts per electron
-    gain_at_unity: float = 20.0  # vendor gain giving 1 count per electron
-    counts_per_offset: float = 1000.0  # black level (counts) per vendor offset unit
+    pulse_shape: float  # gamma shape of single-electron pulse heights (variance 1/k)
+    response_us: float  # time constant of the scintillator + amplifier
+    read_noise: float  # counts of amplifier noise, whatever the gain
+    dark_noise: float  # PMT noise in detected-electron equivalents, before the response
+    outer_to_inner: float  # ratio of outer to inner collection angle
+    reference_gain: float  # a gain setting, and the counts per electron it gives
+    counts_at_reference: float
+    gain_per_decade: float  # gain units per decade of counts per electron
+    black_at_zero_offset: float  # counts of black level at offset 0
+    counts_per_offset: float  # black level (counts) per offset unit
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Detector:
+        """The constants a profile's "detector" section holds (other keys are notes)."""
+        return cls(**{f.name: float(data[f.name]) for f in fields(cls)})
 
 
-DETECTOR = Detector()
+DETECTOR = Detector.from_dict(json.loads(DEFAULT_PROFILE.read_text())["detector"])
 
 
 def counts_per_electron(gain: float, det: Detector = DETECTOR) -> float:
     """The PMT transfer: exponential in the vendor gain setting."""
-    return 10.0 ** ((gain - det.gain_at_unity) / det.gain_db_per_decade)
+    return det.counts_at_reference * 10.0 ** ((gain - det.reference_gain) / det.gain_per_decade)
 
 
 def gain_for_counts(counts: float, det: Detector = DETECTOR) -> float:
     """Inverse of counts_per_electron."""
-    return det.gain_at_unity + det.gain_db_per_decade * np.log10(counts)
+    return det.reference_gain + det.gain_per_decade * np.log10(counts / det.counts_at_reference)
 
 
 def black_level(offset: float, det: Detector = DETECTOR) -> float:
-    """Counts added by the offset setting; a negative black level clips the dark end."""
-    return det.counts_per_offset * offset
+    """Counts the offset setting adds; a negative black level clips the dark end."""
+    return det.black_at_zero_offset + det.counts_per_offset * offset
 
 
-def noise_floor(gain: float, det: Detector = DETECTOR) -> float:
-    """Standard deviation (counts) of the noise added after counting: amplifier and PMT dark."""
-    return float(np.hypot(det.read_noise, det.dark_noise_per_gain * counts_per_electron(gain, det)))
+def offset_for_black(counts: float, det: Detector = DETECTOR) -> float:
+    """Inverse of black_level: the offset that puts the black level at `counts`."""
+    return (counts - det.black_at_zero_offset) / det.counts_per_offset
+
+
+def noise_floor(gain: float, dwell_us: float, det: Detector = DETECTOR) -> float:
+    """Standard deviation (counts) of the noise added to the counting: the PMT's dark noise,
+    smoothed by the response (less at short dwell times), and the amplifier's."""
+    a = float(np.exp(-dwell_us / det.response_us))
+    dark = det.dark_noise * counts_per_electron(gain, det) * np.sqrt((1.0 - a) / (1.0 + a))
+    return float(np.hypot(det.read_noise, dark))
 
 
 def response_filter(signal: np.ndarray, dwell_us: float, det: Detector = DETECTOR) -> np.ndarray:
@@ -83,14 +107,15 @@ def detect(
 ) -> np.ndarray:
     """Expected electrons per pixel -> uint16 detector output.
 
-    Poisson counting, gamma-distributed pulse heights, detector response, gain, black level,
-    read noise, rounding and clipping at both ends. With rng None the noise-free expectation
-    (float, unclipped) is returned.
+    Poisson counting, gamma-distributed pulse heights and PMT dark noise, detector response,
+    gain, black level, amplifier noise, rounding and clipping at both ends. With rng None the
+    noise-free expectation (float, unclipped) is returned.
     """
     c = counts_per_electron(gain, det)
     if rng is None:
         return response_filter(electrons, dwell_us, det) * c + black_level(offset, det)
     pulses = _pulse_sum(electrons, det.pulse_shape, rng)
+    pulses += det.dark_noise * rng.standard_normal(pulses.shape, dtype=np.float32)
     analog = response_filter(pulses, dwell_us, det) * c + black_level(offset, det)
-    analog += noise_floor(gain, det) * rng.standard_normal(analog.shape, dtype=np.float32)
+    analog += det.read_noise * rng.standard_normal(analog.shape, dtype=np.float32)
     return np.clip(np.rint(analog), 0, UINT16_MAX).astype(np.uint16)

@@ -23,19 +23,30 @@ def simulate(
     index: int,
     size: int = 256,
     expected: bool = False,
-    sampling: str = "uniform",
+    sampling: str = "archive",
     profile: Profile | None = None,
 ) -> Acquisition:
-    """Image `index` of the run with seed `seed`: independent settings and scene
-    (`uniform`), or the archive's session and menus (`archive`, see cimp.simulate.archive)."""
+    """Image `index` of the run with seed `seed`, through the profile's detector: independent
+    settings and scene (`uniform`), or the archive's session and menus (`archive`, see
+    cimp.simulate.archive)."""
+    profile = profile or default()
     if sampling == "archive":
-        drawn, rng = archive.draw(seed, index, size, profile or default())
-        return acquire(drawn.scene, drawn.settings, rng, expected, drawn.fraction)
+        return archive_image(seed, index, size, profile, expected)[0]
     if sampling != "uniform":
         raise ValueError(f"unknown sampling {sampling!r}: use one of {', '.join(SAMPLINGS)}")
     rng = _rng(seed, index)
     settings = sample_settings(rng, size)
-    return acquire(sample_scene(rng, settings.fov), settings, rng, expected)
+    scene = sample_scene(rng, settings.fov)
+    return acquire(scene, settings, rng, expected, det=profile.detector)
+
+
+def archive_image(
+    seed: int, index: int, size: int, profile: Profile, expected: bool = False
+) -> tuple[Acquisition, archive.Draw]:
+    """Image `index` of archive `seed`, through the profile's detector, and its draw."""
+    drawn, rng = archive.draw(seed, index, size, profile)
+    acq = acquire(drawn.scene, drawn.settings, rng, expected, drawn.fraction, profile.detector)
+    return acq, drawn
 
 
 def simulate_pair(

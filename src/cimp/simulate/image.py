@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cimp.simulate.crystals import library
-from cimp.simulate.detector import detect
+from cimp.simulate.detector import DETECTOR, Detector, detect
 from cimp.simulate.probe import Probe
 from cimp.simulate.render import (
     CARBON_DENSITY,
@@ -138,18 +138,18 @@ def acquire(
     rng: np.random.Generator,
     expected: bool = False,
     fraction: np.ndarray | None = None,
+    det: Detector = DETECTOR,
 ) -> Acquisition:
-    """Simulate the detector output for `scene` imaged with `settings` (`fraction`: its
-    scattered fraction, when already rendered for these very settings)."""
+    """Simulate the output of detector `det` for `scene` imaged with `settings` (`fraction`:
+    its scattered fraction, when already rendered for these very settings)."""
     if fraction is None:
         fraction = scattered_fraction(scene, settings)
     electrons = settings.dose * fraction
-    image = detect(
-        electrons, settings.dwell_time, settings.detector_gain, settings.detector_offset, rng
-    )
+    s = settings
+    image = detect(electrons, s.dwell_time, s.detector_gain, s.detector_offset, rng, det)
     clean = None
     if expected:
         clean = detect(
-            electrons, settings.dwell_time, settings.detector_gain, settings.detector_offset, None
+            electrons, s.dwell_time, s.detector_gain, s.detector_offset, None, det
         ).astype(np.float32)
     return Acquisition(image, clean, settings, scene)

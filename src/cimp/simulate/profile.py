@@ -3,20 +3,19 @@
 A small JSON file (`profiles/titan.json` is the default): beam energies, convergence
 apertures, camera lengths, dwell times, probe currents (spot sizes) and magnification steps
 (as pixel sizes, steps of 10^(1/steps_per_decade)), the images per session, the contrast to
-noise an operator accepts, where auto-contrast puts the black level, and the share of
-mistakes.
-The detector chain's constants are still `simulate.detector.DETECTOR`.
+noise an operator accepts, where auto-contrast puts the black level, the share of mistakes,
+and the detector chain's constants (`detector`; the default profile's when left out).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_PATH = Path(__file__).parent / "profiles" / "titan.json"
+from cimp.simulate.detector import DEFAULT_PROFILE, DETECTOR, Detector
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,7 @@ class Profile:
     auto_black_counts: tuple[float, float]
     gain_spread: float
     mistakes: dict
+    detector: Detector = field(default=DETECTOR)
 
     @property
     def pixel_sizes(self) -> np.ndarray:
@@ -45,13 +45,15 @@ class Profile:
         return p["smallest"] * 10 ** (np.arange(steps) / p["steps_per_decade"])
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_PATH) -> Profile:
+    def load(cls, path: str | Path = DEFAULT_PROFILE) -> Profile:
         """A profile file; keys it does not use (a calibration's fits) are passed over."""
         data = json.loads(Path(path).read_text())
         known = {f.name for f in fields(cls)}
         data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        if "detector" in data:
+            data["detector"] = Detector.from_dict(data["detector"])
         return cls(**data)
 
 
 def default() -> Profile:
-    return Profile.load(DEFAULT_PATH)
+    return Profile.load(DEFAULT_PROFILE)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from cimp import schema
-from cimp.simulate.detector import DETECTOR, gain_for_counts
+from cimp.simulate.detector import DETECTOR, Detector, gain_for_counts
 
 ELECTRONS_PER_PA_US = 1e-18 / 1.602176634e-19  # 1 pA for 1 us, in electrons
 INSTRUMENT = "cimp-sim Titan 300 kV"
@@ -74,11 +74,13 @@ def _uniform(rng: np.random.Generator, name: str) -> float:
     return float(rng.uniform(lo, hi))
 
 
-def operator_gain(rng: np.random.Generator, dose: float, spread: float = 12.0) -> float:
+def operator_gain(
+    rng: np.random.Generator, dose: float, spread: float = 12.0, det: Detector = DETECTOR
+) -> float:
     """Gain an operator would set for this dose, give or take `spread` gain units (12: 0.8
     decades of counts), within the field's typical range."""
     lo, hi = schema.field("detector_gain").typical
-    ideal = gain_for_counts(TARGET_COUNTS / max(dose * NOMINAL_FRACTION, 1e-9))
+    ideal = gain_for_counts(TARGET_COUNTS / max(dose * NOMINAL_FRACTION, 1e-9), det)
     return float(np.clip(ideal + rng.uniform(-spread, spread), lo, hi))
 
 
