@@ -133,7 +133,9 @@ def _detector(instruments: dict, base: Detector) -> dict:
     det = base
     black = entry["black_level"]["fit"]
     if black:
-        det = replace(det, black_at_zero_offset=black["intercept"], counts_per_offset=black["slope"])
+        det = replace(
+            det, black_at_zero_offset=black["intercept"], counts_per_offset=black["slope"]
+        )
         measured["black level"] = f"{name}: line through {black['points']} offsets"
     excess = 1.0 + 1.0 / det.pulse_shape
     transfer = entry["photon_transfer"]
