@@ -53,8 +53,9 @@ demo: $(STAMP)
 	$(BIN)/cimp denoise $(DEMO_DIR)/denoiser $(DEMO_DIR)/pairs-raw/sim-s1-000299-low.hspy \
 		--dwell-time x4 --out-dir $(DEMO_DIR)/denoised
 
-figures: $(STAMP)
+figures: test-data
 	$(BIN)/python docs/make_field_figure.py
+	$(BIN)/python docs/make_detector_figure.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/simulator_speed.py

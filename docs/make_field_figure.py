@@ -23,11 +23,11 @@ OUT = Path(__file__).with_name("simulator_fields.png")
 COLUMNS = 5
 MID = Settings(
     pixel_size=0.02,
-    dwell_time=4.0,
+    dwell_time=10.0,
     convergence_angle=22.0,
-    beam_current=30.0,
-    detector_gain=60.0,
-    detector_offset=2.0,
+    beam_current=50.0,
+    detector_gain=24.0,
+    detector_offset=-2.0,
     inner_collection_angle=70.0,
     size=256,
 )

@@ -23,7 +23,7 @@ def _noise(scene, s, rng):
 
 def test_signal_and_shot_noise_variance_follow_dose(rng):
     scene = quiet_scene(None, support_nm=15.0)  # amorphous carbon: a nearly flat signal
-    low = settings(dwell_time=5.0, beam_current=50.0, detector_gain=30.0)
+    low = settings(dwell_time=5.0, beam_current=200.0, detector_gain=24.0)
     mean_1, var_1 = _noise(scene, low, rng)
     mean_4, var_4 = _noise(scene, replace(low, dwell_time=20.0), rng)
     assert mean_4 / mean_1 == pytest.approx(4.0, rel=0.05)

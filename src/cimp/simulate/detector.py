@@ -3,7 +3,7 @@
 Its constants are the default instrument profile's (`profiles/titan.json`, "detector"), as
 measured on real Thermo Fisher HAADF files (docs/simulator.md shows how): a black level of
 ~9,000-15,000 counts, ~8 counts per detected electron at gain 19.3, ~45 counts of noise in
-vacuum at that gain and ~14 at ~1.5 counts per electron.
+vacuum at that gain and ~14 at <= 1.9 counts per electron.
 """
 
 from __future__ import annotations
