@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from cimp.data import CropDataset, StepSampler, collate, crop_image
+from cimp.data import CropDataset, StepSampler, collate
 from cimp.model import CNNEncoder, ModelConfig
 from cimp.progress import Bar
 from cimp.train import lr_factor, param_groups
@@ -56,16 +56,6 @@ def handcrafted_features(image: np.ndarray) -> np.ndarray:
     )
 
 
-def handcrafted_matrix(dataset: CropDataset) -> np.ndarray:
-    """Features of every image's centre crop (the crop the learned models see)."""
-    return np.stack(
-        [
-            handcrafted_features(crop_image(dataset.image(i), dataset.crop, None))
-            for i in range(len(dataset))
-        ]
-    )
-
-
 class Regressor(torch.nn.Module):
     """The contrastive model's image encoder, with a linear head onto the z-scored fields."""
 
@@ -109,9 +99,3 @@ def train_regressor(
             optimizer.step()
             bar.advance(note=f"loss {loss.item():.3f}")
     return model.eval()
-
-
-@torch.no_grad()
-def predict_regressor(model: Regressor, dataset: CropDataset, device) -> np.ndarray:
-    loader = DataLoader(dataset, batch_size=256, collate_fn=collate)
-    return torch.cat([model(b.to(device).image).float().cpu() for b in loader]).numpy()

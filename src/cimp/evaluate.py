@@ -1,9 +1,11 @@
 """Evaluation on the held-out split: retrieval, metadata recovery, and baselines beside them.
 
-Every field is predicted from frozen image embeddings by a ridge probe and by k-NN, and from
-the same crops by two baselines (hand-crafted statistics + ridge; a supervised CNN of the
-same size). Scores: R2 in the space the field is normalised in (log10 for scale-like fields),
-MAE in the field's unit, and SMAPE.
+Every image is read whole, as predict and search read it (`cimp.views`: a grid of crops,
+pooled). Every field is predicted from frozen image embeddings by a ridge probe and by k-NN,
+and by two baselines reading the same whole images (hand-crafted statistics + ridge; a
+supervised CNN of the same size, its predictions averaged over the crops). Scores: R2 in
+the space the field is normalised in (log10 for scale-like fields), MAE in the field's unit,
+and SMAPE.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from cimp import schema
-from cimp.baselines import handcrafted_matrix, predict_regressor, train_regressor
+from cimp import schema, views
+from cimp.baselines import handcrafted_features, train_regressor
 from cimp.data import CropDataset
+from cimp.embeddings import embed_metadata
 from cimp.errors import CimpError
-from cimp.retrieval import embed, retrieval
+from cimp.retrieval import retrieval
 from cimp.store import Store
 from cimp.train import load_run, resolve_device
 
@@ -84,9 +87,14 @@ def evaluate(
     test_set = CropDataset(store, test_table, normalizer, crop, scale=scale)
     fields = config["model"]["fields"]
 
-    train_image, _ = embed(model, train_set, device)
-    test_image, test_meta = embed(model, test_set, device)
-    hand_train, hand_test = handcrafted_matrix(train_set), handcrafted_matrix(test_set)
+    def whole(table: pd.DataFrame):
+        return store.images(table["image_id"])
+
+    train_image = views.embed_images(model, whole(train_set.table))
+    test_image = views.embed_images(model, whole(test_set.table))
+    test_meta = embed_metadata(model, normalizer, test_set.table)
+    hand_train = np.stack([handcrafted_features(x) for x in whole(train_set.table)])
+    hand_test = np.stack([handcrafted_features(x) for x in whole(test_set.table)])
     train_cfg = config["train"]
     regressor = train_regressor(
         model.config,
@@ -99,7 +107,9 @@ def evaluate(
         show_progress,
     )
     instruments = test_set.table["instrument"].fillna("*")
-    supervised = normalizer.decode(predict_regressor(regressor, test_set, device), instruments)
+    read = views.read_images(regressor, whole(test_set.table), crop, scale, device)
+    averaged = np.stack([each.mean(dim=0).numpy() for each in read])
+    supervised = normalizer.decode(averaged, instruments)
 
     predictions: dict[str, dict[str, np.ndarray]] = {m: {} for m in METHODS}
     scores: dict[str, dict[str, dict]] = {m: {} for m in METHODS}

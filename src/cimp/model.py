@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cimp import physics
 from cimp.errors import CimpError
 
 
@@ -27,6 +28,7 @@ class ModelConfig:
     vit_patch: int = 16
     vit_depth: int = 6
     intensity_scale: float = 1.0 / 65535  # counts -> model input, fixed per run (cimp.data)
+    physics: bool = False  # fuse cimp.physics statistics into the CNN (runs before had none)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,13 +70,14 @@ class ResidualBlock(nn.Module):
 
 
 class CNNEncoder(nn.Module):
-    """A small ResNet trained from scratch (the paper's best choice).
+    """A small ResNet trained from scratch (the paper's best choice), optionally fused with
+    the crop's physics statistics (`cimp.physics`, through a small MLP).
 
     Batch norm only: a per-sample norm (group, layer, instance) would erase absolute intensity.
     Pooling keeps the mean and the spread of the last features (noise lives in the spread).
     """
 
-    def __init__(self, widths: list[int], out_dim: int):
+    def __init__(self, widths: list[int], out_dim: int, fuse_physics: bool = False):
         super().__init__()
         self.inputs = InputTransform()
         self.stem = nn.Sequential(
@@ -85,12 +88,25 @@ class CNNEncoder(nn.Module):
             blocks.append(ResidualBlock(c, w, stride=2))
             c = w
         self.blocks = nn.Sequential(*blocks)
-        self.head = nn.Linear(2 * c, out_dim)
+        self.physics = (
+            nn.Sequential(
+                nn.BatchNorm1d(physics.SIZE),  # across the batch: each statistic z-scored
+                nn.Linear(physics.SIZE, 2 * c),
+                nn.ReLU(),
+                nn.Linear(2 * c, 2 * c),
+                nn.ReLU(),
+            )
+            if fuse_physics
+            else None
+        )
+        self.head = nn.Linear((4 if fuse_physics else 2) * c, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.blocks(self.stem(self.inputs(x)))
-        pooled = torch.cat([y.mean(dim=(2, 3)), y.std(dim=(2, 3))], dim=1)
-        return self.head(pooled)
+        parts = [y.mean(dim=(2, 3)), y.std(dim=(2, 3))]
+        if self.physics is not None:
+            parts.append(self.physics(physics.statistics(x)))
+        return self.head(torch.cat(parts, dim=1))
 
 
 class ViTEncoder(nn.Module):
@@ -146,7 +162,7 @@ class MetadataEncoder(nn.Module):
 
 def image_encoder(config: ModelConfig, out_dim: int) -> nn.Module:
     if config.backbone == "cnn":
-        return CNNEncoder(config.widths, out_dim)
+        return CNNEncoder(config.widths, out_dim, config.physics)
     if config.backbone == "vit":
         return ViTEncoder(
             config.crop, config.vit_patch, config.widths[-1], config.vit_depth, out_dim

@@ -40,6 +40,7 @@ class TrainConfig:
     out: str
     backbone: str = "cnn"
     widths: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
+    physics: bool = True  # fuse cimp.physics statistics into the CNN
     embed_dim: int = 128
     crop: int = 128
     batch_size: int = 128
@@ -68,6 +69,7 @@ class TrainConfig:
             embed_dim=self.embed_dim,
             crop=self.crop,
             intensity_scale=scale,
+            physics=self.physics and self.backbone == "cnn",
         )
 
 

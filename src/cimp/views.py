@@ -10,7 +10,7 @@ Each crop's L2-normalised embedding is averaged over the image and normalised ag
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -39,27 +39,37 @@ def crops(image: np.ndarray, crop: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def embed_images(model, images: Iterable[np.ndarray], batch_size: int = 256) -> np.ndarray:
-    """Pooled, L2-normalised image embeddings (N, E) of whole images, crops of several
-    images sharing a batch. Counts are scaled by the run's fixed intensity scale."""
-    crop, scale = model.config.crop, np.float32(model.config.intensity_scale)
-    device = next(model.parameters()).device
-    pooled: list[np.ndarray] = []
+def read_images(
+    fn, images: Iterable[np.ndarray], crop: int, scale: float, device, batch_size: int = 256
+) -> Iterator[torch.Tensor]:
+    """`fn` on every crop of each image's grid: one (crops, ...) tensor per image, in order.
+    Counts are scaled by the run's fixed intensity `scale`; crops of several images share
+    a batch."""
     buffer: list[np.ndarray] = []
 
-    def run() -> None:
-        x = np.nan_to_num(np.concatenate(buffer).astype(np.float32) * scale)
+    def run() -> list[torch.Tensor]:
+        x = np.nan_to_num(np.concatenate(buffer).astype(np.float32) * np.float32(scale))
         x = torch.from_numpy(x)[:, None]
-        parts = [model.encode_image(x[i : i + batch_size].to(device)).float().cpu()
+        parts = [fn(x[i : i + batch_size].to(device)).float().cpu()
                  for i in range(0, len(x), batch_size)]  # fmt: skip
-        for each in torch.split(torch.cat(parts), [len(b) for b in buffer]):
-            pooled.append(F.normalize(each.mean(dim=0), dim=0).numpy())
+        out = list(torch.split(torch.cat(parts), [len(b) for b in buffer]))
         buffer.clear()
+        return out
 
     for image in images:
         buffer.append(crops(image, crop))
         if sum(len(b) for b in buffer) >= batch_size:
-            run()
+            yield from run()
     if buffer:
-        run()
+        yield from run()
+
+
+def embed_images(model, images: Iterable[np.ndarray], batch_size: int = 256) -> np.ndarray:
+    """Pooled, L2-normalised image embeddings (N, E) of whole images."""
+    device = next(model.parameters()).device
+    crop, scale = model.config.crop, model.config.intensity_scale
+    pooled = [
+        F.normalize(each.mean(dim=0), dim=0).numpy()
+        for each in read_images(model.encode_image, images, crop, scale, device, batch_size)
+    ]
     return np.stack(pooled) if pooled else np.zeros((0, model.config.embed_dim), np.float32)

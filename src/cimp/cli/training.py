@@ -22,6 +22,10 @@ def train(
     widths: Annotated[
         str, typer.Option(help="CNN stage widths, comma separated.")
     ] = "32,64,128,256",
+    physics: Annotated[
+        bool,
+        typer.Option(help="Fuse each crop's physics statistics (cimp.physics) into the CNN."),
+    ] = True,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = 2e-3,
     loss: Annotated[str, typer.Option(help="infonce or siglip.")] = "infonce",
     positive_radius: Annotated[
@@ -54,6 +58,7 @@ def train(
         crop=crop,
         backbone=backbone,
         widths=[int(w) for w in widths.split(",")],
+        physics=physics,
         lr=lr,
         loss=loss,
         positive_radius=positive_radius,
