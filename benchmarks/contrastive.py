@@ -1,10 +1,11 @@
 """The headline table on simulated data: retrieval and metadata recovery, with baselines.
 
 Run: `make bench` or `.venv/bin/python benchmarks/contrastive.py [--n 6000 --steps 1500]
-[--sampling uniform|archive]`. Simulates n images (256 x 256) into a work folder, ingests
-them (70/10/20 split by scene, or by session with archive sampling), trains, and evaluates
-on the held-out split (gallery of 1,000). Writes the results, the command, the timings and
-the figures to benchmarks/results/contrastive/ (uniform) or contrastive-archive/.
+[--sampling uniform|archive] [--no-physics --tag NAME]`. Simulates n images (256 x 256) into
+a work folder, ingests them (70/10/20 split by scene, or by session with archive sampling),
+trains, and evaluates on the held-out split (gallery of 1,000), every image read whole.
+Writes the results, the command, the timings and the figures to
+benchmarks/results/contrastive/ (uniform) or contrastive-archive/, with `-NAME` for a tag.
 """
 
 from __future__ import annotations
@@ -38,8 +39,13 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/cimp-benchmark"))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--sampling", choices=tuple(RESULTS), default="uniform")
+    parser.add_argument("--physics", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--supervised-steps", type=int, default=None, help="default: --steps")
+    parser.add_argument("--tag", default="", help="results folder suffix (an ablation)")
     args = parser.parse_args()
     out = RESULTS[args.sampling]
+    out = out.with_name(f"{out.name}-{args.tag}") if args.tag else out
+    args.workdir = args.workdir.with_name(f"{args.workdir.name}-{args.sampling}")
 
     timings = {}
     start = time.perf_counter()
@@ -61,6 +67,7 @@ def main() -> None:
         lr=args.lr,
         device=args.device,
         widths=[int(w) for w in args.widths.split(",")],
+        physics=args.physics,
         val_every=max(args.steps // 6, 1),
     )
     config.checkpoint_every = config.val_every
@@ -68,7 +75,7 @@ def main() -> None:
     train(config)
     timings["train_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    results = evaluate(run, args.workdir / "dataset", out, device=args.device)
+    results = evaluate(run, args.workdir / "dataset", out, args.supervised_steps, args.device)
     timings["evaluate_s"] = time.perf_counter() - start
 
     results["command"] = " ".join(["python", "benchmarks/contrastive.py", *sys.argv[1:]])
