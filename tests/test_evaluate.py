@@ -7,7 +7,7 @@ import pytest
 from conftest import tiny_train_config
 
 from cimp.evaluate import evaluate, field_scores, r2, smape
-from cimp.retrieval import retrieval
+from cimp.retrieval import retrieval, retrieval_by_gallery
 from cimp.train import train
 
 
@@ -64,3 +64,19 @@ def test_a_retrieved_item_with_the_querys_settings_counts_as_a_same_settings_hit
     assert r["image_to_meta_top1"] == pytest.approx(38 / 40)
     assert r["image_to_meta_top1_same_settings"] == 1.0
     assert "image_to_meta_top1_same_settings" not in retrieval(image, meta)
+
+
+def test_top1_falls_with_gallery_size_for_a_fixed_confusion():
+    rng = np.random.default_rng(1)
+    meta = rng.normal(size=(600, 16))
+    meta /= np.linalg.norm(meta, axis=1, keepdims=True)
+    noisy = meta + rng.normal(scale=0.25, size=meta.shape)  # every image a little off
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    settings = np.arange(600.0)[:, None]  # all settings distinct: same-settings = exact
+    curve = retrieval_by_gallery(noisy, meta, settings)
+    assert list(curve) == [100, 250, 500, 600]
+    top1 = [r["image_to_meta_top1"] for r in curve.values()]
+    assert top1[0] > top1[1] > top1[3] and top1[0] < 1.0
+    assert curve[600]["image_to_meta_top1"] == retrieval(noisy, meta, 600)["image_to_meta_top1"]
+    assert all(r["image_to_meta_top1_same_settings"] == r["image_to_meta_top1"]
+               for r in curve.values())  # fmt: skip

@@ -40,6 +40,8 @@ def test_run_folder_holds_config_normaliser_and_validation_log(tiny_dataset, tmp
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [3, 6]
     assert 0 <= log[-1]["image_to_meta_top1"] <= 1 and log[-1]["gallery"] > 1
+    # the model alone is at least as fast as training end to end (which waits for data)
+    assert log[-1]["model_images_per_s"] >= log[-1]["images_per_s"] > 0
     with pytest.raises(CimpError, match="already holds a run"):
         train(tiny_train_config(tiny_dataset, run), show_progress=False)
 

@@ -25,7 +25,7 @@ from cimp.baselines import handcrafted_features, train_regressor
 from cimp.data import CropDataset
 from cimp.embeddings import embed_metadata
 from cimp.errors import CimpError
-from cimp.retrieval import retrieval
+from cimp.retrieval import retrieval, retrieval_by_gallery
 from cimp.store import Store
 from cimp.train import load_run, resolve_device
 
@@ -129,14 +129,14 @@ def evaluate(
                 name, y_test[known], predictions[method][name][known]
             )
 
+    settings = test_set.table[list(schema.CORE_NAMES)].to_numpy()
     results = {
         "run": str(run),
         "dataset": str(dataset),
         "test_images": len(test_set),
         "train_images": len(train_set),
-        "retrieval": retrieval(
-            test_image, test_meta, settings=test_set.table[list(schema.CORE_NAMES)].to_numpy()
-        ),
+        "retrieval": retrieval(test_image, test_meta, settings=settings),
+        "retrieval_by_gallery": retrieval_by_gallery(test_image, test_meta, settings),
         "fields": scores,
     }
     if out is not None:
@@ -180,6 +180,7 @@ def markdown(results: dict) -> str:
             if "image_to_meta_top1_same_settings" in r
             else []
         ),
+        *_by_gallery(results.get("retrieval_by_gallery")),
         "Metadata recovery from pixels (R2 in normalised space; MAE in the field's unit; SMAPE)",
         "",
         "| field | " + " | ".join(f"{m} R2" for m in METHODS) + " | probe MAE | probe SMAPE |",
@@ -191,3 +192,24 @@ def markdown(results: dict) -> str:
             f"| {name} | {r2s} | {probe['mae']:.4g} {probe['unit']} | {probe['smape']:.1f} % |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _by_gallery(curve: dict | None) -> list[str]:
+    """Top-1 against gallery size: a hit is an item recorded with the query's seven core
+    settings (and, beside it, the exact pair)."""
+    if not curve:
+        return []
+    lines = [
+        "Top-1 against gallery size (hit: the query's seven core settings; exact pair in brackets)",
+        "",
+        "| gallery | image -> metadata | metadata -> image |",
+        "|---|---|---|",
+    ]
+    for size, r in curve.items():
+        lines.append(
+            f"| {size} | {100 * r['image_to_meta_top1_same_settings']:.1f} % "
+            f"({100 * r['image_to_meta_top1']:.1f} %) | "
+            f"{100 * r['meta_to_image_top1_same_settings']:.1f} % "
+            f"({100 * r['meta_to_image_top1']:.1f} %) |"
+        )
+    return [*lines, ""]

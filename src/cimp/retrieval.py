@@ -53,3 +53,24 @@ def retrieval(
             same = np.isclose(best, chosen, rtol=1e-6) | (np.isnan(best) & np.isnan(chosen))
             out[f"{name}_top1_same_settings"] = float(np.mean(same.all(axis=1)))
     return out
+
+
+GALLERIES = (100, 250, 500, 1000, 2000, 5000)
+
+
+def retrieval_by_gallery(
+    image: np.ndarray, meta: np.ndarray, settings: np.ndarray, repeats: int = 5
+) -> dict[int, dict]:
+    """Top-1 against gallery size (every size in GALLERIES the items allow, and all of
+    them), each the mean over `repeats` random galleries (one when the gallery is all)."""
+    n = len(image)
+    sizes = sorted({g for g in GALLERIES if g < n} | {n})
+    out = {}
+    for size in sizes:
+        runs = [
+            retrieval(image, meta, size, seed, settings)
+            for seed in range(repeats if size < n else 1)
+        ]
+        keys = [k for k in runs[0] if "top1" in k and not k.startswith("chance")]
+        out[size] = {k: float(np.mean([r[k] for r in runs])) for k in keys}
+    return out

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -189,10 +190,15 @@ def train(
         device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"
     )
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
-    seen, tick = 0, time.perf_counter()
+    clock = _Clock()
+    batches = iter(loader)
     with Bar("train", cfg.steps, show_progress and rank == 0) as bar:
         bar.advance(start)
-        for step, batch in zip(range(start, end), loader, strict=False):
+        for step in range(start, end):
+            with clock.waiting():
+                batch = next(batches, None)
+            if batch is None:
+                break
             net.train()
             batch = batch.to(device)
             for group in optimizer.param_groups:
@@ -205,15 +211,17 @@ def train(
             optimizer.step()
             with torch.no_grad():
                 model.logit_scale.clamp_(0.0, math.log(100.0))
-            seen += len(batch.image) * world
-            rate = seen / (time.perf_counter() - tick)
-            bar.advance(note=f"loss {loss.item():.3f}  {rate:.0f} img/s")
+            clock.seen += len(batch.image) * world
+            bar.advance(note=f"loss {loss.item():.3f}  {clock.rate():.0f} img/s")
             done = step + 1
             if rank == 0 and (done % cfg.val_every == 0 or done == cfg.steps) and len(val_set):
-                _log(run, done, loss.item(), rate, retrieval(*embed(model, val_set, device)))
+                with clock.paused():
+                    scores = retrieval(*embed(model, val_set, device))
+                _log(run, done, loss.item(), clock, scores)
             if rank == 0 and (done % cfg.checkpoint_every == 0 or done in (end, cfg.steps)):
-                save_weights(model, run / "model.safetensors")
-                save_state(run / "state.safetensors", optimizer, done)
+                with clock.paused():
+                    save_weights(model, run / "model.safetensors")
+                    save_state(run / "state.safetensors", optimizer, done)
     if world > 1:
         dist.barrier()
     return run
@@ -227,7 +235,33 @@ def _loss(cfg: TrainConfig, model: CIMP, image, meta, values):
     raise CimpError(f"unknown loss {cfg.loss!r}: use 'infonce' or 'siglip'")
 
 
-def _log(run: Path, step: int, loss: float, rate: float, scores: dict) -> None:
-    line = {"step": step, "loss": round(loss, 5), "images_per_s": round(rate, 1), **scores}
+class _Clock:
+    """Training throughput: end to end, and of the model alone (time waiting for the data
+    loader left out); validation and checkpoints are left out of both."""
+
+    def __init__(self):
+        self.seen, self.waited, self.skipped = 0, 0.0, 0.0
+        self.start = time.perf_counter()
+
+    @contextmanager
+    def waiting(self):
+        t = time.perf_counter()
+        yield
+        self.waited += time.perf_counter() - t
+
+    @contextmanager
+    def paused(self):
+        t = time.perf_counter()
+        yield
+        self.skipped += time.perf_counter() - t
+
+    def rate(self, model_only: bool = False) -> float:
+        elapsed = time.perf_counter() - self.start - self.skipped
+        return self.seen / max(elapsed - (self.waited if model_only else 0.0), 1e-9)
+
+
+def _log(run: Path, step: int, loss: float, clock: _Clock, scores: dict) -> None:
+    line = {"step": step, "loss": round(loss, 5), "images_per_s": round(clock.rate(), 1),
+            "model_images_per_s": round(clock.rate(model_only=True), 1), **scores}  # fmt: skip
     with open(run / "log.jsonl", "a") as f:
         f.write(json.dumps(line) + "\n")
