@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cimp.evaluate import evaluate
 from cimp.ingest import ingest
-from cimp.io.simulated import write_run
+from cimp.simulate.files import write_run
 from cimp.train import TrainConfig, train
 
 RESULTS = {

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cimp.io.simulated import write_run
 from cimp.simulate import simulate
 from cimp.simulate.crystals import library
+from cimp.simulate.files import write_run
 
 OUT = Path(__file__).parent / "results" / "simulator_speed.json"
 

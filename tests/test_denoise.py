@@ -25,8 +25,8 @@ from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.errors import CimpError
 from cimp.ingest import ingest
 from cimp.io import read
-from cimp.io.simulated import write_run
 from cimp.simulate import acquire
+from cimp.simulate.files import write_run
 from cimp.store import Store
 from cimp.train import train
 

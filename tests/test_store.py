@@ -6,7 +6,7 @@ import pytest
 from cimp import io
 from cimp.errors import CimpError
 from cimp.ingest import ingest
-from cimp.io import simulated
+from cimp.simulate import files as simulated
 from cimp.simulate import simulate
 from cimp.store import Store, split_of
 

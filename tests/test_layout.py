@@ -1,0 +1,17 @@
+"""Who imports whom: reading files needs no simulator."""
+
+import json
+import subprocess
+import sys
+
+
+def _loaded_after(statement: str) -> set[str]:
+    code = f"import sys, json; {statement}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout))
+
+
+def test_reading_files_imports_no_simulator():
+    loaded = _loaded_after("import cimp.io")
+    assert "ase" not in loaded
+    assert not {m for m in loaded if m.startswith("cimp.simulate")}
