@@ -168,3 +168,17 @@ def test_ctrl_c_stops_ingest_within_seconds_keeps_what_was_read_and_resumes(tmp_
     done = subprocess.run(cimp, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(Store(ds).table()) == 600
+
+
+def test_a_write_that_fails_leaves_the_old_file_and_no_partial(tmp_path):
+    from cimp.atomic import atomic_write
+
+    target = tmp_path / "table.json"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["table.json"]
+    with atomic_write(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and len(list(tmp_path.iterdir())) == 1

@@ -12,25 +12,24 @@ Every file is written to a temporary name and renamed, so a kill never leaves ha
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from cimp.atomic import atomic_write
+
 
 def atomic_save(tensors: dict[str, torch.Tensor], path: Path, meta: dict | None = None):
-    tmp = path.with_suffix(".tmp")
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    save_file(tensors, tmp, metadata={"json": json.dumps(meta or {})})
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        save_file(tensors, tmp, metadata={"json": json.dumps(meta or {})})
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2))
 
 
 def save_weights(model: nn.Module, path: Path) -> None:

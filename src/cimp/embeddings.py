@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 
 from cimp import schema, views
+from cimp.atomic import atomic_write
 from cimp.errors import CimpError
 from cimp.progress import Bar
 from cimp.store import Store
@@ -173,6 +174,5 @@ def _load_parts(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _write_part(folder: Path, ids: np.ndarray, image: np.ndarray, meta: np.ndarray) -> None:
     part = folder / f"part-{uuid.uuid4().hex[:12]}.npz"
-    tmp = part.with_suffix(".tmp.npz")
-    np.savez(tmp, image_id=ids, image=image.astype(np.float32), meta=meta.astype(np.float32))
-    os.replace(tmp, part)
+    with atomic_write(part) as tmp, open(tmp, "wb") as f:
+        np.savez(f, image_id=ids, image=image.astype(np.float32), meta=meta.astype(np.float32))

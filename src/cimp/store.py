@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +24,7 @@ import pandas as pd
 import zarr
 
 from cimp import schema
+from cimp.atomic import atomic_write
 from cimp.errors import CimpError
 from cimp.io.record import Record
 
@@ -230,12 +230,10 @@ def _parts(folder: Path) -> list[Path]:
 def _write_part(folder: Path, table: pd.DataFrame) -> None:
     folder.mkdir(exist_ok=True)
     part = folder / f"part-{uuid.uuid4().hex[:12]}.parquet"
-    tmp = part.with_suffix(".tmp")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, part)
+    with atomic_write(part) as tmp:
+        table.to_parquet(tmp, index=False)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        tmp.write_bytes(data)

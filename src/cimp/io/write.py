@@ -17,6 +17,7 @@ from rsciio.hspy import file_writer
 
 import cimp
 from cimp import schema
+from cimp.atomic import atomic_write
 
 HSPY_SUFFIXES = (".hspy",)
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -63,14 +64,12 @@ def hspy_signal(image: np.ndarray, settings: dict, root: str, branch: dict, titl
 
 def write_hspy(path: str | Path, signal: dict) -> None:
     """Write atomically (a killed write leaves no half file under the final name)."""
-    tmp = Path(path).with_suffix(".partial")
-    file_writer(str(tmp), signal, show_progressbar=False)
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        file_writer(str(tmp), signal, show_progressbar=False)
 
 
 def write_tiff(path: str | Path, image: np.ndarray, root: str, branch: dict) -> None:
     """32-bit float TIFF, the settings tree as JSON in its description."""
-    tmp = Path(path).with_suffix(".partial")
     description = json.dumps({root: branch}, default=float)
-    tifffile.imwrite(tmp, image.astype(np.float32), description=description, metadata=None)
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        tifffile.imwrite(tmp, image.astype(np.float32), description=description, metadata=None)
