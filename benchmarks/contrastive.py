@@ -17,10 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from cimp.config import TrainConfig
 from cimp.evaluate import evaluate
 from cimp.ingest import ingest
 from cimp.simulate.files import write_run
-from cimp.train import TrainConfig, train
+from cimp.train import train
 
 RESULTS = {
     "uniform": Path(__file__).parent / "results" / "contrastive",

@@ -20,9 +20,9 @@ import numpy as np
 
 from cimp import predict
 from cimp.audit import corruption_benchmark
-from cimp.embeddings import embed_dataset, weights_id
+from cimp.embeddings import embed_dataset
+from cimp.run import Run
 from cimp.schema import field
-from cimp.train import run_config
 
 RESULTS = Path(__file__).parent / "results" / "uses"
 
@@ -33,11 +33,12 @@ def main() -> None:
     parser.add_argument("dataset", nargs="?", default="demo-output/dataset")
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
-    emb = embed_dataset(args.run, args.dataset, show_progress=False)
+    run = Run(args.run)
+    emb = embed_dataset(run, args.dataset, show_progress=False)
     test = emb.table["split"].to_numpy() == "test"
-    predictor = predict.fit(emb.subset(~test), weights_id(args.run))
+    predictor = predict.fit(emb.subset(~test), run.weights_id)
     held = emb.subset(test)
-    fields = run_config(args.run)["model"]["fields"]
+    fields = run.config.model.fields
     results = {
         "command": " ".join(["python", *sys.argv]),
         "run": args.run,

@@ -31,7 +31,7 @@ def rng() -> np.random.Generator:
 
 def tiny_train_config(dataset, out, **changes):
     """A training run small enough for a test: 32 px crops, two CNN stages, six steps."""
-    from cimp.train import TrainConfig
+    from cimp.config import TrainConfig
 
     base = dict(
         dataset=str(dataset),

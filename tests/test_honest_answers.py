@@ -12,8 +12,8 @@ from cimp import embeddings, views
 from cimp.cli import app
 from cimp.embeddings import embed_image
 from cimp.predict import FieldModel, for_run, predict_files
+from cimp.run import Run
 from cimp.store import Store
-from cimp.train import load_run
 
 runner = CliRunner()
 
@@ -89,7 +89,7 @@ def test_predict_prints_not_recoverable_instead_of_a_useless_interval(trained, t
 
 def test_the_whole_image_is_read_not_only_its_centre(trained):
     run, _, _ = trained
-    model, _, _ = load_run(run)
+    model = Run(run).load_model()
     assert list(views.origins(2048, 96)) == [round(i * 1952 / 15) for i in range(16)]
     assert list(views.origins(48, 32)) == [0, 16] and list(views.origins(40, 40)) == [0]
     image = np.tile(_stored_image(trained), (2, 2))

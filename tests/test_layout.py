@@ -15,3 +15,11 @@ def test_reading_files_imports_no_simulator():
     loaded = _loaded_after("import cimp.io")
     assert "ase" not in loaded
     assert not {m for m in loaded if m.startswith("cimp.simulate")}
+
+
+def test_using_a_trained_run_imports_no_training_code():
+    loaded = _loaded_after(
+        "import cimp.predict, cimp.embeddings, cimp.evaluate, cimp.report, cimp.search, "
+        "cimp.audit, cimp.denoise.apply, cimp.run"
+    )
+    assert "cimp.train" not in loaded

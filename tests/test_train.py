@@ -9,10 +9,13 @@ import pytest
 import torch
 from conftest import tiny_train_config
 from safetensors.torch import load_file
+from typer.testing import CliRunner
 
+from cimp.cli import app
 from cimp.errors import CimpError
 from cimp.model import CIMP, ModelConfig
-from cimp.train import lr_factor, train
+from cimp.optim import lr_factor
+from cimp.train import train
 
 
 def test_resume_after_a_kill_gives_the_uninterrupted_weights(tiny_dataset, tmp_path):
@@ -78,3 +81,15 @@ def test_torchrun_with_two_cpu_processes_trains_one_model(tiny_dataset, tmp_path
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == [2, 4]
     assert (run / "model.safetensors").exists()
+
+
+def test_a_mistyped_setting_fails_before_a_run_folder_is_written(tiny_dataset, tmp_path):
+    with pytest.raises(CimpError, match="loss 'infonse'"):
+        tiny_train_config(tiny_dataset, tmp_path / "run", loss="infonse")
+    with pytest.raises(CimpError, match="field_dropout"):
+        tiny_train_config(tiny_dataset, tmp_path / "run", field_dropout=1.5)
+    result = CliRunner().invoke(
+        app, ["train", str(tiny_dataset), "--out", str(tmp_path / "cli"), "--loss", "infonse"]
+    )
+    assert result.exit_code == 2 and "infonse" in result.output
+    assert not (tmp_path / "run").exists() and not (tmp_path / "cli").exists()

@@ -9,8 +9,8 @@ from torch.utils.data import DataLoader
 
 from cimp.data import CropDataset, StepSampler, collate
 from cimp.model import CNNEncoder, ModelConfig
+from cimp.optim import param_groups, set_lr
 from cimp.progress import Bar
-from cimp.train import lr_factor, param_groups
 
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 SPECTRUM_BINS = 12
@@ -83,12 +83,10 @@ def train_regressor(
     optimizer = torch.optim.AdamW(param_groups(model, 0.05), lr=lr, betas=(0.9, 0.98))
     sampler = StepSampler(len(train_set), batch_size, steps, seed)
     loader = DataLoader(train_set, batch_sampler=sampler, collate_fn=collate)
-    warmup = min(100, steps // 10 + 1)
     with Bar("supervised baseline", steps, show_progress) as bar:
         for step, batch in enumerate(loader):
             batch = batch.to(device)
-            for group in optimizer.param_groups:
-                group["lr"] = lr * lr_factor(step, warmup, steps)
+            set_lr(optimizer, lr, step, steps)
             model.train()
             target_known = train_set.present[batch.index.cpu().numpy()]
             mask = torch.as_tensor(target_known, device=device).float()

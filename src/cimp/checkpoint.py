@@ -1,16 +1,9 @@
-"""Run folders: weights and training state in safetensors, configuration in JSON.
-
-    RUN/config.json          training and model configuration
-    RUN/normalizer.json      field statistics of the training split
-    RUN/model.safetensors    weights of the latest checkpoint
-    RUN/state.safetensors    optimizer moments, step and RNG state, for exact resume
-    RUN/log.jsonl            one line per validation
-
-Every file is written to a temporary name and renamed, so a kill never leaves half a file.
-"""
+"""Weights and training state in safetensors, configuration in JSON (the files of a run
+folder, `cimp.run`), each written whole or not at all."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -30,6 +23,11 @@ def atomic_save(tensors: dict[str, torch.Tensor], path: Path, meta: dict | None 
 def write_json(path: Path, data: dict) -> None:
     with atomic_write(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2))
+
+
+def file_id(path: Path) -> str:
+    """A short hash of a file's bytes: what results made with these weights belong to."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def save_weights(model: nn.Module, path: Path) -> None:

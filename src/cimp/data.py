@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from cimp import views
 from cimp.errors import CimpError
 from cimp.schema import Normalizer
 from cimp.store import Store
@@ -77,7 +78,7 @@ class CropDataset(Dataset):
         cache_bytes: float = 4e9,
         scale: float = DEFAULT_SCALE,
     ):
-        big_enough = (table["height"] >= crop) & (table["width"] >= crop)
+        big_enough = views.fits(table, crop)
         self.table = table[big_enough].reset_index(drop=True)
         self.skipped_small = int((~big_enough).sum())
         self.store, self.crop, self.train, self.scale = store, crop, train, scale

@@ -18,7 +18,6 @@ import pandas as pd
 
 from cimp import schema
 
-FILE = "domain.json"
 SAMPLE = 200  # training images whose pixels are measured
 BRIGHTNESS_MARGIN = 2.0  # a factor either way beyond the training images' brightest levels
 FIELD_MARGIN = 0.02  # of the field's training span (modelled space), either side
@@ -156,22 +155,22 @@ def out_of_domain(domain: Domain | None, record, scale: float) -> list[str]:
     return list(notes.values())
 
 
-def for_run(run: str | Path) -> Domain | None:
-    """The run's domain: RUN/domain.json, else measured on its training split (if the
-    dataset is still there) and saved; None when neither is possible."""
+def for_run(run) -> Domain | None:
+    """The run's domain (`run`: a folder or a `cimp.run.Run`): RUN/domain.json, else
+    measured on its training split (if the dataset is still there) and saved; None when
+    neither is possible."""
+    from cimp.run import DOMAIN, as_run
     from cimp.store import Store
-    from cimp.train import run_config, trained_on
 
-    path = Path(run) / FILE
+    run = as_run(run)
+    path = run.path / DOMAIN
     if path.exists():
         return Domain.load(path)
-    config = run_config(run)
-    dataset = trained_on(run)
-    if not (dataset / "dataset.json").exists():
+    if not (run.dataset / "dataset.json").exists():
         return None
-    store = Store(dataset)
+    store = Store(run.dataset)
     table = store.table()
-    scale = config["model"].get("intensity_scale", 1.0 / 65535)
+    scale = run.config.model.intensity_scale
     domain = Domain.fit(store, table[table["split"] == "train"], scale)
     try:
         domain.save(path)

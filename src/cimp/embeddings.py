@@ -27,10 +27,11 @@ import torch
 
 from cimp import schema, views
 from cimp.atomic import atomic_write
+from cimp.device import resolve_device
 from cimp.errors import CimpError
 from cimp.progress import Bar
+from cimp.run import Run, as_run
 from cimp.store import Store
-from cimp.train import load_run, resolve_device
 
 PART = 512
 
@@ -50,15 +51,11 @@ class Embeddings:
         return Embeddings(table, self.image[keep], self.meta[keep], self.folder)
 
 
-def weights_id(run: str | Path) -> str:
-    """A short hash of a run's weights: what its embeddings and predictor belong to."""
-    return hashlib.sha256((Path(run) / "model.safetensors").read_bytes()).hexdigest()[:12]
-
-
-def folder_for(run: str | Path, dataset: str | Path) -> Path:
+def folder_for(run: str | Path | Run, dataset: str | Path) -> Path:
     """Where a run's embeddings of a dataset live: named by the run and its weights, in
     the dataset, or in the user's cache when the dataset cannot be written to."""
-    name = f"{Path(run).resolve().name}-{weights_id(run)}-{views.VIEW}"
+    run = as_run(run)
+    name = f"{run.path.resolve().name}-{run.weights_id}-{views.VIEW}"
     inside = Path(dataset) / "embeddings"
     if inside.joinpath(name).exists() or _writable(inside):
         return inside / name
@@ -80,7 +77,7 @@ def _writable(folder: Path) -> bool:
 
 
 def embed_dataset(
-    run: str | Path,
+    run: str | Path | Run,
     dataset: str | Path,
     device: str = "auto",
     batch_size: int = 256,
@@ -89,12 +86,13 @@ def embed_dataset(
     """Embed every image of the dataset not embedded yet by this run; return them all."""
     store = Store(dataset)  # first: a mistyped path must leave nothing behind
     table = store.table()
+    run = as_run(run)
     folder = folder_for(run, dataset)
     done = set(_load_parts(folder)[0])
-    model, normalizer, config = load_run(run, resolve_device(device))
-    crop = config["model"]["crop"]
+    model, normalizer = run.load_model(resolve_device(device)), run.normalizer
+    crop = run.config.model.crop
     todo = table[~table["image_id"].isin(done)]
-    todo = todo[(todo["height"] >= crop) & (todo["width"] >= crop)]
+    todo = todo[views.fits(todo, crop)]
     if len(todo):
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / "run.json").exists():
@@ -110,7 +108,9 @@ def embed_dataset(
     return load(run, dataset, table)
 
 
-def load(run: str | Path, dataset: str | Path, table: pd.DataFrame | None = None) -> Embeddings:
+def load(
+    run: str | Path | Run, dataset: str | Path, table: pd.DataFrame | None = None
+) -> Embeddings:
     """The stored embeddings of the dataset's rows (of `table`'s rows if given) by this run."""
     folder = folder_for(run, dataset)
     ids, image, meta = _load_parts(folder)

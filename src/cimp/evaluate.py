@@ -23,11 +23,12 @@ from sklearn.preprocessing import StandardScaler
 from cimp import schema, views
 from cimp.baselines import handcrafted_features, train_regressor
 from cimp.data import CropDataset
+from cimp.device import resolve_device
 from cimp.embeddings import embed_metadata
 from cimp.errors import CimpError
 from cimp.retrieval import retrieval, retrieval_by_gallery
+from cimp.run import as_run
 from cimp.store import Store
-from cimp.train import load_run, resolve_device
 
 ALPHAS = np.logspace(-3, 4, 15)
 METHODS = ("probe", "knn", "handcrafted", "supervised")
@@ -74,10 +75,11 @@ def evaluate(
 ) -> dict:
     """Score a run on the dataset's test split; writes results.json, results.md, figures."""
     device = resolve_device(device)
-    model, normalizer, config = load_run(run, device)
+    run = as_run(run)
+    model, normalizer, config = run.load_model(device), run.normalizer, run.config
     store = Store(dataset)
     table = store.table()
-    crop = config["model"]["crop"]
+    crop = config.model.crop
     train_table = table[table["split"] == "train"]
     test_table = table[table["split"] == "test"]
     if len(test_table) == 0:
@@ -85,7 +87,7 @@ def evaluate(
     scale = model.config.intensity_scale
     train_set = CropDataset(store, train_table, normalizer, crop, scale=scale)
     test_set = CropDataset(store, test_table, normalizer, crop, scale=scale)
-    fields = config["model"]["fields"]
+    fields = config.model.fields
 
     def whole(table: pd.DataFrame):
         return store.images(table["image_id"])
@@ -95,14 +97,14 @@ def evaluate(
     test_meta = embed_metadata(model, normalizer, test_set.table)
     hand_train = np.stack([handcrafted_features(x) for x in whole(train_set.table)])
     hand_test = np.stack([handcrafted_features(x) for x in whole(test_set.table)])
-    train_cfg = config["train"]
+    settings = config.train
     regressor = train_regressor(
         model.config,
         CropDataset(store, train_table, normalizer, crop, train=True, scale=scale),
-        supervised_steps or train_cfg["steps"],
-        train_cfg["batch_size"],
-        train_cfg["lr"],
-        train_cfg["seed"],
+        supervised_steps or settings.steps,
+        settings.batch_size,
+        settings.lr,
+        settings.seed,
         device,
         show_progress,
     )

@@ -208,17 +208,18 @@ def for_run(
 ) -> Predictor:
     """The run's predictor: RUN/predictor.json if it belongs to these weights, else fitted
     on the dataset the run was trained on (embedded first if needed) and saved there."""
-    from cimp.embeddings import embed_dataset, weights_id
-    from cimp.train import trained_on
+    from cimp.embeddings import embed_dataset
+    from cimp.run import as_run
 
-    path = Path(run) / "predictor.json"
-    weights = f"{weights_id(run)}-{views.VIEW}"  # a predictor of centre crops is stale
+    run = as_run(run)
+    path = run.path / "predictor.json"
+    weights = f"{run.weights_id}-{views.VIEW}"  # a predictor of centre crops is stale
     if path.exists() and dataset is None:
         predictor = Predictor.load(path)
         if predictor.weights == weights:
             return predictor
     if dataset is None:
-        dataset = trained_on(run)
+        dataset = run.dataset
         if not (Path(dataset) / "dataset.json").exists():
             raise CimpError(
                 f"the run was trained on {dataset}, which is not there any more: "
@@ -236,11 +237,13 @@ def predict_files(
     recorded (if anything), whether the run can recover it at all, and every way the image
     lies outside what the run was trained on. Unreadable files and too-small images carry
     an error instead."""
+    from cimp.device import resolve_device
     from cimp.embeddings import embed_image
     from cimp.io import UnreadableFile, read
-    from cimp.train import load_run, resolve_device
+    from cimp.run import as_run
 
-    model, _, _ = load_run(run, resolve_device(device))
+    run = as_run(run)
+    model = run.load_model(resolve_device(device))
     domain = domain_for_run(run)
     out = []
     for path in paths:

@@ -21,8 +21,8 @@ from cimp.audit import audit, corruption_benchmark
 from cimp.domain import Domain, for_run
 from cimp.embeddings import Embeddings, embed_dataset
 from cimp.retrieval import retrieval
+from cimp.run import as_run
 from cimp.store import Store
-from cimp.train import run_config, trained_on
 
 MIN_IMAGES = 10  # fewer held-out images than this give no R2, coverage or calibration curve
 SECTIONS = (
@@ -50,14 +50,14 @@ def report(
     seed: int = 0,
 ) -> Path:
     """Write the report to `out` (an .html file) and return its path."""
-    config = run_config(run)
+    run = as_run(run)
     emb = embed_dataset(run, dataset, device, show_progress=show_progress)
     predictor = predict.for_run(run, device=device, show_progress=show_progress)
-    trained = trained_on(run)
+    trained = run.dataset
     foreign = trained != Path(dataset).resolve()
     test = emb.table["split"].to_numpy() == "test"
     held = emb if foreign or not test.any() else emb.subset(test)
-    fields = [f for f in config["model"]["fields"] if f in predictor.fields]
+    fields = [f for f in run.config.model.fields if f in predictor.fields]
     store = Store(dataset)
     rng = np.random.default_rng(seed)
 

@@ -20,6 +20,11 @@ MAX_PER_AXIS = 16
 VIEW = "pooled"  # names what embeddings and predictors made this way belong to
 
 
+def fits(table, crop: int):
+    """Which rows of a dataset table hold an image at least one crop large (a bool Series)."""
+    return (table["height"] >= crop) & (table["width"] >= crop)
+
+
 def origins(length: int, crop: int) -> np.ndarray:
     """Where the crops start along one axis of `length` pixels."""
     n = min(math.ceil(length / crop), MAX_PER_AXIS)

@@ -42,9 +42,9 @@ def train_denoiser(
     """
     from cimp.denoise.train import DenoiserConfig
     from cimp.denoise.train import train_denoiser as run_training
+    from cimp.run import Run
 
-    if not (run / "model.safetensors").exists():
-        fail(f"{run} holds no trained model (model.safetensors)")
+    Run(run)  # a folder without a trained model is one line of error
     config = DenoiserConfig(
         run=str(run),
         dataset=str(dataset),

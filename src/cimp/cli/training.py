@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cimp.cli.app import app, console, fail
+from cimp.cli.app import app, console
 
 
 @app.command()
@@ -47,7 +47,7 @@ def train(
 
     Several GPUs or nodes: torchrun --nproc-per-node 4 $(which cimp) train DATASET --out RUN
     """
-    from cimp.train import TrainConfig
+    from cimp.config import TrainConfig
     from cimp.train import train as run_training
 
     config = TrainConfig(
@@ -90,10 +90,10 @@ def evaluate(
     hand-crafted image statistics and for a supervised CNN of the same size.
     """
     from cimp.evaluate import evaluate as run_evaluation
+    from cimp.run import Run
 
-    if not (run / "model.safetensors").exists():
-        fail(f"{run} holds no trained model (model.safetensors)")
-    out = out or run / "evaluation"
+    run = Run(run)
+    out = out or run.path / "evaluation"
     results = run_evaluation(
         run, dataset, out, supervised_steps, device, show_progress=sys.stderr.isatty()
     )

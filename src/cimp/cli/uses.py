@@ -20,9 +20,11 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
 SHOWN = ["pixel_size", "dwell_time", "beam_current"]
 
 
-def _check_run(run: Path) -> None:
-    if not (run / "model.safetensors").exists():
-        fail(f"{run} holds no trained model (model.safetensors)")
+def _trained_run(run: Path):
+    """The run, or the one-line error that the folder holds none."""
+    from cimp.run import Run as TrainedRun
+
+    return TrainedRun(run)
 
 
 def _progress() -> bool:
@@ -52,7 +54,7 @@ def embed(run: Run, dataset: Dataset, device: Device = "auto") -> None:
     dataset embeds just its new images. Images smaller than the model's crop are left out.
     """
 
-    _check_run(run)
+    run = _trained_run(run)
     emb = _embedded(run, dataset, device)
     from cimp.store import Store
 
@@ -90,12 +92,12 @@ def search(
     image that passes the filters.
     """
     from cimp import search as s
+    from cimp.device import resolve_device
     from cimp.domain import for_run, out_of_domain
     from cimp.embeddings import embed_image, embed_settings
     from cimp.store import Store
-    from cimp.train import load_run, resolve_device
 
-    _check_run(run)
+    run = _trained_run(run)
     if sum(q is not None and q != [] for q in (image, row, settings)) > 1:
         fail("give one query: --image FILE, --row ID or --set field=value ... (or none)")
     if k < 1:
@@ -105,7 +107,7 @@ def search(
     if image is None and row is None and not wanted and not conditions:
         fail("say what to find: --image FILE, --row ID, --set field=value or --where ...")
     emb = _embedded(run, dataset, device)
-    model, normalizer, _ = load_run(run, resolve_device(device))
+    model, normalizer = run.load_model(resolve_device(device)), run.normalizer
     domain = for_run(run)
     query_image, exclude = None, None
     if row is not None:
@@ -221,7 +223,7 @@ def predict(
     """
     from cimp.predict import for_run, predict_files
 
-    _check_run(run)
+    run = _trained_run(run)
     if not 0 < level < 1:
         fail("--level is a fraction between 0 and 1, e.g. 0.9")
     predictor = for_run(run, dataset, device, show_progress=_progress())
@@ -295,14 +297,13 @@ def audit(
     from cimp.audit import audit as run_audit
     from cimp.domain import for_run as domain_for_run
     from cimp.predict import for_run
-    from cimp.train import run_config
 
-    _check_run(run)
+    run = _trained_run(run)
     if csv is not None and not csv.parent.is_dir():
         fail(f"--csv {csv}: no folder {csv.parent}")
     emb = _embedded(run, dataset, device)
     predictor = for_run(run, device=device, show_progress=_progress())
-    fields = run_config(run)["model"]["fields"]
+    fields = run.config.model.fields
     scores = run_audit(predictor, emb, fields, domain_for_run(run))
     shown = scores.head(top)
     table = Table("#", "score", "file", "frame", "suspect fields", title=f"{dataset}: worst {top}")
@@ -349,6 +350,6 @@ def report(
     calibration curves and the audit's top suspects. Open it in any browser."""
     from cimp.report import report as write_report
 
-    _check_run(run)
+    run = _trained_run(run)
     path = write_report(run, dataset, out, device, show_progress=_progress())
     console.print(f"report: [bold]{path}[/bold]")

@@ -9,7 +9,6 @@ never negative nor below the black level the denoiser read.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +17,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cimp.checkpoint import load_weights
+from cimp.checkpoint import file_id, load_weights
 from cimp.data import crop_image
 from cimp.denoise.condition import conditioning, metadata_shift, target_settings
 from cimp.denoise.dose import at_target, standardise
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
+from cimp.device import resolve_device
 from cimp.errors import CimpError
-from cimp.train import load_run, resolve_device
+from cimp.run import Run
 
 RATIO_MARGIN = 1.5  # a ratio this far beyond the trained ones is named as such
 
@@ -54,12 +54,12 @@ class Denoiser:
             )
         self.config = json.loads((self.drun / "config.json").read_text())
         self.device = resolve_device(device)
-        self.cimp, self.normalizer, _ = load_run(self.drun / "cimp", self.device)
+        run = Run(self.drun / "cimp")
+        self.cimp, self.normalizer = run.load_model(self.device), run.normalizer
         self.unet = FiLMUNet(UNetConfig(**self.config["unet"]))
         load_weights(self.unet, self.drun / "unet.safetensors")
         self.unet.to(self.device).eval()
-        weights = (self.drun / "unet.safetensors").read_bytes()
-        self.weights = hashlib.sha256(weights).hexdigest()[:12]
+        self.weights = file_id(self.drun / "unet.safetensors")
 
     @property
     def crop(self) -> int:

@@ -26,18 +26,20 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from cimp import views
 from cimp.checkpoint import save_weights, write_json
 from cimp.denoise.condition import DOSE_FIELDS, conditioning, metadata_shift
 from cimp.denoise.dose import at_target, standardise
 from cimp.denoise.pairs import dose_pairs
 from cimp.denoise.unet import FiLMUNet, UNetConfig
-from cimp.embeddings import embed_metadata, weights_id
+from cimp.device import resolve_device
+from cimp.embeddings import embed_metadata
 from cimp.errors import CimpError
+from cimp.optim import set_lr
 from cimp.progress import Bar
+from cimp.run import FILES as RUN_FILES
+from cimp.run import Run
 from cimp.store import Store
-from cimp.train import load_run, lr_factor, resolve_device
-
-RUN_FILES = ("config.json", "model.safetensors", "normalizer.json", "domain.json")
 
 
 @dataclass
@@ -79,7 +81,8 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    cimp, normalizer, _ = load_run(cfg.run, device)
+    run = Run(cfg.run)
+    cimp, normalizer = run.load_model(device), run.normalizer
     cimp.requires_grad_(False)
     crop = cimp.config.crop
     data = _training_data(cfg, cimp, normalizer, crop)
@@ -94,7 +97,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     config = {
         "unet": unet.config.to_dict(),
         "train": asdict(cfg),
-        "cimp": {"run": str(Path(cfg.run).resolve()), "weights": weights_id(cfg.run)},
+        "cimp": {"run": str(run.path.resolve()), "weights": run.weights_id},
         "pairs": {
             "train": len(train_pairs),
             "val": len(val_pairs),
@@ -106,8 +109,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     started = time.perf_counter()
     with Bar("train denoiser", cfg.steps, enabled=show_progress) as bar:
         for step in range(1, cfg.steps + 1):
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * lr_factor(step, min(100, cfg.steps // 10), cfg.steps)
+            set_lr(optimizer, cfg.lr, step - 1, cfg.steps)
             loss = torch.zeros((), device=device)
             if cfg.pair_weight > 0:
                 at = rng.integers(len(train_pairs), size=cfg.batch_size)
@@ -154,7 +156,7 @@ def _training_data(cfg: DenoiserConfig, cimp, normalizer, crop: int) -> Training
     """Rows at least `crop` px, their dose pairs, and the images either signal needs."""
     store = Store(cfg.dataset)
     table = store.table()
-    table = table[(table["height"] >= crop) & (table["width"] >= crop)].reset_index(drop=True)
+    table = table[views.fits(table, crop)].reset_index(drop=True)
     pairs = dose_pairs(table)
     train = pairs[pairs["split"] == "train"].reset_index(drop=True)
     val = pairs[pairs["split"] == "val"].reset_index(drop=True)

@@ -1,0 +1,92 @@
+"""What a training run is made with: its settings, saved in RUN/config.json beside the
+model's own configuration (`cimp.model.ModelConfig`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Literal, get_args
+
+from cimp import schema
+from cimp.errors import CimpError
+from cimp.model import ModelConfig
+
+Backbone = Literal["cnn", "vit"]
+Loss = Literal["infonce", "siglip"]
+
+
+@dataclass
+class TrainConfig:
+    """Training settings; saved as RUN/config.json with the model's own configuration."""
+
+    dataset: str
+    out: str
+    backbone: Backbone = "cnn"
+    widths: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
+    physics: bool = True  # fuse cimp.physics statistics into the CNN
+    embed_dim: int = 128
+    crop: int = 128
+    batch_size: int = 128
+    steps: int = 2000
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup: int | None = None  # steps; None: cimp.optim.warmup_steps(steps)
+    loss: Loss = "infonce"
+    positive_radius: float = 0.0  # metadata distance (z units) under which pairs are positives
+    field_dropout: float = 0.15
+    fields: list[str] = field(default_factory=lambda: list(schema.CORE_NAMES))
+    categorical: list[str] = field(default_factory=list)
+    val_every: int = 250
+    checkpoint_every: int = 250
+    seed: int = 0
+    workers: int = 0
+    amp: bool = True  # bfloat16 autocast on CUDA; ignored on CPU
+    device: str = "auto"
+
+    def __post_init__(self):
+        """A mistake fails here, before a run folder is written."""
+        for name, kind in (("backbone", Backbone), ("loss", Loss)):
+            if getattr(self, name) not in get_args(kind):
+                raise CimpError(f"{name} {getattr(self, name)!r}: use one of {get_args(kind)}")
+        positive = ("steps", "batch_size", "crop", "embed_dim", "lr", "val_every")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise CimpError(f"{name} must be positive, not {getattr(self, name)}")
+        if not self.widths or min(self.widths) < 1:
+            raise CimpError(f"widths {self.widths}: one positive width per CNN stage")
+        if not 0.0 <= self.field_dropout < 1.0:
+            raise CimpError(f"field_dropout {self.field_dropout}: a chance in [0, 1)")
+        if self.positive_radius < 0 or (self.warmup is not None and self.warmup < 0):
+            raise CimpError("positive_radius and warmup cannot be negative")
+        unknown = [f for f in self.fields if f not in schema.BY_NAME]
+        if unknown:
+            raise CimpError(f"unknown fields {unknown}: see `cimp summary` for the field names")
+
+    def model_config(self, normalizer: schema.Normalizer, scale: float) -> ModelConfig:
+        return ModelConfig(
+            fields=list(self.fields),
+            categorical=[len(normalizer.categories.get(c, [])) for c in self.categorical],
+            backbone=self.backbone,
+            widths=list(self.widths),
+            embed_dim=self.embed_dim,
+            crop=self.crop,
+            intensity_scale=scale,
+            physics=self.physics and self.backbone == "cnn",
+        )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """RUN/config.json, typed: the training settings and the model's configuration."""
+
+    train: TrainConfig
+    model: ModelConfig
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunConfig:
+        """Keys a newer or older cimp wrote and this one does not know are passed over."""
+        return cls(_known(TrainConfig, data["train"]), _known(ModelConfig, data["model"]))
+
+
+def _known(kind, values: dict):
+    names = {f.name for f in fields(kind)}
+    return kind(**{k: v for k, v in values.items() if k in names})
