@@ -5,7 +5,8 @@ demo's run and dataset). The predictor is fitted on the train and validation spl
 test split it reports, per field, the share of recorded values inside the stated interval
 (50, 80, 90, 95 %). The audit benchmark corrupts the metadata of 5 % of test images (one
 field swapped with another image's value, or scaled by 2-10x), 50 times, and reports ROC-AUC
-and precision among the top 5 % of scores, overall and per field. Writes results/uses/.
+and precision among the top 5 % of scores, overall and per field. Writes results/uses/
+(or --out).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("run", nargs="?", default="demo-output/run")
     parser.add_argument("dataset", nargs="?", default="demo-output/dataset")
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args()
     run = Run(args.run)
     emb = embed_dataset(run, args.dataset, show_progress=False)
@@ -49,9 +51,9 @@ def main() -> None:
         "audit": corruption_benchmark(predictor, held, fields, repeats=args.repeats),
         "resampled_coverage_90": resampled(predictor, emb.subset(emb.table["split"] != "train")),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "results.md").write_text(markdown(results))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "results.md").write_text(markdown(results))
     print(markdown(results))
 
 
