@@ -1,10 +1,10 @@
 """The headline table on simulated data: retrieval and metadata recovery, with baselines.
 
 Run: `make bench` or `.venv/bin/python benchmarks/contrastive.py [--n 6000 --steps 1500]
-[--sampling uniform|archive] [--no-physics --tag NAME]`. Simulates n images (256 x 256) into
-a work folder, ingests them (70/10/20 split by scene, or by session with archive sampling),
-trains, and evaluates on the held-out split (gallery of 1,000), every image read whole.
-Writes the results, the command, the timings and the figures to
+[--sampling uniform|archive] [--no-physics --positive-radius R --tag NAME]`. Simulates n
+images (256 x 256) into a work folder, ingests them (70/10/20 split by scene, or by session
+with archive sampling), trains, and evaluates on the held-out split (gallery of 1,000),
+every image read whole. Writes the results, the command, the timings and the figures to
 benchmarks/results/contrastive/ (uniform) or contrastive-archive/, with `-NAME` for a tag.
 """
 
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--sampling", choices=tuple(RESULTS), default="uniform")
     parser.add_argument("--physics", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--positive-radius", type=float, default=0.0, help="multi-positives")
     parser.add_argument("--supervised-steps", type=int, default=None, help="default: --steps")
     parser.add_argument("--tag", default="", help="results folder suffix (an ablation)")
     args = parser.parse_args()
@@ -69,6 +70,7 @@ def main() -> None:
         device=args.device,
         widths=[int(w) for w in args.widths.split(",")],
         physics=args.physics,
+        positive_radius=args.positive_radius,
         val_every=max(args.steps // 6, 1),
     )
     config.checkpoint_every = config.val_every
