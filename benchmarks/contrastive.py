@@ -58,7 +58,7 @@ def main() -> None:
     ingest([args.workdir / "raw"], args.workdir / "dataset", splits, workers=2)
     timings["ingest_s"] = time.perf_counter() - start
 
-    run = args.workdir / "run"
+    run = args.workdir / (f"run-{args.tag}" if args.tag else "run")
     shutil.rmtree(run, ignore_errors=True)
     config = TrainConfig(
         dataset=str(args.workdir / "dataset"),
