@@ -1,6 +1,7 @@
 """Write docs/formats.md: per file format, which key gives each canonical field.
 
-Built from the readers' own mapping tables, so the page cannot drift from the code
+Built from the formats the readers declare (`cimp.io.FORMATS`) and their mapping tables,
+so the page cannot drift from the code
 (tests/test_docs.py checks it is up to date). Run: python docs/make_format_table.py
 """
 
@@ -9,22 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from cimp import schema
-from cimp.io import digitalmicrograph, emd, hspy, jeol, tia, tiff
+from cimp.io import FORMATS
+from cimp.io.format import Table
 from cimp.io.mapping import Rule
 
 OUT = Path(__file__).with_name("formats.md")
 AXES = "axes: x scale (calibration)"
-FORMATS: list[tuple[str, str, tuple[Rule, ...], str]] = [
-    ("Velox EMD", ".emd", emd.VELOX, "original_metadata; Detector = the image's own entry"),
-    ("NCEM EMD", ".emd", (), "axes only"),
-    ("DigitalMicrograph", ".dm3 .dm4", digitalmicrograph.RULES, digitalmicrograph.PREFIX),
-    ("TIA", ".emi (.ser)", tia.RULES, "original_metadata"),
-    ("JEOL", ".img .map", jeol.RULES, "original_metadata"),
-    ("TFS/FEI TIFF", ".tif", tiff.FEI, "original_metadata"),
-    ("Zeiss TIFF", ".tif", tiff.ZEISS, "original_metadata; (label, value, unit) tuples"),
-    ("JEOL SightX TIFF", ".tif", tiff.JEOL_SIGHTX, "original_metadata"),
-    ("HyperSpy", ".hspy .hdf5", hspy.RULES, "HyperSpy metadata"),
-]  # fmt: skip
+TABLES: list[Table] = [table for f in FORMATS for table in f.tables]
 
 
 def _cell(rules: tuple[Rule, ...], name: str) -> str:
@@ -53,30 +45,18 @@ def render() -> str:
         "| format | suffix | " + " | ".join(schema.CORE_NAMES) + " |",
         "|---|---|" + "---|" * len(schema.CORE_NAMES),
     ]
-    for label, suffix, rules, _ in FORMATS:
-        cells = [_cell(rules, name) for name in schema.CORE_NAMES]
-        lines.append(f"| {label} | {suffix} | " + " | ".join(cells) + " |")
-    lines.append(
-        "| CIMP HDF5 layout | .h5 .hdf5 | " + " | ".join(
-            f"`metadata_raw` column labelled '{n.replace('_', ' ')}'" for n in schema.CORE_NAMES
-        ) + " |"
-    )  # fmt: skip
-    lines.append("| Image export | .png .jpg .bmp | " + " | ".join(
-        "-" for _ in schema.CORE_NAMES) + " |")  # fmt: skip
-    lines.append(
-        "| cimp simulator | .hspy | " + " | ".join(
-            f"`cimp_simulation.acquisition.{n}` (unit in `.units`)" for n in schema.CORE_NAMES
-        ) + " |"
-    )  # fmt: skip
+    for t in TABLES:
+        cells = [t.core(name) if t.core else _cell(t.rules, name) for name in schema.CORE_NAMES]
+        lines.append(f"| {t.label} | {t.suffix} | " + " | ".join(cells) + " |")
     lines += ["", "Units of the CIMP HDF5 layout: from the label (`beam current (pA)`), else",
               "SI (as Velox writes) or the canonical unit, whichever puts the median in the",
               "field's typical range; the choice is in each value's provenance.", ""]  # fmt: skip
     lines += ["## Other fields", ""]
-    for label, _, rules, root in FORMATS:
-        others = [r for r in rules if not schema.field(r.field).core]
+    for t in TABLES:
+        others = [r for r in t.rules if not schema.field(r.field).core]
         if not others:
             continue
-        lines += [f"### {label} ({root})", "", "| field | key |", "|---|---|"]
+        lines += [f"### {t.label} ({t.where})", "", "| field | key |", "|---|---|"]
         lines += [f"| {r.field} | {_cell((r,), r.field)} |" for r in others]
         lines.append("")
     lines += [

@@ -37,3 +37,20 @@ def test_vendor_values_are_converted_and_implausible_ones_left_out():
     assert fields == {"dwell_time": pytest.approx(2.0), "detector": "HAADF"}
     assert provenance["dwell_time"] == "Scan.DwellTime = 2e-06 s"
     assert "ignored" in provenance["beam_current"]
+
+
+def test_every_format_is_declared_once_and_its_suffixes_reach_its_reader(tmp_path):
+    from cimp import io
+    from cimp.io import cimp_hdf5, emd
+
+    names = [f.name for f in io.FORMATS]
+    assert len(names) == len(set(names)) and "cimp-hdf5" in names
+    assert io.format_of(tmp_path / "a.EMD") is emd.FORMAT
+    # an HDF5 file in the CIMP layout is claimed by its sniff; another goes by its suffix
+    import h5py
+
+    with h5py.File(tmp_path / "layout.h5", "w") as f:
+        f["full_res"] = np.zeros((2, 8, 8), np.uint16)
+        f["metadata_labels"] = np.array([b"pixel size (nm)"])
+    assert io.format_of(tmp_path / "layout.h5") is cimp_hdf5.FORMAT
+    assert io.format_of(tmp_path / "plain.h5").name == "hyperspy"

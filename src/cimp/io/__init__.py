@@ -8,31 +8,24 @@ image (spectra, diffraction, 4D-STEM, ...); `read(path)` gives the records alone
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from cimp.io import cimp_hdf5, digitalmicrograph, emd, export, hspy, jeol, tia, tiff
+from cimp.io.format import Format
 from cimp.io.record import Record, UnreadableFile
 from cimp.io.signals import Skipped
 
-Reader = Callable[[Path], list]
+# every reader module declares its FORMAT; the order is the docs' (formats.md)
+FORMATS: tuple[Format, ...] = tuple(
+    m.FORMAT for m in (emd, digitalmicrograph, tia, jeol, tiff, hspy, cimp_hdf5, export)
+)
+BY_SUFFIX: dict[str, Format] = {s: f for f in FORMATS for s in f.suffixes}
 
-FORMATS: dict[str, tuple[str, tuple[str, ...], Reader]] = {
-    "velox-ncem-emd": ("Velox / NCEM EMD", emd.SUFFIXES, emd.read),
-    "digitalmicrograph": (
-        "Gatan DigitalMicrograph",
-        digitalmicrograph.SUFFIXES,
-        digitalmicrograph.read,
-    ),
-    "tia": ("FEI TIA", tia.SUFFIXES, tia.read),
-    "jeol": ("JEOL Analysis Station", jeol.SUFFIXES, jeol.read),
-    "tiff": ("TIFF", tiff.SUFFIXES, tiff.read),
-    "hyperspy": ("HyperSpy / CIMP HDF5", hspy.SUFFIXES, hspy.read),
-    "export": ("Image export (no metadata)", export.SUFFIXES, export.read),
-}
-READERS: dict[str, Reader] = {
-    suffix: reader for _, suffixes, reader in FORMATS.values() for suffix in suffixes
-}
+
+def format_of(path: Path) -> Format | None:
+    """The format that claims the file (a sniff first, then the suffix), if any."""
+    sniffed = [f for f in FORMATS if f.sniff is not None and f.sniff(path)]
+    return sniffed[0] if sniffed else BY_SUFFIX.get(path.suffix.lower())
 
 
 def contents(path: str | Path, part: int = 0) -> list[Record | Skipped]:
@@ -42,14 +35,12 @@ def contents(path: str | Path, part: int = 0) -> list[Record | Skipped]:
         raise UnreadableFile("broken symbolic link (or a link loop)")
     if path.is_dir():
         raise UnreadableFile("a folder, not a file")
-    if path.suffix.lower() in (".h5", ".hdf5") and cimp_hdf5.is_cimp_layout(path):
-        return cimp_hdf5.read(path, part)
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
+    found = format_of(path)
+    if found is None:
         raise UnreadableFile(f"no reader for {path.suffix or 'files without a suffix'}")
     if path.stat().st_size == 0:
         raise UnreadableFile("empty file (0 bytes)")
-    return reader(path)
+    return found.read(path, part) if found.parts else found.read(path)
 
 
 def read(path: str | Path, part: int = 0) -> list[Record]:
@@ -64,10 +55,8 @@ def read(path: str | Path, part: int = 0) -> list[Record]:
 
 def parts(path: str | Path) -> int:
     """How many parts `read` takes for this file (1 but for very large containers)."""
-    path = Path(path)
-    if path.suffix.lower() in (".h5", ".hdf5") and cimp_hdf5.is_cimp_layout(path):
-        return cimp_hdf5.parts(path)
-    return 1
+    found = format_of(Path(path))
+    return found.parts(Path(path)) if found is not None and found.parts else 1
 
 
-__all__ = ["FORMATS", "READERS", "Record", "Skipped", "UnreadableFile", "contents", "parts", "read"]
+__all__ = ["FORMATS", "Format", "Record", "Skipped", "UnreadableFile", "contents", "parts", "read"]

@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 
 from cimp import schema
+from cimp.io.format import Format, Table
 from cimp.io.record import Record, UnreadableFile, set_field
 from cimp.io.signals import Skipped
 
@@ -133,3 +134,24 @@ def _count(f: h5py.File) -> int:
 
 def _strings(dataset) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in dataset[()]]
+
+
+def _sniff(path: Path) -> bool:
+    return path.suffix.lower() in (".h5", ".hdf5") and is_cimp_layout(path)
+
+
+FORMAT = Format(
+    "cimp-hdf5",
+    "CIMP HDF5 layout",
+    (),
+    read,
+    (
+        Table(
+            "CIMP HDF5 layout",
+            ".h5 .hdf5",
+            core=lambda name: f"`metadata_raw` column labelled '{name.replace('_', ' ')}'",
+        ),
+    ),
+    sniff=_sniff,
+    parts=parts,
+)

@@ -16,6 +16,7 @@ from pathlib import Path
 from rsciio.digitalmicrograph import file_reader
 
 from cimp.io import signals
+from cimp.io.format import Format, Table
 from cimp.io.mapping import Rule, apply
 
 SUFFIXES = (".dm3", ".dm4")
@@ -85,3 +86,12 @@ def describe(signal: dict) -> tuple[dict, dict]:
         .get("ImageTags", {})
     )
     return apply(RULES, tags, prefix=PREFIX)
+
+
+FORMAT = Format(
+    "digitalmicrograph",
+    "Gatan DigitalMicrograph",
+    SUFFIXES,
+    read,
+    (Table("DigitalMicrograph", ".dm3 .dm4", RULES, PREFIX),),
+)

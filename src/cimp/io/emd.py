@@ -15,6 +15,7 @@ import h5py
 from rsciio.emd import file_reader
 
 from cimp.io import signals
+from cimp.io.format import Format, Table
 from cimp.io.mapping import Rule, apply
 from cimp.io.record import UnreadableFile
 
@@ -120,3 +121,15 @@ def _detector(tree: dict) -> dict:
         return tree["DetectorMetadata"]
     index = tree.get("BinaryResult", {}).get("DetectorIndex")
     return tree.get("Detectors", {}).get(f"Detector-{index}", {})
+
+
+FORMAT = Format(
+    "velox-ncem-emd",
+    "Velox / NCEM EMD",
+    SUFFIXES,
+    read,
+    (
+        Table("Velox EMD", ".emd", VELOX, "original_metadata; Detector = the image's own entry"),
+        Table("NCEM EMD", ".emd", (), "axes only"),
+    ),
+)

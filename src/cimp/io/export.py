@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from cimp.io.format import Format, Table
 from cimp.io.record import Record, UnreadableFile
 from cimp.io.signals import Skipped
 
@@ -34,3 +35,12 @@ def read(path: str | Path) -> list:
         image = colour[..., 0]
     extra = {"signal": "image export (no metadata)"}
     return [Record(np.ascontiguousarray(image), {}, {}, str(path), 0, str(path), extra)]
+
+
+FORMAT = Format(
+    "export",
+    "Image export (no metadata)",
+    SUFFIXES,
+    read,
+    (Table("Image export", ".png .jpg .bmp", core=lambda name: "-"),),
+)

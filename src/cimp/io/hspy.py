@@ -13,6 +13,7 @@ from pathlib import Path
 from rsciio.hspy import file_reader
 
 from cimp.io import signals, simulated
+from cimp.io.format import Format, Table
 from cimp.io.mapping import Rule, apply
 
 SUFFIXES = (".hspy", ".hdf5", ".h5")
@@ -44,3 +45,12 @@ def read(path: str | Path) -> list:
 
 def describe(signal: dict) -> tuple[dict, dict]:
     return apply(RULES, signal.get("metadata", {}), prefix="metadata.")
+
+
+FORMAT = Format(
+    "hyperspy",
+    "HyperSpy",
+    SUFFIXES,
+    read,
+    (Table("HyperSpy", ".hspy .hdf5", RULES, "HyperSpy metadata"), simulated.TABLE),
+)

@@ -12,6 +12,7 @@ from pathlib import Path
 from rsciio.jeol import file_reader
 
 from cimp.io import signals
+from cimp.io.format import Format, Table
 from cimp.io.mapping import Rule, apply
 
 SUFFIXES = (".img", ".map")
@@ -40,3 +41,12 @@ def read(path: str | Path) -> list:
 
 def describe(signal: dict) -> tuple[dict, dict]:
     return apply(RULES, signal.get("original_metadata", {}))
+
+
+FORMAT = Format(
+    "jeol",
+    "JEOL Analysis Station",
+    SUFFIXES,
+    read,
+    (Table("JEOL", ".img .map", RULES, "original_metadata"),),
+)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from cimp import schema
+from cimp.io.format import Table
 from cimp.io.record import Record, set_field
 
 ROOT = "cimp_simulation"
@@ -49,3 +50,10 @@ def record(path, index: int, signal: dict, root: str = ROOT) -> Record:
             "origin": "simulated" if root == ROOT else "derived",
         },
     )
+
+
+TABLE = Table(
+    "cimp simulator",
+    ".hspy",
+    core=lambda name: f"`{ROOT}.acquisition.{name}` (unit in `.units`)",
+)

@@ -13,6 +13,7 @@ from pathlib import Path
 from rsciio.tia import file_reader
 
 from cimp.io import signals
+from cimp.io.format import Format, Table
 from cimp.io.mapping import Rule, apply
 from cimp.io.record import UnreadableFile
 
@@ -86,3 +87,8 @@ def describe(signal: dict) -> tuple[dict, dict]:
         del metadata["dwell_time"]
         provenance["dwell_time"] += f" (ignored: a camera exposure in mode {mode.strip()!r})"
     return metadata, provenance
+
+
+FORMAT = Format(
+    "tia", "FEI TIA", SUFFIXES, read, (Table("TIA", ".emi (.ser)", RULES, "original_metadata"),)
+)

@@ -12,6 +12,7 @@ from pathlib import Path
 from rsciio.tiff import file_reader
 
 from cimp.io import signals, simulated
+from cimp.io.format import Format, Table
 from cimp.io.hspy import WRITTEN
 from cimp.io.mapping import Rule, apply
 
@@ -88,3 +89,16 @@ def _written_by_cimp(signal: dict) -> dict | None:
 
 def describe(signal: dict) -> tuple[dict, dict]:
     return apply(RULES, signal.get("original_metadata", {}))
+
+
+FORMAT = Format(
+    "tiff",
+    "TIFF",
+    SUFFIXES,
+    read,
+    (
+        Table("TFS/FEI TIFF", ".tif", FEI, "original_metadata"),
+        Table("Zeiss TIFF", ".tif", ZEISS, "original_metadata; (label, value, unit) tuples"),
+        Table("JEOL SightX TIFF", ".tif", JEOL_SIGHTX, "original_metadata"),
+    ),
+)
