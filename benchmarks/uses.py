@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cimp import predict
+from cimp import recovery
 from cimp.audit import corruption_benchmark
 from cimp.embeddings import embed_dataset
 from cimp.run import Run
@@ -38,7 +38,7 @@ def main() -> None:
     run = Run(args.run)
     emb = embed_dataset(run, args.dataset, show_progress=False)
     test = emb.table["split"].to_numpy() == "test"
-    predictor = predict.fit(emb.subset(~test), run.weights_id)
+    predictor = recovery.fit(emb.subset(~test), run.weights_id)
     held = emb.subset(test)
     fields = run.config.model.fields
     results = {
@@ -47,7 +47,7 @@ def main() -> None:
         "dataset": args.dataset,
         "test_images": len(held.table),
         "calibrated_on": next(iter(predictor.fields.values())).calibrated_on,
-        "coverage": predict.coverage(predictor, held),
+        "coverage": recovery.coverage(predictor, held),
         "audit": corruption_benchmark(predictor, held, fields, repeats=args.repeats),
         "resampled_coverage_90": resampled(predictor, emb.subset(emb.table["split"] != "train")),
     }

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cimp import embeddings, views
 from cimp.cli import app
 from cimp.embeddings import embed_image
-from cimp.predict import FieldModel, for_run, predict_files
+from cimp.recovery import FieldModel, for_run, predict_files
 from cimp.run import Run
 from cimp.store import Store
 

@@ -19,7 +19,7 @@ def test_reading_files_imports_no_simulator():
 
 def test_using_a_trained_run_imports_no_training_code():
     loaded = _loaded_after(
-        "import cimp.predict, cimp.embeddings, cimp.evaluate, cimp.report, cimp.search, "
+        "import cimp.recovery, cimp.embeddings, cimp.evaluate, cimp.report, cimp.search, "
         "cimp.audit, cimp.denoise.apply, cimp.run"
     )
     assert "cimp.train" not in loaded

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from cimp import embeddings, predict
+from cimp import embeddings, recovery
 from cimp.audit import audit, corrupt
 from cimp.cli import app
 from cimp.embeddings import embed_dataset, load
@@ -101,7 +101,7 @@ def test_ridge_with_leave_one_out_penalty_recovers_a_linear_law():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 8)) * rng.uniform(0.1, 10, size=8) + 5
     truth = rng.normal(size=8)
-    weight, bias = predict.ridge(x, x @ truth + 2.0)
+    weight, bias = recovery.ridge(x, x @ truth + 2.0)
     np.testing.assert_allclose(weight, truth, rtol=1e-3)
     assert bias == pytest.approx(2.0, abs=1e-2)
 
@@ -116,16 +116,16 @@ def test_conformal_intervals_hold_the_stated_share_on_new_images():
     table = pd.DataFrame({"dwell_time": 10**log_dwell, "split": split})
     table["session"] = [f"s{i}" for i in range(n)]
     emb = _embeddings(table, x)
-    model = predict.fit(emb.subset(split != "test"))
+    model = recovery.fit(emb.subset(split != "test"))
     assert list(model.fields) == ["dwell_time"]
-    cover = predict.coverage(model, emb.subset(split == "test"), levels=(0.5, 0.9))
+    cover = recovery.coverage(model, emb.subset(split == "test"), levels=(0.5, 0.9))
     assert 0.85 <= cover["dwell_time"]["levels"]["0.9"]["coverage"] <= 0.95
     assert 0.45 <= cover["dwell_time"]["levels"]["0.5"]["coverage"] <= 0.55
 
 
 def test_audit_ranks_a_corrupted_record_first_and_names_the_field(trained):
     _, _, emb = trained
-    predictor = predict.fit(emb)
+    predictor = recovery.fit(emb)
     table = emb.table.copy()
     row = 5
     table.loc[row, "detector_gain"] *= 10

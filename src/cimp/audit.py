@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from cimp.domain import Domain
 from cimp.embeddings import Embeddings
-from cimp.predict import Predictor
+from cimp.recovery import Predictor
 
 SHOWN = ["image_id", "source", "frame", "split"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cimp import figures, predict, schema
+from cimp import figures, recovery, schema
 from cimp.audit import audit, corruption_benchmark
 from cimp.domain import Domain, for_run
 from cimp.embeddings import Embeddings, embed_dataset
@@ -52,7 +52,7 @@ def report(
     """Write the report to `out` (an .html file) and return its path."""
     run = as_run(run)
     emb = embed_dataset(run, dataset, device, show_progress=show_progress)
-    predictor = predict.for_run(run, device=device, show_progress=show_progress)
+    predictor = recovery.for_run(run, device=device, show_progress=show_progress)
     trained = run.dataset
     foreign = trained != Path(dataset).resolve()
     test = emb.table["split"].to_numpy() == "test"
@@ -138,7 +138,7 @@ def _enough(held: Embeddings) -> str:
     )
 
 
-def _evaluation(predictor: predict.Predictor, held: Embeddings, fields: list[str]) -> str:
+def _evaluation(predictor: recovery.Predictor, held: Embeddings, fields: list[str]) -> str:
     if _enough(held):
         return _enough(held)
     r = retrieval(held.image, held.meta)
@@ -221,11 +221,11 @@ def _retrieval_examples(store: Store, held: Embeddings, rng, queries: int = 4, k
     )
 
 
-def _calibration(predictor: predict.Predictor, held: Embeddings) -> str:
+def _calibration(predictor: recovery.Predictor, held: Embeddings) -> str:
     if _enough(held):
         return _enough(held)
     levels = (0.1, 0.25, 0.5, 0.75, 0.8, 0.9, 0.95, 0.99)
-    coverage = predict.coverage(predictor, held, levels)
+    coverage = recovery.coverage(predictor, held, levels)
     return (
         "<p>For each stated level, the share of images whose recorded value lies inside the "
         "interval. On the diagonal the intervals mean what they say.</p>"

@@ -221,7 +221,7 @@ def predict(
     For exports (PNG, TIFF) and damaged files whose metadata is lost. The predictor is fitted
     once on the run's dataset and kept in the run folder.
     """
-    from cimp.predict import for_run, predict_files
+    from cimp.recovery import for_run, predict_files
 
     run = _trained_run(run)
     if not 0 < level < 1:
@@ -296,7 +296,7 @@ def audit(
     field's 90 % interval: 3x means three times further than the interval reaches)."""
     from cimp.audit import audit as run_audit
     from cimp.domain import for_run as domain_for_run
-    from cimp.predict import for_run
+    from cimp.recovery import for_run
 
     run = _trained_run(run)
     if csv is not None and not csv.parent.is_dir():

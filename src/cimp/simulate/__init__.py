@@ -1,4 +1,11 @@
-"""The digital twin: a fast physics-based HAADF-STEM image generator."""
+"""The digital twin: a fast physics-based HAADF-STEM image generator.
+
+`cimp.simulate(seed, index, size)` calls `simulate`: the package itself is callable, so the
+Python API's `cimp.simulate` is the same object whether or not the package was imported.
+"""
+
+import sys
+import types
 
 from cimp.simulate.generate import simulate, simulate_pair
 from cimp.simulate.image import Acquisition, acquire
@@ -15,3 +22,11 @@ __all__ = [
     "simulate",
     "simulate_pair",
 ]
+
+
+class _CallablePackage(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        return simulate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -237,14 +237,9 @@ def predict_files(
     recorded (if anything), whether the run can recover it at all, and every way the image
     lies outside what the run was trained on. Unreadable files and too-small images carry
     an error instead."""
-    from cimp.device import resolve_device
-    from cimp.embeddings import embed_image
     from cimp.io import UnreadableFile, read
-    from cimp.run import as_run
 
-    run = as_run(run)
-    model = run.load_model(resolve_device(device))
-    domain = domain_for_run(run)
+    reader = _Reader(run, device)
     out = []
     for path in paths:
         try:
@@ -252,33 +247,57 @@ def predict_files(
         except (UnreadableFile, OSError) as err:
             out.append({"path": str(path), "error": str(err), "images": []})
             continue
-        images = []
-        for record in records:
-            entry = {"frame": record.frame, "shape": list(record.image.shape), "warnings": []}
-            entry["out_of_domain"] = out_of_domain(domain, record, model.config.intensity_scale)
-            if record.image.dtype == np.uint8:
-                entry["warnings"].append(
-                    "8-bit image (an export?): its contrast was probably stretched, so "
-                    "detector gain and offset cannot be read from it"
-                )
-            try:
-                x = embed_image(model, record.image)
-            except CimpError as err:
-                images.append(entry | {"error": str(err)})
-                continue
-            p = predictor.predict(x[None], level).iloc[0]
-            entry["fields"] = {
-                name: {
-                    "value": float(p[name]),
-                    "low": float(p[f"{name}_low"]),
-                    "high": float(p[f"{name}_high"]),
-                    "unit": schema.field(name).unit,
-                    "recorded": record.metadata.get(name),
-                    "recoverable": m.recoverable(level),
-                    "span_of_training_range": round(m.span_share(level), 3),
-                }
-                for name, m in predictor.fields.items()
-            }
-            images.append(entry)
+        images = [reader.predict(record, predictor, level) for record in records]
         out.append({"path": str(path), "error": None, "images": images})
     return out
+
+
+def predict_records(
+    run: str | Path, records, predictor: Predictor, level: float = 0.9, device: str = "auto"
+) -> list[dict]:
+    """What predict_files says of each image, for records already read."""
+    reader = _Reader(run, device)
+    return [reader.predict(record, predictor, level) for record in records]
+
+
+class _Reader:
+    """A run's model and domain, loaded once, reading one record at a time."""
+
+    def __init__(self, run, device: str):
+        from cimp.device import resolve_device
+        from cimp.run import as_run
+
+        run = as_run(run)
+        self.model = run.load_model(resolve_device(device))
+        self.domain = domain_for_run(run)
+
+    def predict(self, record, predictor: Predictor, level: float) -> dict:
+        from cimp.embeddings import embed_image
+
+        entry = {"frame": record.frame, "shape": list(record.image.shape), "warnings": []}
+        entry["out_of_domain"] = out_of_domain(
+            self.domain, record, self.model.config.intensity_scale
+        )
+        if record.image.dtype == np.uint8:
+            entry["warnings"].append(
+                "8-bit image (an export?): its contrast was probably stretched, so "
+                "detector gain and offset cannot be read from it"
+            )
+        try:
+            x = embed_image(self.model, record.image)
+        except CimpError as err:
+            return entry | {"error": str(err)}
+        p = predictor.predict(x[None], level).iloc[0]
+        entry["fields"] = {
+            name: {
+                "value": float(p[name]),
+                "low": float(p[f"{name}_low"]),
+                "high": float(p[f"{name}_high"]),
+                "unit": schema.field(name).unit,
+                "recorded": record.metadata.get(name),
+                "recoverable": m.recoverable(level),
+                "span_of_training_range": round(m.span_share(level), 3),
+            }
+            for name, m in predictor.fields.items()
+        }
+        return entry
