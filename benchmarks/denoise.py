@@ -175,9 +175,9 @@ def cosine(denoiser, outputs, cases: list[Case], ratio) -> float:
     for out, case in zip(outputs, cases, strict=True):
         source = case.acq.settings.metadata()
         target, _ = target_settings(source, {"beam_current": f"x{ratio}"})
-        images.append(embed_image(denoiser.cimp, out.astype(np.float32)))  # counts, as read
+        images.append(embed_image(denoiser.encoder, out.astype(np.float32)))  # counts, as read
         targets.append(target)
-    meta = embed_metadata(denoiser.cimp, denoiser.normalizer, pd.DataFrame(targets))
+    meta = embed_metadata(denoiser.encoder, denoiser.normalizer, pd.DataFrame(targets))
     return float(np.mean(np.sum(np.stack(images) * meta, axis=1)))
 
 

@@ -92,17 +92,17 @@ def test_a_magnification_that_does_not_fit_the_field_of_view_is_a_placeholder():
         "Microscope Info": {"Indicated Magnification": 1000.0, "Name": "[]"},
         "QuickSaved": {"Temp-Tags": {"Detector": "HAADF"}},
     }
-    (record,) = signals.to_records("x.dm3", [_dm_signal(tags, size=1024)], describe)
+    (record,) = signals.to_records("x.dm3", [_dm_signal(tags, size=1024)], metadata_of)
     assert "magnification" not in record.metadata
     assert "placeholder" in record.provenance["magnification"]
     assert "instrument" not in record.metadata and "empty tag" in record.provenance["instrument"]
     assert record.metadata["detector"] == "HAADF"
     tags["Microscope Info"]["Indicated Magnification"] = 8e6  # 13 nm shown 10 cm wide
-    (record,) = signals.to_records("x.dm3", [_dm_signal(tags, size=1024)], describe)
+    (record,) = signals.to_records("x.dm3", [_dm_signal(tags, size=1024)], metadata_of)
     assert record.metadata["magnification"] == 8e6
 
 
-describe = digitalmicrograph.describe
+metadata_of = digitalmicrograph.metadata_of
 
 
 def test_simultaneous_tia_channels_carry_their_detector_names(real_files):

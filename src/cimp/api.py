@@ -29,7 +29,7 @@ def records_of(data, name: str = "<array>") -> list:
     if isinstance(data, np.ndarray):
         return [io.Record(data, {}, {}, name)]
     if isinstance(data, dict):
-        found = signals.to_records(name, [data], hspy.describe)
+        found = signals.to_records(name, [data], hspy.metadata_of)
         records = [r for r in found if isinstance(r, io.Record)]
         if not records:
             raise CimpError("; ".join(s.reason for s in found) or "the signal holds no image")

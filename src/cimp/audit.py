@@ -20,7 +20,7 @@ from cimp.domain import Domain
 from cimp.embeddings import Embeddings
 from cimp.recovery import Predictor
 
-SHOWN = ["image_id", "source", "frame", "split"]
+ID_COLUMNS = ["image_id", "source", "frame", "split"]
 
 
 def audit(
@@ -42,7 +42,7 @@ def audit(
 def _scored(predictor, x, table, fields) -> pd.DataFrame:
     fields = [f for f in (fields or predictor.fields) if f in predictor.fields]
     errors = predictor.errors(x, table)[fields]
-    out = table[SHOWN].copy()
+    out = table[ID_COLUMNS].copy()
     out["score"] = errors.max(axis=1, skipna=True).fillna(0.0).to_numpy()
     out["suspects"] = [_suspects(row, fields) for row in errors.to_numpy()]
     out[[f"error_{f}" for f in fields]] = errors.to_numpy()

@@ -56,22 +56,25 @@ def report(
     trained = run.dataset
     foreign = trained != Path(dataset).resolve()
     test = emb.table["split"].to_numpy() == "test"
-    held = emb if foreign or not test.any() else emb.subset(test)
+    held_out = emb if foreign or not test.any() else emb.subset(test)
     fields = [f for f in run.config.model.fields if f in predictor.fields]
     store = Store(dataset)
     rng = np.random.default_rng(seed)
 
     parts = [f"<h1>cimp report: {html.escape(Path(run).name)} on {html.escape(str(dataset))}</h1>"]
-    parts.append(_intro(run, dataset, emb, held, foreign, trained))
+    parts.append(_intro(run, dataset, emb, held_out, foreign, trained))
     parts.append(_domain(for_run(run), emb))
     bodies = [
-        _evaluation(predictor, held, fields),
-        _enough(held)
-        or _png(figures.predicted_vs_recorded, *_recorded_and_predicted(predictor, held, fields)),
-        _enough(held) or _png(figures.embedding_map, held.image, _recorded(held, fields)),
-        _retrieval_examples(store, held, rng),
-        _calibration(predictor, held),
-        _suspects(store, predictor, emb, held, fields),
+        _evaluation(predictor, held_out, fields),
+        _enough(held_out)
+        or _png(
+            figures.predicted_vs_recorded, *_recorded_and_predicted(predictor, held_out, fields)
+        ),
+        _enough(held_out)
+        or _png(figures.embedding_map, held_out.image, _recorded(held_out, fields)),
+        _retrieval_examples(store, held_out, rng),
+        _calibration(predictor, held_out),
+        _suspects(store, predictor, emb, held_out, fields),
     ]
     for title, body in zip(SECTIONS, bodies, strict=True):
         parts.append(f"<h2>{title}</h2>\n{body}")
@@ -85,11 +88,11 @@ def report(
     return out
 
 
-def _intro(run, dataset, emb: Embeddings, held: Embeddings, foreign: bool, trained_on) -> str:
+def _intro(run, dataset, emb: Embeddings, held_out: Embeddings, foreign: bool, trained_on) -> str:
     when = datetime.now().strftime("%Y-%m-%d %H:%M")
     text = (
         f"<p>Model <code>{html.escape(str(run))}</code>, {len(emb.table)} embedded images of "
-        f"<code>{html.escape(str(dataset))}</code>; scores below use {len(held.table)} images "
+        f"<code>{html.escape(str(dataset))}</code>; scores below use {len(held_out.table)} images "
         f"the model was not trained on. Written {when}.</p>"
     )
     if foreign:
@@ -128,20 +131,20 @@ def _domain(domain: Domain | None, emb: Embeddings) -> str:
     return text
 
 
-def _enough(held: Embeddings) -> str:
+def _enough(held_out: Embeddings) -> str:
     """'' when there are enough held-out images to score, else a note that says so."""
-    if len(held.table) >= MIN_IMAGES:
+    if len(held_out.table) >= MIN_IMAGES:
         return ""
     return (
-        f"<p class='note'>Too few images ({len(held.table)}; at least {MIN_IMAGES}) to score: "
+        f"<p class='note'>Too few images ({len(held_out.table)}; at least {MIN_IMAGES}) to score: "
         "no number is shown rather than a meaningless one.</p>"
     )
 
 
-def _evaluation(predictor: recovery.Predictor, held: Embeddings, fields: list[str]) -> str:
-    if _enough(held):
-        return _enough(held)
-    r = retrieval(held.image, held.meta)
+def _evaluation(predictor: recovery.Predictor, held_out: Embeddings, fields: list[str]) -> str:
+    if _enough(held_out):
+        return _enough(held_out)
+    r = retrieval(held_out.image, held_out.meta)
     rows = [
         ("image &rarr; metadata", r["image_to_meta_top1"], r["image_to_meta_top5"]),
         ("metadata &rarr; image", r["meta_to_image_top1"], r["meta_to_image_top5"]),
@@ -160,9 +163,9 @@ def _evaluation(predictor: recovery.Predictor, held: Embeddings, fields: list[st
         "<table><tr><th>field</th><th>images</th><th>R2</th><th>median error</th>"
         "<th>inside 90 % interval</th></tr>",
     ]
-    predicted = predictor.predict(held.image, 0.9)
+    predicted = predictor.predict(held_out.image, 0.9)
     for name in predictor.fields:
-        recorded = held.table[name].to_numpy(dtype=np.float64)
+        recorded = held_out.table[name].to_numpy(dtype=np.float64)
         known = np.isfinite(recorded)
         if known.sum() < MIN_IMAGES:
             out.append(f"<tr><td>{name}</td><td>{known.sum()}</td><td colspan=3>too few "
@@ -183,13 +186,17 @@ def _evaluation(predictor: recovery.Predictor, held: Embeddings, fields: list[st
     return "\n".join([*out, "</table>"])
 
 
-def _recorded(held: Embeddings, fields: list[str]) -> dict:
-    return {n: schema.field(n).forward(held.table[n].to_numpy(dtype=np.float64)) for n in fields}
+def _recorded(held_out: Embeddings, fields: list[str]) -> dict:
+    return {
+        n: schema.field(n).forward(held_out.table[n].to_numpy(dtype=np.float64)) for n in fields
+    }
 
 
-def _recorded_and_predicted(predictor, held: Embeddings, fields: list[str]) -> tuple[dict, dict]:
-    predicted = predictor.predict(held.image)
-    return _recorded(held, fields), {
+def _recorded_and_predicted(
+    predictor, held_out: Embeddings, fields: list[str]
+) -> tuple[dict, dict]:
+    predicted = predictor.predict(held_out.image)
+    return _recorded(held_out, fields), {
         n: schema.field(n).forward(predicted[n].to_numpy()) for n in fields
     }
 
@@ -201,15 +208,17 @@ def _png(draw, *args) -> str:
     return f"<img src='data:image/png;base64,{data}'>"
 
 
-def _retrieval_examples(store: Store, held: Embeddings, rng, queries: int = 4, k: int = 5) -> str:
+def _retrieval_examples(
+    store: Store, held_out: Embeddings, rng, queries: int = 4, k: int = 5
+) -> str:
     """Recorded metadata of a few images as queries; their top matches among all images."""
     rows = []
-    for i in rng.choice(len(held.table), size=min(queries, len(held.table)), replace=False):
-        sims = held.image @ held.meta[i]
+    for i in rng.choice(len(held_out.table), size=min(queries, len(held_out.table)), replace=False):
+        sims = held_out.image @ held_out.meta[i]
         best = np.argsort(-sims)[:k]
-        query = (store.image(held.table["image_id"].iat[i]), "image of these settings", False)
+        query = (store.image(held_out.table["image_id"].iat[i]), "image of these settings", False)
         matches = [
-            (store.image(held.table["image_id"].iat[j]), f"#{n + 1}  {sims[j]:.2f}", j == i)
+            (store.image(held_out.table["image_id"].iat[j]), f"#{n + 1}  {sims[j]:.2f}", j == i)
             for n, j in enumerate(best)
         ]
         rows.append([query, *matches])
@@ -221,11 +230,11 @@ def _retrieval_examples(store: Store, held: Embeddings, rng, queries: int = 4, k
     )
 
 
-def _calibration(predictor: recovery.Predictor, held: Embeddings) -> str:
-    if _enough(held):
-        return _enough(held)
+def _calibration(predictor: recovery.Predictor, held_out: Embeddings) -> str:
+    if _enough(held_out):
+        return _enough(held_out)
     levels = (0.1, 0.25, 0.5, 0.75, 0.8, 0.9, 0.95, 0.99)
-    coverage = recovery.coverage(predictor, held, levels)
+    coverage = recovery.coverage(predictor, held_out, levels)
     return (
         "<p>For each stated level, the share of images whose recorded value lies inside the "
         "interval. On the diagonal the intervals mean what they say.</p>"
@@ -233,12 +242,14 @@ def _calibration(predictor: recovery.Predictor, held: Embeddings) -> str:
     )
 
 
-def _suspects(store, predictor, emb: Embeddings, held: Embeddings, fields, shown: int = 12) -> str:
+def _suspects(
+    store, predictor, emb: Embeddings, held_out: Embeddings, fields, shown: int = 12
+) -> str:
     found = audit(predictor, emb, fields).head(shown)
-    if _enough(held):
+    if _enough(held_out):
         measured = "Too few held-out images to measure how well the audit finds mistakes."
     else:
-        bench = corruption_benchmark(predictor, held, fields, repeats=10)
+        bench = corruption_benchmark(predictor, held_out, fields, repeats=10)
         measured = (
             "Measured on held-out images with 5 % of records corrupted: ROC-AUC "
             f"{bench['roc_auc']:.2f}, precision in the top 5 % "

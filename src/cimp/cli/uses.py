@@ -17,7 +17,7 @@ from cimp.cli.app import app, console, fail
 Run = Annotated[Path, typer.Argument(help="Run folder made by train.")]
 Dataset = Annotated[Path, typer.Argument(help="Dataset folder made by ingest.")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
-SHOWN = ["pixel_size", "dwell_time", "beam_current"]
+HIT_FIELDS = ["pixel_size", "dwell_time", "beam_current"]
 
 
 def _trained_run(run: Path):
@@ -137,7 +137,7 @@ def search(
                 soft_wrap=True,
             )
     asked = [c.field for c in conditions] + list(wanted)
-    _print_hits(hits, what, list(dict.fromkeys(asked)) or SHOWN, _hits_domain(domain, hits))
+    _print_hits(hits, what, list(dict.fromkeys(asked)) or HIT_FIELDS, _hits_domain(domain, hits))
     if sheet is not None:
         _write_sheet(hits, dataset, sheet, what, query_image)
 

@@ -55,7 +55,7 @@ class Denoiser:
         self.config = json.loads((self.drun / "config.json").read_text())
         self.device = resolve_device(device)
         run = Run(self.drun / "cimp")
-        self.cimp, self.normalizer = run.load_model(self.device), run.normalizer
+        self.encoder, self.normalizer = run.load_model(self.device), run.normalizer
         self.unet = FiLMUNet(UNetConfig(**self.config["unet"]))
         load_weights(self.unet, self.drun / "unet.safetensors")
         self.unet.to(self.device).eval()
@@ -63,7 +63,7 @@ class Denoiser:
 
     @property
     def crop(self) -> int:
-        return self.cimp.config.crop
+        return self.encoder.config.crop
 
     @torch.no_grad()
     def transfer(
@@ -76,7 +76,7 @@ class Denoiser:
     ) -> Transfer:
         """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied."""
         target, ratio = target_settings(source, changes)
-        scale = self.cimp.config.intensity_scale
+        scale = self.encoder.config.intensity_scale
         x = image.astype(np.float32) * scale
         if not np.isfinite(x).all():
             x = np.where(np.isfinite(x), x, np.nanmean(x)).astype(np.float32)
@@ -118,6 +118,6 @@ class Denoiser:
             )
         centre = torch.from_numpy(np.ascontiguousarray(crop_image(x, self.crop, None)))
         shift = metadata_shift(
-            self.cimp, self.normalizer, pd.DataFrame([source]), pd.DataFrame([target])
+            self.encoder, self.normalizer, pd.DataFrame([source]), pd.DataFrame([target])
         )
-        return conditioning(self.cimp, centre[None, None].to(self.device), shift, [ratio])
+        return conditioning(self.encoder, centre[None, None].to(self.device), shift, [ratio])

@@ -17,9 +17,16 @@ from cimp.denoise.condition import check_changes
 from cimp.domain import for_run, out_of_domain
 from cimp.errors import CimpError
 from cimp.io import UnreadableFile, read
-from cimp.io.hspy import WRITTEN
+from cimp.io.hspy import DERIVED_ROOT
 from cimp.io.record import Record
-from cimp.io.write import HSPY_SUFFIXES, TIFF_SUFFIXES, hspy_signal, tree, write_hspy, write_tiff
+from cimp.io.write import (
+    HSPY_SUFFIXES,
+    TIFF_SUFFIXES,
+    hspy_signal,
+    settings_tree,
+    write_hspy,
+    write_tiff,
+)
 
 FORMATS = ("auto", "hspy", "tiff")
 
@@ -37,16 +44,16 @@ def output_path(source: Path, ratio: float, frame: int, frames: int, fmt: str, o
 
 def write_transfer(path: Path, result: Transfer, record: Record, history: dict) -> None:
     """Write the re-rendered image with target settings, source settings and history."""
-    branch = tree(
+    branch = settings_tree(
         result.target,
-        source=tree(record.metadata, provenance=record.provenance, file=record.source),
+        source=settings_tree(record.metadata, provenance=record.provenance, file=record.source),
         dose_transfer=history | {"dose_ratio": result.ratio, "black_level": result.black},
     )
     if path.suffix in TIFF_SUFFIXES:
-        write_tiff(path, result.image, WRITTEN, branch)
+        write_tiff(path, result.image, DERIVED_ROOT, branch)
     else:
         title = f"{Path(record.source).name} at x{result.ratio:.3g} dose (cimp)"
-        write_hspy(path, hspy_signal(result.image, result.target, WRITTEN, branch, title))
+        write_hspy(path, hspy_signal(result.image, result.target, DERIVED_ROOT, branch, title))
 
 
 def denoise_files(
@@ -90,7 +97,7 @@ def denoise_files(
                 "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             }
             write_transfer(out, result, record, history)
-            notes = out_of_domain(domain, record, denoiser.cimp.config.intensity_scale)
+            notes = out_of_domain(domain, record, denoiser.encoder.config.intensity_scale)
             results.append(
                 entry
                 | {"output": str(out), "ratio": result.ratio, "error": None}

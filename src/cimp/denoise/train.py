@@ -82,16 +82,16 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     run = Run(cfg.run)
-    cimp, normalizer = run.load_model(device), run.normalizer
-    cimp.requires_grad_(False)
-    crop = cimp.config.crop
-    data = _training_data(cfg, cimp, normalizer, crop)
+    encoder, normalizer = run.load_model(device), run.normalizer
+    encoder.requires_grad_(False)
+    crop = encoder.config.crop
+    data = _training_data(cfg, encoder, normalizer, crop)
     table, images, train_pairs, val_pairs = data.table, data.images, data.train, data.val
     singles, shift = data.singles, data.shift
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    unet = FiLMUNet(UNetConfig(cond_dim=2 * cimp.config.embed_dim + 1, widths=cfg.widths))
+    unet = FiLMUNet(UNetConfig(cond_dim=2 * encoder.config.embed_dim + 1, widths=cfg.widths))
     unet.to(device)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
     config = {
@@ -112,21 +112,21 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
             set_lr(optimizer, cfg.lr, step - 1, cfg.steps)
             loss = torch.zeros((), device=device)
             if cfg.pair_weight > 0:
-                at = rng.integers(len(train_pairs), size=cfg.batch_size)
-                part = train_pairs.iloc[at]
-                batch = _pair_crops(cimp, images, part, shift["train"][at], crop, rng)
+                picks = rng.integers(len(train_pairs), size=cfg.batch_size)
+                part = train_pairs.iloc[picks]
+                batch = _pair_crops(encoder, images, part, shift["train"][picks], crop, rng)
                 loss = loss + cfg.pair_weight * pair_loss(unet, batch.to(device))
             if cfg.self_weight > 0:
-                at = rng.choice(singles, size=cfg.batch_size)
-                batch = _self_crops(cimp, normalizer, table, images, at, crop, cfg, rng)
-                loss = loss + cfg.self_weight * self_loss(unet, cimp, batch.to(device))
+                picks = rng.choice(singles, size=cfg.batch_size)
+                batch = _self_crops(encoder, normalizer, table, images, picks, crop, cfg, rng)
+                loss = loss + cfg.self_weight * self_loss(unet, encoder, batch.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
             optimizer.step()
             entry = {"step": step, "loss": loss.item()}
             if len(val_pairs) and (step % cfg.val_every == 0 or step == cfg.steps):
-                entry["val_loss"] = validate(unet, cimp, images, val_pairs, shift["val"], crop)
+                entry["val_loss"] = validate(unet, encoder, images, val_pairs, shift["val"], crop)
             log.write(json.dumps(entry) + "\n")
             log.flush()
             note = f"loss {entry['loss']:.3f}" + (
@@ -152,7 +152,7 @@ class TrainingData:
     shift: dict[str, np.ndarray]
 
 
-def _training_data(cfg: DenoiserConfig, cimp, normalizer, crop: int) -> TrainingData:
+def _training_data(cfg: DenoiserConfig, encoder, normalizer, crop: int) -> TrainingData:
     """Rows at least `crop` px, their dose pairs, and the images either signal needs."""
     store = Store(cfg.dataset)
     table = store.table()
@@ -178,7 +178,7 @@ def _training_data(cfg: DenoiserConfig, cimp, normalizer, crop: int) -> Training
         needed |= set(singles)
     images = {i: store.image(table.at[i, "image_id"]) for i in sorted(needed)}
     shift = {
-        name: metadata_shift(cimp, normalizer, table.iloc[part["low"]], table.iloc[part["high"]])
+        name: metadata_shift(encoder, normalizer, table.iloc[part["low"]], table.iloc[part["high"]])
         for name, part in (("train", train), ("val", val))
     }
     return TrainingData(table, images, train, val, singles, shift)
@@ -217,8 +217,8 @@ def _crop(
     return part[::-1] if flip else part
 
 
-def _pair_crops(cimp, images, pairs: pd.DataFrame, shift, size, rng) -> Crops:
-    k = cimp.config.intensity_scale
+def _pair_crops(encoder, images, pairs: pd.DataFrame, shift, size, rng) -> Crops:
+    k = encoder.config.intensity_scale
     low, high = [], []
     for lo, hi in zip(pairs["low"], pairs["high"], strict=True):
         h, w = images[lo].shape
@@ -227,14 +227,14 @@ def _pair_crops(cimp, images, pairs: pd.DataFrame, shift, size, rng) -> Crops:
         high.append(_crop(images[hi], k, top, left, size, flip, clipped=np.nan))
     low_t = torch.from_numpy(np.stack(low)[:, None].copy())
     ratio = pairs["ratio"].to_numpy(dtype=np.float32)
-    device = next(cimp.parameters()).device
-    cond = conditioning(cimp, low_t.to(device), shift, ratio)
+    device = next(encoder.parameters()).device
+    cond = conditioning(encoder, low_t.to(device), shift, ratio)
     high_t = torch.from_numpy(np.stack(high)[:, None].copy())
     return Crops(low_t, cond, torch.from_numpy(ratio), high_t)
 
 
-def _self_crops(cimp, normalizer, table, images, rows, size, cfg, rng) -> Crops:
-    k = cimp.config.intensity_scale
+def _self_crops(encoder, normalizer, table, images, rows, size, cfg, rng) -> Crops:
+    k = encoder.config.intensity_scale
     crops = []
     for i in rows:
         h, w = images[i].shape
@@ -247,10 +247,10 @@ def _self_crops(cimp, normalizer, table, images, rows, size, cfg, rng) -> Crops:
     for j, name in enumerate(DOSE_FIELDS):
         target.loc[which == j, name] = source.loc[which == j, name] * ratio[which == j]
     low = torch.from_numpy(np.stack(crops)[:, None].copy())
-    device = next(cimp.parameters()).device
-    e_source = embed_metadata(cimp, normalizer, source)
-    e_target = embed_metadata(cimp, normalizer, target)
-    cond = conditioning(cimp, low.to(device), e_target - e_source, ratio)
+    device = next(encoder.parameters()).device
+    e_source = embed_metadata(encoder, normalizer, source)
+    e_target = embed_metadata(encoder, normalizer, target)
+    cond = conditioning(encoder, low.to(device), e_target - e_source, ratio)
     ratio_t = torch.from_numpy(ratio.astype(np.float32))
     return Crops(low, cond, ratio_t, None, torch.from_numpy(e_target))
 
@@ -278,11 +278,11 @@ def pair_loss(unet: FiLMUNet, b: Crops) -> torch.Tensor:
     return (2 * ((1 + mse).sqrt() - 1)).mean()
 
 
-def self_loss(unet: FiLMUNet, cimp, b: Crops) -> torch.Tensor:
+def self_loss(unet: FiLMUNet, encoder, b: Crops) -> torch.Tensor:
     """1 - cos(output's image embedding, target's metadata embedding), plus the binned
     consistency of the clean image with the input, in units of the binned noise variance."""
     y, clean, std = predict(unet, b.low, b.cond, b.ratio)
-    agreement = (cimp.encode_image(y) * b.target_meta).sum(dim=1).mean()
+    agreement = (encoder.encode_image(y) * b.target_meta).sum(dim=1).mean()
     z = standardise(b.low)[0]
     noise = (z - F.avg_pool2d(z, 3, 1, 1, count_include_pad=False)).square().mean() * 9 / 8
     binned = F.avg_pool2d((clean - b.low) / std, 4).square().mean()
@@ -290,9 +290,9 @@ def self_loss(unet: FiLMUNet, cimp, b: Crops) -> torch.Tensor:
 
 
 @torch.no_grad()
-def validate(unet, cimp, images, pairs: pd.DataFrame, shift, size, limit: int = 64) -> float:
+def validate(unet, encoder, images, pairs: pd.DataFrame, shift, size, limit: int = 64) -> float:
     """The pair loss on centre crops of (up to `limit`) validation pairs."""
-    k = cimp.config.intensity_scale
+    k = encoder.config.intensity_scale
     pairs, shift = pairs.iloc[:limit], shift[:limit]
     low, high = [], []
     for lo, hi in zip(pairs["low"], pairs["high"], strict=True):
@@ -303,7 +303,7 @@ def validate(unet, cimp, images, pairs: pd.DataFrame, shift, size, limit: int = 
     device = next(unet.parameters()).device
     low_t = torch.from_numpy(np.stack(low)[:, None]).to(device)
     ratio = pairs["ratio"].to_numpy(dtype=np.float32)
-    cond = conditioning(cimp, low_t, shift, ratio)
+    cond = conditioning(encoder, low_t, shift, ratio)
     batch = Crops(low_t, cond, torch.from_numpy(ratio).to(device))
     batch.high = torch.from_numpy(np.stack(high)[:, None]).to(device)
     return float(pair_loss(unet, batch))

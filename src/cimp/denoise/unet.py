@@ -34,7 +34,7 @@ class UNetConfig:
         return asdict(self)
 
 
-FULL = 8  # channels of the last, full-resolution layer
+FINE_CHANNELS = 8  # channels of the last, full-resolution layer
 
 
 class FiLM(nn.Module):
@@ -86,8 +86,10 @@ class FiLMUNet(nn.Module):
         self.down = nn.ModuleList(Block(a, b, h) for a, b in zip([w[0], *w[:-1]], w, strict=True))
         self.up = nn.ModuleList(Block(a + b, a, h) for a, b in itertools.pairwise(w))
         self.lift = nn.ModuleList(nn.Conv2d(b, b, 1) for b in w[1:])
-        self.out = nn.Conv2d(w[0], 4 * FULL, 3, padding=1)
-        self.final = nn.Conv2d(FULL, 1, 3, padding=1)  # at full resolution: no checkerboard
+        self.out = nn.Conv2d(w[0], 4 * FINE_CHANNELS, 3, padding=1)
+        self.final = nn.Conv2d(
+            FINE_CHANNELS, 1, 3, padding=1
+        )  # at full resolution: no checkerboard
         nn.init.zeros_(self.final.weight)
         nn.init.zeros_(self.final.bias)
         self.black = nn.Sequential(nn.Linear(config.cond_dim + 2, h), nn.SiLU(), nn.Linear(h, 1))

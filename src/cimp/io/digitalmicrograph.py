@@ -75,10 +75,10 @@ PREFIX = "ImageList.TagGroup0.ImageTags."
 def read(path: str | Path) -> list:
     """Records of every image of a DM file (Skipped notes for spectra, plots, ...)."""
     found = signals.load(file_reader, path, "DigitalMicrograph")
-    return signals.to_records(path, found, describe)
+    return signals.to_records(path, found, metadata_of)
 
 
-def describe(signal: dict) -> tuple[dict, dict]:
+def metadata_of(signal: dict) -> tuple[dict, dict]:
     tags = (
         signal.get("original_metadata", {})
         .get("ImageList", {})

@@ -85,7 +85,7 @@ def read(path: str | Path) -> list:
         if "no data found" in str(err):  # only spectra: not loaded with select_type="images"
             raise UnreadableFile("no image in this EMD file (spectra only)") from None
         raise
-    return signals.to_records(path, found, describe) + velox_spectra(path)
+    return signals.to_records(path, found, metadata_of) + velox_spectra(path)
 
 
 def velox_spectra(path: str | Path) -> list[signals.Skipped]:
@@ -103,7 +103,7 @@ def velox_spectra(path: str | Path) -> list[signals.Skipped]:
     ]
 
 
-def describe(signal: dict) -> tuple[dict, dict]:
+def metadata_of(signal: dict) -> tuple[dict, dict]:
     tree = signal.get("original_metadata", {})
     if "BinaryResult" not in tree and "Optics" not in tree:  # NCEM: the axes say it all
         return {}, {}

@@ -17,7 +17,7 @@ from cimp.io.format import Format, Table
 from cimp.io.mapping import Rule, apply
 
 SUFFIXES = (".hspy", ".hdf5", ".h5")
-WRITTEN = "cimp"  # images cimp wrote (dose transfer): canonical settings in this tree
+DERIVED_ROOT = "cimp"  # images cimp wrote (dose transfer): canonical settings in this tree
 _TEM = "Acquisition_instrument.TEM."
 _SEM = "Acquisition_instrument.SEM."
 
@@ -37,13 +37,13 @@ RULES = (
 def read(path: str | Path) -> list:
     """Records of every image signal of a HyperSpy file."""
     found = signals.load(file_reader, path, "HyperSpy")
-    for root in (simulated.ROOT, WRITTEN):
+    for root in (simulated.ROOT, DERIVED_ROOT):
         if any(root in signal.get("original_metadata", {}) for signal in found):
             return [simulated.record(path, i, signal, root) for i, signal in enumerate(found)]
-    return signals.to_records(path, found, describe)
+    return signals.to_records(path, found, metadata_of)
 
 
-def describe(signal: dict) -> tuple[dict, dict]:
+def metadata_of(signal: dict) -> tuple[dict, dict]:
     return apply(RULES, signal.get("metadata", {}), prefix="metadata.")
 
 

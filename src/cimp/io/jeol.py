@@ -35,11 +35,11 @@ def read(path: str | Path) -> list:
             title = tree["Map"].get("Title", "")
             out.append(signals.Skipped(f"signal {index}", f"an EDS element map ({title})"))
         else:
-            out.extend(signals.to_records(path, [signal], describe))
+            out.extend(signals.to_records(path, [signal], metadata_of))
     return out
 
 
-def describe(signal: dict) -> tuple[dict, dict]:
+def metadata_of(signal: dict) -> tuple[dict, dict]:
     return apply(RULES, signal.get("original_metadata", {}))
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from cimp.io.record import Record, UnreadableFile, set_field
 
-Describe = Callable[[dict], tuple[dict, dict]]
+MetadataOf = Callable[[dict], tuple[dict, dict]]
 ENERGY_UNITS = ("ev", "kev", "mev")
 SPECTRAL_TYPES = ("EELS", "EDS", "CL", "PL", "XPS")
 
@@ -52,8 +52,8 @@ def load(file_reader: Callable, path: str | Path, kind: str, **options) -> list[
     return found
 
 
-def to_records(path: str | Path, signals: Iterable[dict], describe: Describe) -> list:
-    """Records (and Skipped notes) of every signal; `describe` gives a signal's
+def to_records(path: str | Path, signals: Iterable[dict], metadata_of: MetadataOf) -> list:
+    """Records (and Skipped notes) of every signal; `metadata_of` gives a signal's
     vendor metadata and provenance. Frames of a stack are separate records of one session."""
     out: list[Record | Skipped] = []
     frame = 0
@@ -63,7 +63,7 @@ def to_records(path: str | Path, signals: Iterable[dict], describe: Describe) ->
         if reason:
             out.append(Skipped(title, reason))
             continue
-        metadata, provenance = describe(signal)
+        metadata, provenance = metadata_of(signal)
         _common_fields(signal, metadata, provenance)
         stack = frames(signal)
         session = session_of(path, metadata)

@@ -57,7 +57,7 @@ def read(path: str | Path) -> list:
         for signal, name in zip(found, names, strict=True):
             signal.setdefault("metadata", {}).setdefault("General", {})["title"] = name
             signal.setdefault("original_metadata", {})["Display"] = {"Detector": name}
-    return signals.to_records(path, found, describe)
+    return signals.to_records(path, found, metadata_of)
 
 
 def detector_names(emi: Path) -> list[str]:
@@ -79,7 +79,7 @@ def emi_of(ser: Path) -> Path | None:
     return None
 
 
-def describe(signal: dict) -> tuple[dict, dict]:
+def metadata_of(signal: dict) -> tuple[dict, dict]:
     tree = signal.get("original_metadata", {})
     metadata, provenance = apply(RULES, tree)
     mode = str(tree.get("ObjectInfo", {}).get("ExperimentalDescription", {}).get("Mode", ""))

@@ -13,7 +13,7 @@ from rsciio.tiff import file_reader
 
 from cimp.io import signals, simulated
 from cimp.io.format import Format, Table
-from cimp.io.hspy import WRITTEN
+from cimp.io.hspy import DERIVED_ROOT
 from cimp.io.mapping import Rule, apply
 
 SUFFIXES = (".tif", ".tiff")
@@ -69,25 +69,25 @@ def read(path: str | Path) -> list:
     written = [_written_by_cimp(signal) for signal in found]
     if all(written):
         return [
-            simulated.record(path, i, {**signal, "original_metadata": tree}, WRITTEN)
+            simulated.record(path, i, {**signal, "original_metadata": tree}, DERIVED_ROOT)
             for i, (signal, tree) in enumerate(zip(found, written, strict=True))
         ]
-    return signals.to_records(path, found, describe)
+    return signals.to_records(path, found, metadata_of)
 
 
 def _written_by_cimp(signal: dict) -> dict | None:
     """The settings tree cimp put in a TIFF's ImageDescription, or None."""
     description = signal.get("original_metadata", {}).get("ImageDescription")
-    if not isinstance(description, str) or WRITTEN not in description:
+    if not isinstance(description, str) or DERIVED_ROOT not in description:
         return None
     try:
         tree = json.loads(description)
     except ValueError:
         return None
-    return tree if isinstance(tree, dict) and WRITTEN in tree else None
+    return tree if isinstance(tree, dict) and DERIVED_ROOT in tree else None
 
 
-def describe(signal: dict) -> tuple[dict, dict]:
+def metadata_of(signal: dict) -> tuple[dict, dict]:
     return apply(RULES, signal.get("original_metadata", {}))
 
 

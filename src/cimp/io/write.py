@@ -23,7 +23,7 @@ HSPY_SUFFIXES = (".hspy",)
 TIFF_SUFFIXES = (".tif", ".tiff")
 
 
-def tree(settings: dict, **extra) -> dict:
+def settings_tree(settings: dict, **extra) -> dict:
     """{'acquisition': settings, 'units': their canonical units, **extra}."""
     acquisition = {k: v for k, v in settings.items() if k in schema.BY_NAME and v is not None}
     units = {name: schema.field(name).unit for name in acquisition}
@@ -31,7 +31,7 @@ def tree(settings: dict, **extra) -> dict:
 
 
 def hspy_signal(image: np.ndarray, settings: dict, root: str, branch: dict, title: str) -> dict:
-    """The rosettasciio signal dictionary of one image; `branch` = `tree(...)`."""
+    """The rosettasciio signal dictionary of one image; `branch` = `settings_tree(...)`."""
     pixel = settings.get("pixel_size")
     axes = [
         {

@@ -15,7 +15,7 @@ from pathlib import Path
 import cimp
 from cimp.errors import CimpError
 from cimp.io.simulated import ROOT
-from cimp.io.write import hspy_signal, tree, write_hspy
+from cimp.io.write import hspy_signal, settings_tree, write_hspy
 from cimp.progress import track
 from cimp.simulate.crystals import library
 from cimp.simulate.generate import archive_image, simulate, simulate_pair
@@ -28,7 +28,7 @@ def write(path: str | Path, acq: Acquisition, scene_id: str, generator: dict) ->
     """Write one simulated acquisition as a .hspy file."""
     s = acq.settings
     scene = acq.scene
-    branch = tree(
+    branch = settings_tree(
         s.metadata(),
         scene={
             "id": scene_id,
