@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from cimp import embeddings, recovery
+from cimp import embeddings, probe, recovery
 from cimp.audit import audit, corrupt
 from cimp.cli import app
 from cimp.embeddings import embed_dataset, load
@@ -101,7 +101,7 @@ def test_ridge_with_leave_one_out_penalty_recovers_a_linear_law():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(300, 8)) * rng.uniform(0.1, 10, size=8) + 5
     truth = rng.normal(size=8)
-    weight, bias = recovery.ridge(x, x @ truth + 2.0)
+    weight, bias = probe.ridge(x, x @ truth + 2.0)
     np.testing.assert_allclose(weight, truth, rtol=1e-3)
     assert bias == pytest.approx(2.0, abs=1e-2)
 

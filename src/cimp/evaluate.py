@@ -15,12 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import RidgeCV
 from sklearn.neighbors import KNeighborsRegressor
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from cimp import schema, views
+from cimp import probe, schema, views
 from cimp.baselines import handcrafted_features, train_regressor
 from cimp.data import CropDataset
 from cimp.device import resolve_device
@@ -30,7 +27,6 @@ from cimp.retrieval import retrieval, retrieval_by_gallery
 from cimp.run import as_run
 from cimp.store import Store
 
-ALPHAS = np.logspace(-3, 4, 15)
 METHODS = ("probe", "knn", "handcrafted", "supervised")
 
 
@@ -60,9 +56,10 @@ def _targets(table: pd.DataFrame, name: str) -> np.ndarray:
     return schema.field(name).forward(table[name].to_numpy(dtype=np.float64))
 
 
-def _fit_predict(model, x_train, y_train, x_test) -> np.ndarray:
+def _knn_predict(x_train, y_train, x_test) -> np.ndarray:
     ok = np.isfinite(y_train)
-    return model.fit(x_train[ok], y_train[ok]).predict(x_test)
+    knn = KNeighborsRegressor(n_neighbors=10, weights="distance", metric="cosine")
+    return knn.fit(x_train[ok], y_train[ok]).predict(x_test)
 
 
 def evaluate(
@@ -117,13 +114,9 @@ def evaluate(
     scores: dict[str, dict[str, dict]] = {m: {} for m in METHODS}
     for name in fields:
         y_train, y_test = _targets(train_set.table, name), _targets(test_set.table, name)
-        ridge = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS))
-        knn = KNeighborsRegressor(n_neighbors=10, weights="distance", metric="cosine")
-        predictions["probe"][name] = _fit_predict(ridge, train_image, y_train, test_image)
-        predictions["knn"][name] = _fit_predict(knn, train_image, y_train, test_image)
-        predictions["handcrafted"][name] = _fit_predict(
-            make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS)), hand_train, y_train, hand_test
-        )
+        predictions["probe"][name] = probe.fit_predict(train_image, y_train, test_image)
+        predictions["knn"][name] = _knn_predict(train_image, y_train, test_image)
+        predictions["handcrafted"][name] = probe.fit_predict(hand_train, y_train, hand_test)
         predictions["supervised"][name] = schema.field(name).forward(supervised[name])
         known = np.isfinite(y_test)
         for method in METHODS:
@@ -188,10 +181,10 @@ def markdown(results: dict) -> str:
         "| field | " + " | ".join(f"{m} R2" for m in METHODS) + " | probe MAE | probe SMAPE |",
         "|---|" + "---|" * (len(METHODS) + 2),
     ]
-    for name, probe in results["fields"]["probe"].items():
+    for name, scores in results["fields"]["probe"].items():
         r2s = " | ".join(f"{results['fields'][m][name]['r2']:.3f}" for m in METHODS)
         lines.append(
-            f"| {name} | {r2s} | {probe['mae']:.4g} {probe['unit']} | {probe['smape']:.1f} % |"
+            f"| {name} | {r2s} | {scores['mae']:.4g} {scores['unit']} | {scores['smape']:.1f} % |"
         )
     return "\n".join(lines) + "\n"
 

@@ -34,8 +34,8 @@ from cimp.domain import for_run as domain_for_run
 from cimp.domain import out_of_domain
 from cimp.embeddings import Embeddings
 from cimp.errors import CimpError
+from cimp.probe import ridge
 
-ALPHAS = np.logspace(-3, 4, 15)
 MIN_TRAIN = 20
 STORED_SCORES = 2001
 RECOVERABLE_SHARE = 0.5
@@ -135,28 +135,6 @@ def _fit_field(name, x, y, train, val, groups) -> FieldModel:
     scores = _stored(np.sort(np.abs(held_out)))
     span = (float(y[train].min()), float(y[train].max()))
     return FieldModel(name, weight.tolist(), bias, scores, calibrated_on, span)
-
-
-def ridge(x: np.ndarray, y: np.ndarray, alphas=ALPHAS) -> tuple[np.ndarray, float]:
-    """Ridge regression on standardised features, the penalty chosen by exact
-    leave-one-out error (one SVD for every penalty); weight and bias act on raw x."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    z = (x - mean) / scale
-    s2, v = np.linalg.eigh(z.T @ z)  # the SVD of z through its d x d Gram matrix: fast
-    s = np.sqrt(np.clip(s2, 0.0, None))
-    u = (z @ v) / np.where(s > 0, s, 1.0)
-    vt = v.T
-    centred = y - y.mean()
-    uty = u.T @ centred
-    shrink = s**2 / (s**2 + np.asarray(alphas)[:, None])  # (alphas, k)
-    fitted = (shrink * uty) @ u.T  # (alphas, n)
-    leverage = shrink @ (u**2).T + 1.0 / len(y)
-    loo = np.mean(((centred - fitted) / (1.0 - leverage)) ** 2, axis=1)
-    best = shrink[np.argmin(loo)]
-    weight = vt.T @ (np.divide(best, s, out=np.zeros_like(s), where=s > 0) * uty) / scale
-    return weight, float(y.mean() - mean @ weight)
 
 
 def cross_fitted(x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: int = 5) -> np.ndarray:

@@ -20,6 +20,7 @@ from cimp import figures, recovery, schema
 from cimp.audit import audit, corruption_benchmark
 from cimp.domain import Domain, for_run
 from cimp.embeddings import Embeddings, embed_dataset
+from cimp.evaluate import r2
 from cimp.retrieval import retrieval
 from cimp.run import as_run
 from cimp.store import Store
@@ -173,14 +174,14 @@ def _evaluation(predictor: recovery.Predictor, held_out: Embeddings, fields: lis
             continue
         f = schema.field(name)
         y, p = f.forward(recorded[known]), f.forward(predicted[name].to_numpy()[known])
-        r2 = 1 - np.sum((y - p) ** 2) / max(np.sum((y - y.mean()) ** 2), 1e-12)
+        score = r2(y, p)  # as evaluate's: the same probe, the same held-out images
         error = np.median(np.abs(predicted[name].to_numpy()[known] - recorded[known]))
         low = predicted[f"{name}_low"].to_numpy()[known]
         high = predicted[f"{name}_high"].to_numpy()[known]
         inside = np.mean((recorded[known] >= low) & (recorded[known] <= high))
         mark = "" if name in fields else " (not read by the metadata encoder)"
         out.append(
-            f"<tr><td>{name}{mark}</td><td>{known.sum()}</td><td>{r2:.3f}</td>"
+            f"<tr><td>{name}{mark}</td><td>{known.sum()}</td><td>{score:.3f}</td>"
             f"<td>{error:.3g} {f.unit}</td><td>{100 * inside:.1f} %</td></tr>"
         )
     return "\n".join([*out, "</table>"])
