@@ -1,7 +1,8 @@
 """Ingest: walk folders, read every file through cimp.io, add new images to a Store.
 
-Never stops on a bad file: each one is reported with a reason. Idempotent (files are known
-by content hash; a changed file is read again) and resumable (rows are written in atomic
+Never stops on a bad file: each one is reported with a reason. Every file is hashed first,
+then only files whose content the dataset does not hold yet are read. Idempotent (files
+are known by content hash; a changed file is read again) and resumable (rows are written in atomic
 parts after their images; a file enters the ledger once all its images are stored).
 Very large containers (the CIMP HDF5 layout) are read part by part, spread over the workers.
 Ctrl-C stops it at once: the workers (which ignore SIGINT) are terminated, what was read is
@@ -85,32 +86,30 @@ def ingest(
     if Path(dataset).is_file():
         raise CimpError(f"{dataset} is a file: give a folder for the dataset")
     store = Store(dataset, splits, create=True)
-    known_files = store.known_files()
     writer = _Writer(store, batch_size)
     report = writer.report
     files = list(discover(sources))
-    large: list[tuple[Path, str, int]] = []
+    known_files = store.known_files()
+    large: list[Loaded] = []
     load = partial(_load, include_derived=include_derived)
     try:
-        with _pool(workers, known_files) as run:
-            loaded = run(load, files, 4)
-            for path, digest, content in track(loaded, "ingest", len(files), show_progress):
-                if isinstance(content, str):
-                    report.skipped.append((str(path), content))
-                elif content is None or digest in known_files:
-                    report.files_known += 1
-                elif isinstance(content, int):
-                    large.append((path, digest, content))
+        with _pool(workers) as run:
+            todo = _new_files(run, files, known_files, report, show_progress)
+            for found in track(run(load, todo, 4), "ingest", len(todo), show_progress):
+                if found.skipped:
+                    report.skipped.append((str(found.path), found.skipped))
+                elif found.parts > 1:
+                    large.append(found)
                 else:
-                    known_files.add(digest)
-                    writer.take(path, digest, content, last=True)
-            for path, digest, n in large:
+                    writer.take(found.path, found.digest, found.records, last=True)
+            for found in large:
+                path, n = found.path, found.parts
                 parts = run(_load_part, [(path, part) for part in range(n)], 1)
                 for part, content in track(parts, path.name, n, show_progress):
                     if isinstance(content, str):
                         report.skipped.append((f"{path} (part {part + 1} of {n})", content))
                         content = []
-                    writer.take(path, digest, content, last=part == n - 1)
+                    writer.take(path, found.digest, content, last=part == n - 1)
     except KeyboardInterrupt:
         report.interrupted = True
     with _deaf_to_ctrl_c():  # a second Ctrl-C must not lose what was read
@@ -174,33 +173,58 @@ class _Writer:
         self.rows, self.ledger = [], []
 
 
-_KNOWN: set[str] = set()
 DERIVED = "written by cimp (a dose transfer), not an acquisition: ingest --include-derived takes it"
 
 
-def _load(
-    path: Path, include_derived: bool = False
-) -> tuple[Path, str | None, list[io.Record] | str | int | None]:
-    """(path, content hash, records): a reason string instead of records, None when the
-    file is already in the dataset, or the number of parts of a very large container."""
+@dataclass
+class Loaded:
+    """What a worker found in one new file: its records, or why it gives none, or (a very
+    large container) how many parts to read it in."""
+
+    path: Path
+    digest: str
+    records: list[io.Record] = field(default_factory=list)
+    skipped: str = ""
+    parts: int = 1
+
+
+def _new_files(run, files: list[Path], known: set[str], report: IngestReport, show: bool):
+    """(path, content hash) of every file not in the dataset yet, each content once; the
+    rest counted as known, or skipped when they cannot be opened."""
+    todo, seen = [], set(known)
+    for path, digest, error in track(run(_hash, files, 16), "hash", len(files), show):
+        if error:
+            report.skipped.append((str(path), error))
+        elif digest in seen:
+            report.files_known += 1
+        else:
+            seen.add(digest)
+            todo.append((path, digest))
+    return todo
+
+
+def _hash(path: Path) -> tuple[Path, str, str]:
+    """(path, content hash, "") or (path, "", why it cannot be opened)."""
     try:
-        digest = file_hash(path)
+        return path, file_hash(path), ""
     except OSError as err:
-        return path, None, f"cannot open: {err.strerror or err}"
-    if digest in _KNOWN:
-        return path, digest, None
+        return path, "", f"cannot open: {err.strerror or err}"
+
+
+def _load(item: tuple[Path, str], include_derived: bool = False) -> Loaded:
+    path, digest = item
     try:
         n = io.parts(path)
         if n > 1:
-            return path, digest, n
+            return Loaded(path, digest, parts=n)
         records = io.read(path)
         if not include_derived and all(origin(r.extra) == "derived" for r in records):
-            return path, digest, DERIVED
-        return path, digest, records
+            return Loaded(path, digest, skipped=DERIVED)
+        return Loaded(path, digest, records)
     except io.UnreadableFile as err:
-        return path, digest, str(err)
+        return Loaded(path, digest, skipped=str(err))
     except OSError as err:
-        return path, digest, f"cannot read: {err.strerror or err}"
+        return Loaded(path, digest, skipped=f"cannot read: {err.strerror or err}")
 
 
 def _load_part(task: tuple[Path, int]) -> tuple[int, list[io.Record] | str]:
@@ -211,26 +235,19 @@ def _load_part(task: tuple[Path, int]) -> tuple[int, list[io.Record] | str]:
         return part, str(err)
 
 
-def _remember(known: set[str]) -> None:
-    global _KNOWN
-    _KNOWN = known
-
-
-def _start_worker(known: set[str]) -> None:
+def _start_worker() -> None:
     """A worker leaves Ctrl-C to the main process, which terminates it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _remember(known)
 
 
 @contextmanager
-def _pool(workers: int, known: set[str]):
+def _pool(workers: int):
     """run(fn, items, chunksize): fn mapped over items in order, here or in processes.
     On any exception (Ctrl-C among them) the workers are terminated, not waited for."""
-    _remember(set(known))
     if workers <= 1:
         yield lambda fn, items, chunksize: map(fn, items)
         return
-    pool = multiprocessing.get_context("fork").Pool(workers, _start_worker, (set(known),))
+    pool = multiprocessing.get_context("fork").Pool(workers, _start_worker)
 
     def run(fn: Callable, items: list, chunksize: int) -> Iterator:
         return pool.imap(fn, items, chunksize)
