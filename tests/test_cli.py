@@ -1,5 +1,6 @@
 """The `cimp` command as a user meets it."""
 
+import dataclasses
 import re
 
 import pytest
@@ -114,3 +115,20 @@ def test_ingest_onto_a_file_or_from_nowhere_is_one_line_and_makes_nothing(tmp_pa
     with pytest.raises(CimpError, match="no such file or folder"):
         ingest([tmp_path / "nowhere"], tmp_path / "ds", show_progress=False)
     assert not (tmp_path / "ds").exists()
+
+
+def test_training_options_take_their_defaults_from_the_config_classes():
+    import typer
+
+    from cimp.config import DenoiserConfig, TrainConfig, default
+
+    commands = typer.main.get_command(app).commands
+    for command, kind in (("train", TrainConfig), ("train-denoiser", DenoiserConfig)):
+        names = {f.name for f in dataclasses.fields(kind)}
+        options = [p for p in commands[command].params if p.name in names and p.default]
+        assert len(options) >= 6
+        for option in options:
+            expected = default(kind, option.name)
+            if isinstance(expected, list):
+                expected = ",".join(map(str, expected))
+            assert option.default == expected, (command, option.name)

@@ -1,17 +1,50 @@
-"""What a training run is made with: its settings, saved in RUN/config.json beside the
-model's own configuration (`cimp.model.ModelConfig`)."""
+"""What runs are made with: the model's configuration, the training settings (both saved in
+RUN/config.json) and the denoiser's. The command line takes its defaults from here. Light
+on purpose: importing it loads neither torch nor pandas.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Literal, get_args
 
-from cimp import schema
 from cimp.errors import CimpError
-from cimp.model import ModelConfig
 
 Backbone = Literal["cnn", "vit"]
 Loss = Literal["infonce", "siglip"]
+
+
+def default(kind, name: str):
+    """A config class's default for one field (the factory's value for lists)."""
+    spec = {f.name: f for f in fields(kind)}[name]
+    return spec.default if spec.default_factory is MISSING else spec.default_factory()
+
+
+def _core_names() -> list[str]:
+    from cimp import schema
+
+    return list(schema.CORE_NAMES)
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild the model (saved as JSON beside its weights)."""
+
+    fields: list[str]  # numeric fields the metadata encoder reads, in order
+    categorical: list[int] = field(default_factory=list)  # vocabulary size of each categorical
+    backbone: str = "cnn"  # "cnn" or "vit"
+    widths: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
+    embed_dim: int = 128
+    crop: int = 128
+    meta_dim: int = 128
+    meta_layers: int = 2
+    vit_patch: int = 16
+    vit_depth: int = 6
+    intensity_scale: float = 1.0 / 65535  # counts -> model input, fixed per run (cimp.data)
+    physics: bool = False  # fuse cimp.physics statistics into the CNN (runs before had none)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -33,7 +66,7 @@ class TrainConfig:
     loss: Loss = "infonce"
     positive_radius: float = 0.0  # metadata distance (z units) under which pairs are positives
     field_dropout: float = 0.15
-    fields: list[str] = field(default_factory=lambda: list(schema.CORE_NAMES))
+    fields: list[str] = field(default_factory=_core_names)
     categorical: list[str] = field(default_factory=list)
     val_every: int = 250
     checkpoint_every: int = 250
@@ -57,11 +90,13 @@ class TrainConfig:
             raise CimpError(f"field_dropout {self.field_dropout}: a chance in [0, 1)")
         if self.positive_radius < 0 or (self.warmup is not None and self.warmup < 0):
             raise CimpError("positive_radius and warmup cannot be negative")
+        from cimp import schema
+
         unknown = [f for f in self.fields if f not in schema.BY_NAME]
         if unknown:
             raise CimpError(f"unknown fields {unknown}: see `cimp summary` for the field names")
 
-    def model_config(self, normalizer: schema.Normalizer, scale: float) -> ModelConfig:
+    def model_config(self, normalizer, scale: float) -> ModelConfig:
         return ModelConfig(
             fields=list(self.fields),
             categorical=[len(normalizer.categories.get(c, [])) for c in self.categorical],
@@ -72,6 +107,25 @@ class TrainConfig:
             intensity_scale=scale,
             physics=self.physics and self.backbone == "cnn",
         )
+
+
+@dataclass
+class DenoiserConfig:
+    """Settings of one denoiser training (saved in DRUN/config.json)."""
+
+    run: str
+    dataset: str
+    out: str
+    steps: int = 1500
+    batch_size: int = 16
+    lr: float = 2e-3
+    widths: list[int] = field(default_factory=lambda: [24, 48, 96])
+    pair_weight: float = 1.0
+    self_weight: float = 0.0
+    max_self_ratio: float = 16.0  # self-supervised targets: up to this many times the dose
+    val_every: int = 250
+    seed: int = 0
+    device: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -3,35 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from cimp import physics
+from cimp.config import ModelConfig
 from cimp.errors import CimpError
-
-
-@dataclass
-class ModelConfig:
-    """Everything needed to rebuild the model (saved as JSON beside its weights)."""
-
-    fields: list[str]  # numeric fields the metadata encoder reads, in order
-    categorical: list[int] = field(default_factory=list)  # vocabulary size of each categorical
-    backbone: str = "cnn"  # "cnn" or "vit"
-    widths: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
-    embed_dim: int = 128
-    crop: int = 128
-    meta_dim: int = 128
-    meta_layers: int = 2
-    vit_patch: int = 16
-    vit_depth: int = 6
-    intensity_scale: float = 1.0 / 65535  # counts -> model input, fixed per run (cimp.data)
-    physics: bool = False  # fuse cimp.physics statistics into the CNN (runs before had none)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class InputTransform(nn.Module):

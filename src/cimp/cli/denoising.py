@@ -11,6 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from cimp.cli.app import app, console, fail
+from cimp.config import DenoiserConfig as D
+from cimp.config import default
 
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
 
@@ -20,19 +22,21 @@ def train_denoiser(
     run: Annotated[Path, typer.Argument(help="CIMP run folder (frozen; made by train).")],
     dataset: Annotated[Path, typer.Argument(help="Dataset with dose pairs (simulate --pairs).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Denoiser run folder (DRUN).")],
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 1500,
-    batch_size: Annotated[int, typer.Option(help="Crops per step.")] = 16,
-    widths: Annotated[str, typer.Option(help="U-Net level widths, comma separated.")] = "24,48,96",
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = 2e-3,
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = D.steps,
+    batch_size: Annotated[int, typer.Option(help="Crops per step.")] = D.batch_size,
+    widths: Annotated[str, typer.Option(help="U-Net level widths, comma separated.")] = ",".join(
+        map(str, default(D, "widths"))
+    ),
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,
     pair_weight: Annotated[
         float, typer.Option(help="Weight of the supervised loss on dose pairs (0: none).")
-    ] = 1.0,
+    ] = D.pair_weight,
     self_weight: Annotated[
         float,
         typer.Option(help="Weight of the self-supervised loss (embedding + consistency)."),
-    ] = 0.0,
-    val_every: Annotated[int, typer.Option(help="Steps between validations.")] = 250,
-    seed: Annotated[int, typer.Option()] = 0,
+    ] = D.self_weight,
+    val_every: Annotated[int, typer.Option(help="Steps between validations.")] = D.val_every,
+    seed: Annotated[int, typer.Option()] = D.seed,
     device: Device = "auto",
 ) -> None:
     """Train the FiLM U-Net that re-renders images at a higher dose, on top of a CIMP run.
@@ -40,12 +44,11 @@ def train_denoiser(
     Pairs are images of one session that differ only in dwell time and beam current; the
     self-supervised signal needs none (for real data).
     """
-    from cimp.denoise.train import DenoiserConfig
     from cimp.denoise.train import train_denoiser as run_training
     from cimp.run import Run
 
     Run(run)  # a folder without a trained model is one line of error
-    config = DenoiserConfig(
+    config = D(
         run=str(run),
         dataset=str(dataset),
         out=str(out),

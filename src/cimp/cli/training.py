@@ -9,33 +9,39 @@ from typing import Annotated
 import typer
 
 from cimp.cli.app import app, console
+from cimp.config import TrainConfig as T
+from cimp.config import default
 
 
 @app.command()
 def train(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder made by ingest.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder for weights and logs.")],
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 2000,
-    batch_size: Annotated[int, typer.Option(help="Global batch (split over processes).")] = 128,
-    crop: Annotated[int, typer.Option(help="Square crop in pixels (never resized).")] = 128,
-    backbone: Annotated[str, typer.Option(help="Image encoder: cnn or vit.")] = "cnn",
-    widths: Annotated[
-        str, typer.Option(help="CNN stage widths, comma separated.")
-    ] = "32,64,128,256",
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = T.steps,
+    batch_size: Annotated[
+        int, typer.Option(help="Global batch (split over processes).")
+    ] = T.batch_size,
+    crop: Annotated[int, typer.Option(help="Square crop in pixels (never resized).")] = T.crop,
+    backbone: Annotated[str, typer.Option(help="Image encoder: cnn or vit.")] = T.backbone,
+    widths: Annotated[str, typer.Option(help="CNN stage widths, comma separated.")] = ",".join(
+        map(str, default(T, "widths"))
+    ),
     physics: Annotated[
         bool,
         typer.Option(help="Fuse each crop's physics statistics (cimp.physics) into the CNN."),
-    ] = True,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = 2e-3,
-    loss: Annotated[str, typer.Option(help="infonce or siglip.")] = "infonce",
+    ] = T.physics,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = T.lr,
+    loss: Annotated[str, typer.Option(help="infonce or siglip.")] = T.loss,
     positive_radius: Annotated[
         float, typer.Option(help="Treat pairs with metadata this close (z units) as positives.")
-    ] = 0.0,
-    field_dropout: Annotated[float, typer.Option(help="Chance of hiding each field.")] = 0.15,
-    val_every: Annotated[int, typer.Option(help="Steps between validations.")] = 250,
-    workers: Annotated[int, typer.Option(help="Data-loading processes.")] = 0,
-    seed: Annotated[int, typer.Option()] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    ] = T.positive_radius,
+    field_dropout: Annotated[
+        float, typer.Option(help="Chance of hiding each field.")
+    ] = T.field_dropout,
+    val_every: Annotated[int, typer.Option(help="Steps between validations.")] = T.val_every,
+    workers: Annotated[int, typer.Option(help="Data-loading processes.")] = T.workers,
+    seed: Annotated[int, typer.Option()] = T.seed,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = T.device,
     resume: Annotated[
         bool, typer.Option(help="Continue the run in --out where it stopped.")
     ] = False,
@@ -47,10 +53,9 @@ def train(
 
     Several GPUs or nodes: torchrun --nproc-per-node 4 $(which cimp) train DATASET --out RUN
     """
-    from cimp.config import TrainConfig
     from cimp.train import train as run_training
 
-    config = TrainConfig(
+    config = T(
         dataset=str(dataset),
         out=str(out),
         steps=steps,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from cimp import views
 from cimp.checkpoint import save_weights, write_json
+from cimp.config import DenoiserConfig
 from cimp.denoise.condition import DOSE_FIELDS, conditioning, metadata_shift
 from cimp.denoise.dose import at_target, standardise
 from cimp.denoise.pairs import dose_pairs
@@ -40,25 +41,6 @@ from cimp.progress import Bar
 from cimp.run import FILES as RUN_FILES
 from cimp.run import Run
 from cimp.store import Store
-
-
-@dataclass
-class DenoiserConfig:
-    """Settings of one denoiser training (saved in DRUN/config.json)."""
-
-    run: str
-    dataset: str
-    out: str
-    steps: int = 1500
-    batch_size: int = 16
-    lr: float = 2e-3
-    widths: list[int] = field(default_factory=lambda: [24, 48, 96])
-    pair_weight: float = 1.0
-    self_weight: float = 0.0
-    max_self_ratio: float = 16.0  # self-supervised targets: up to this many times the dose
-    val_every: int = 250
-    seed: int = 0
-    device: str = "auto"
 
 
 @dataclass
