@@ -33,7 +33,7 @@ test: lint test-data
 test-all: lint test-data
 	$(BIN)/pytest -m ''
 
-# the whole story on built-in data, about 9 minutes on 2 CPU cores (install included)
+# the whole story on built-in data, about 6 minutes on 2 CPU cores (install included)
 demo: $(STAMP)
 	$(BIN)/cimp simulate $(DEMO_DIR)/raw --n 1200 --size 128 --seed 0 --workers 2
 	$(BIN)/cimp ingest $(DEMO_DIR)/raw --out $(DEMO_DIR)/dataset --val 0.1 --test 0.2
@@ -42,6 +42,7 @@ demo: $(STAMP)
 	$(BIN)/cimp train $(DEMO_DIR)/dataset --out $(DEMO_DIR)/run --steps 600 --batch-size 64 \
 		--crop 96 --widths 16,32,64,128 --val-every 200
 	$(BIN)/cimp evaluate $(DEMO_DIR)/run $(DEMO_DIR)/dataset --out $(DEMO_DIR)/report
+	$(BIN)/python benchmarks/beside.py $(DEMO_DIR)/report/results.json
 	$(BIN)/cimp embed $(DEMO_DIR)/run $(DEMO_DIR)/dataset
 	$(BIN)/cimp audit $(DEMO_DIR)/run $(DEMO_DIR)/dataset --top 5
 	$(BIN)/cimp report $(DEMO_DIR)/run $(DEMO_DIR)/dataset --out $(DEMO_DIR)/report.html
