@@ -269,3 +269,22 @@ def test_a_query_that_matches_everything_equally_is_said_not_to_discriminate():
     gap, typical = spread(emb, query)
     assert gap == pytest.approx(0.0, abs=1e-6) and typical > 0.3
     assert spread(emb, x[0])[0] == pytest.approx(typical, rel=0.5)
+
+
+def test_search_questions_are_checked_before_anything_is_computed_and_answered_in_the_library(
+    trained,
+):
+    from cimp.run import Run
+    from cimp.search import ask, find
+
+    with pytest.raises(CimpError, match="give one query"):
+        ask(image="a.tif", row="3")
+    with pytest.raises(CimpError, match="say what to find"):
+        ask()
+    run, dataset, emb = trained
+    found = find(Run(run), emb, dataset, ask(settings=["dwell_time=2us"], k=3))
+    assert len(found.hits) == 3 and found.columns == ["dwell_time"]
+    assert found.what.startswith("images acquired at about dwell_time=2")
+    assert len(found.hits_outside) == 3 and found.query_image is None
+    listed = find(Run(run), emb, dataset, ask(where=["dwell_time>0.1us"], k=2))
+    assert len(listed.hits) == 2 and listed.hits["similarity"].isna().all()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -193,3 +193,91 @@ def first_record(path: str | Path):
         return read(path)[0]
     except (UnreadableFile, OSError) as err:
         raise CimpError(f"cannot read {path}: {err}") from None
+
+
+DEFAULT_COLUMNS = ["pixel_size", "dwell_time", "beam_current"]  # fields a hit shows by default
+
+
+@dataclass
+class Found:
+    """What `find` found, and what a reader should know about it."""
+
+    hits: pd.DataFrame
+    what: str  # the question, in words
+    columns: list[str]  # the recorded fields worth showing beside each hit
+    query_image: np.ndarray | None = None
+    query_outside: list[str] = field(default_factory=list)  # the query image vs the run's domain
+    hits_outside: list[str] = field(default_factory=list)  # per hit, '' when inside
+    weak: tuple[float, float] | None = None  # (gap, typical) when the query does not discriminate
+
+
+@dataclass
+class Query:
+    """A checked question: like an image file or a dataset row, or at about settings,
+    within conditions; none of the three: list what passes the conditions."""
+
+    image: Path | None
+    row: str | None
+    settings: dict[str, float | str]
+    conditions: list[Condition]
+    k: int
+
+
+def ask(image=None, row=None, settings=(), where=(), k: int = 10) -> Query:
+    """The query the command line's options make ("dwell_time=2us", "beam_energy=300kV"), or
+    a CimpError that says what is wrong, before anything is computed."""
+    if sum(bool(q) for q in (image, row, settings)) > 1:
+        raise CimpError("give one query: --image FILE, --row ID or --set field=value ... (or none)")
+    if k < 1:
+        raise CimpError(f"-k {k}: ask for at least one image")
+    conditions = [parse_condition(c) for c in where]
+    wanted = settings_from([parse_setting(c) for c in settings])
+    if image is None and row is None and not wanted and not conditions:
+        raise CimpError(
+            "say what to find: --image FILE, --row ID, --set field=value or --where ..."
+        )
+    return Query(None if image is None else Path(image), row, wanted, conditions, k)
+
+
+def find(run, emb: Embeddings, dataset: str | Path, query: Query, device: str = "auto") -> Found:
+    """What the query finds among the embedded images (`run`: a `cimp.run.Run`)."""
+    from cimp.device import resolve_device
+    from cimp.domain import for_run, out_of_domain
+    from cimp.embeddings import embed_image, embed_settings
+    from cimp.store import Store
+
+    q = query
+    asked = list(dict.fromkeys([c.field for c in q.conditions] + list(q.settings)))
+    domain = for_run(run)
+    found = Found(pd.DataFrame(), "", asked or DEFAULT_COLUMNS)
+    if q.image is None and q.row is None and not q.settings:
+        found.hits = listing(emb, q.k, q.conditions)
+        total = int(allowed_rows(emb.table, q.conditions).sum())
+        found.what = f"images that pass the filters: {total} in all, {len(found.hits)} shown"
+    else:
+        model = run.load_model(resolve_device(device))
+        exclude = None
+        if q.row is not None:
+            exclude = find_row(emb.table, q.row)
+            vector, found.what = emb.image[exclude], f"images like row {exclude}"
+            found.query_image = Store(dataset).image(emb.table["image_id"].iat[exclude])
+        elif q.image is not None:
+            record = first_record(q.image)
+            found.query_outside = out_of_domain(domain, record, model.config.intensity_scale)
+            found.query_image, vector = record.image, embed_image(model, record.image)
+            found.what = f"images like {q.image.name}"
+        else:
+            vector = embed_settings(model, run.normalizer, q.settings)
+            found.what = f"images acquired at about {describe_settings(q.settings)}"
+        found.hits = search(emb, vector, q.k, q.conditions, exclude_row=exclude)
+        gap, typical = spread(emb, vector)
+        found.weak = (gap, typical) if gap < 0.5 * typical else None
+    found.hits_outside = _outside(domain, found.hits)
+    return found
+
+
+def _outside(domain, hits: pd.DataFrame) -> list[str]:
+    """Per hit, the kinds of way it lies outside the run's training domain ('' if none)."""
+    if domain is None or hits.empty:
+        return [""] * len(hits)
+    return [", ".join(note) for note in domain.check_rows(hits)]

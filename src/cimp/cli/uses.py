@@ -17,7 +17,6 @@ from cimp.cli.app import app, console, fail
 Run = Annotated[Path, typer.Argument(help="Run folder made by train.")]
 Dataset = Annotated[Path, typer.Argument(help="Dataset folder made by ingest.")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
-HIT_FIELDS = ["pixel_size", "dwell_time", "beam_current"]
 
 
 def _trained_run(run: Path):
@@ -91,62 +90,24 @@ def search(
     filters on recorded fields (--where 'beam_energy=300kV'); --where alone lists every
     image that passes the filters.
     """
-    from cimp import search as s
-    from cimp.device import resolve_device
-    from cimp.domain import for_run, out_of_domain
-    from cimp.embeddings import embed_image, embed_settings
-    from cimp.store import Store
+    from cimp.search import ask, find
 
     run = _trained_run(run)
-    if sum(q is not None and q != [] for q in (image, row, settings)) > 1:
-        fail("give one query: --image FILE, --row ID or --set field=value ... (or none)")
-    if k < 1:
-        fail(f"-k {k}: ask for at least one image")
-    conditions = [s.parse_condition(c) for c in where or []]
-    wanted = s.settings_from([s.parse_setting(c) for c in settings or []])
-    if image is None and row is None and not wanted and not conditions:
-        fail("say what to find: --image FILE, --row ID, --set field=value or --where ...")
+    query = ask(image, row, settings or [], where or [], k)
     emb = _embedded(run, dataset, device)
-    model, normalizer = run.load_model(resolve_device(device)), run.normalizer
-    domain = for_run(run)
-    query_image, exclude = None, None
-    if row is not None:
-        exclude = s.find_row(emb.table, row)
-        query, what = emb.image[exclude], f"images like row {exclude}"
-        query_image = Store(dataset).image(emb.table["image_id"].iat[exclude])
-    elif image is not None:
-        record = s.first_record(image)
-        _print_domain(out_of_domain(domain, record, model.config.intensity_scale))
-        query_image, query = record.image, embed_image(model, record.image)
-        what = f"images like {image.name}"
-    elif wanted:
-        query = embed_settings(model, normalizer, wanted)
-        what = f"images acquired at about {s.describe_settings(wanted)}"
-    if image is None and row is None and not wanted:
-        hits = s.listing(emb, k, conditions)
-        total = int(s.allowed_rows(emb.table, conditions).sum())
-        what = f"images that pass the filters: {total} in all, {len(hits)} shown"
-    else:
-        hits = s.search(emb, query, k, conditions, exclude_row=exclude)
-        gap, typical = s.spread(emb, query)
-        if gap < 0.5 * typical:
-            console.print(
-                f"[yellow]note:[/yellow] this query does not discriminate: its best matches "
-                f"stand out from the bulk by {gap:.3f} in similarity, where the dataset's own "
-                f"images stand out by {typical:.3f}; the ranking below means little",
-                soft_wrap=True,
-            )
-    asked = [c.field for c in conditions] + list(wanted)
-    _print_hits(hits, what, list(dict.fromkeys(asked)) or HIT_FIELDS, _hits_domain(domain, hits))
+    found = find(run, emb, dataset, query, device)
+    _print_domain(found.query_outside)
+    if found.weak is not None:
+        gap, typical = found.weak
+        console.print(
+            f"[yellow]note:[/yellow] this query does not discriminate: its best matches "
+            f"stand out from the bulk by {gap:.3f} in similarity, where the dataset's own "
+            f"images stand out by {typical:.3f}; the ranking below means little",
+            soft_wrap=True,
+        )
+    _print_hits(found.hits, found.what, found.columns, found.hits_outside)
     if sheet is not None:
-        _write_sheet(hits, dataset, sheet, what, query_image)
-
-
-def _hits_domain(domain, hits) -> list[str]:
-    """Per hit, the kinds of way it lies outside the run's training domain ('' if none)."""
-    if domain is None or hits.empty:
-        return [""] * len(hits)
-    return [", ".join(note) for note in domain.check_rows(hits)]
+        _write_sheet(found.hits, dataset, sheet, found.what, found.query_image)
 
 
 def _print_hits(hits, what: str, columns: list[str], foreign: list[str]) -> None:

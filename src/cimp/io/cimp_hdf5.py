@@ -55,7 +55,7 @@ def parts(path: str | Path) -> int:
         return max(1, math.ceil(_count(f) / PART))
 
 
-def read(path: str | Path, part: int = 0) -> list:
+def read(path: str | Path, part: int = 0) -> list[Record | Skipped]:
     """Records of images [part * PART, (part + 1) * PART) of a CIMP HDF5 file."""
     try:
         with h5py.File(path, "r") as f:

@@ -12,12 +12,17 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rsciio.digitalmicrograph import file_reader
 
 from cimp.io import signals
 from cimp.io.format import Format, Table
 from cimp.io.mapping import Rule, apply
+
+if TYPE_CHECKING:
+    from cimp.io.record import Record
+    from cimp.io.signals import Skipped
 
 SUFFIXES = (".dm3", ".dm4")
 
@@ -72,7 +77,7 @@ RULES = (
 PREFIX = "ImageList.TagGroup0.ImageTags."
 
 
-def read(path: str | Path) -> list:
+def read(path: str | Path) -> list[Record | Skipped]:
     """Records of every image of a DM file (Skipped notes for spectra, plots, ...)."""
     found = signals.load(file_reader, path, "DigitalMicrograph")
     return signals.to_records(path, found, metadata_of)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 from rsciio.emd import file_reader
@@ -18,6 +19,10 @@ from cimp.io import signals
 from cimp.io.format import Format, Table
 from cimp.io.mapping import Rule, apply
 from cimp.io.record import UnreadableFile
+
+if TYPE_CHECKING:
+    from cimp.io.record import Record
+    from cimp.io.signals import Skipped
 
 SUFFIXES = (".emd",)
 SPECTRA = {
@@ -76,7 +81,7 @@ VELOX = (
 )
 
 
-def read(path: str | Path) -> list:
+def read(path: str | Path) -> list[Record | Skipped]:
     """Records of every image signal of an EMD file (Skipped notes for the rest, the
     Velox spectra among them: they are listed, never loaded)."""
     try:

@@ -19,7 +19,7 @@ from cimp.io.signals import Skipped
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-def read(path: str | Path) -> list:
+def read(path: str | Path) -> list[Record | Skipped]:
     """The image of an export file as one record with no metadata."""
     try:
         with Image.open(path) as opened:

@@ -9,12 +9,17 @@ besides its axes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rsciio.hspy import file_reader
 
 from cimp.io import signals, simulated
 from cimp.io.format import Format, Table
 from cimp.io.mapping import Rule, apply
+
+if TYPE_CHECKING:
+    from cimp.io.record import Record
+    from cimp.io.signals import Skipped
 
 SUFFIXES = (".hspy", ".hdf5", ".h5")
 DERIVED_ROOT = "cimp"  # images cimp wrote (dose transfer): canonical settings in this tree
@@ -34,7 +39,7 @@ RULES = (
 )
 
 
-def read(path: str | Path) -> list:
+def read(path: str | Path) -> list[Record | Skipped]:
     """Records of every image signal of a HyperSpy file."""
     found = signals.load(file_reader, path, "HyperSpy")
     for root in (simulated.ROOT, DERIVED_ROOT):

@@ -8,12 +8,17 @@ come as `.map` files (SEI, BF) are read.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rsciio.jeol import file_reader
 
 from cimp.io import signals
 from cimp.io.format import Format, Table
 from cimp.io.mapping import Rule, apply
+
+if TYPE_CHECKING:
+    from cimp.io.record import Record
+    from cimp.io.signals import Skipped
 
 SUFFIXES = (".img", ".map")
 
@@ -25,7 +30,7 @@ RULES = (
 )
 
 
-def read(path: str | Path) -> list:
+def read(path: str | Path) -> list[Record | Skipped]:
     """Records of a JEOL image file; an element map is one Skipped note."""
     found = signals.load(file_reader, path, "JEOL")
     out = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rsciio.tia import file_reader
 
@@ -16,6 +17,10 @@ from cimp.io import signals
 from cimp.io.format import Format, Table
 from cimp.io.mapping import Rule, apply
 from cimp.io.record import UnreadableFile
+
+if TYPE_CHECKING:
+    from cimp.io.record import Record
+    from cimp.io.signals import Skipped
 
 SUFFIXES = (".emi", ".ser")
 _DESC = "ObjectInfo.ExperimentalDescription."
@@ -46,7 +51,7 @@ RULES = (
 )
 
 
-def read(path: str | Path) -> list:
+def read(path: str | Path) -> list[Record | Skipped]:
     """Records of the images of a TIA file (its series of frames are separate records)."""
     path = Path(path)
     if path.suffix.lower() == ".ser" and (emi := emi_of(path)) is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rsciio.tiff import file_reader
 
@@ -15,6 +16,10 @@ from cimp.io import signals, simulated
 from cimp.io.format import Format, Table
 from cimp.io.hspy import DERIVED_ROOT
 from cimp.io.mapping import Rule, apply
+
+if TYPE_CHECKING:
+    from cimp.io.record import Record
+    from cimp.io.signals import Skipped
 
 SUFFIXES = (".tif", ".tiff")
 
@@ -62,7 +67,7 @@ JEOL_SIGHTX = (
 RULES = FEI + ZEISS + JEOL_SIGHTX
 
 
-def read(path: str | Path) -> list:
+def read(path: str | Path) -> list[Record | Skipped]:
     """Records of every image of a TIFF file (pages of a stack are frames); a TIFF that
     cimp wrote (a dose transfer) is read with its settings and marked as derived."""
     found = signals.load(file_reader, path, "TIFF")
