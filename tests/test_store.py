@@ -139,6 +139,7 @@ def test_parallel_reading_gives_the_same_dataset(raw, tmp_path):
 
 
 def test_ctrl_c_stops_ingest_within_seconds_keeps_what_was_read_and_resumes(tmp_path):
+    files = 1500
     import os
     import signal
     import subprocess
@@ -150,8 +151,8 @@ def test_ctrl_c_stops_ingest_within_seconds_keeps_what_was_read_and_resumes(tmp_
     raw, ds = tmp_path / "raw", tmp_path / "ds"
     raw.mkdir()
     rng = np.random.default_rng(0)
-    for i in range(600):
-        tifffile.imwrite(raw / f"f{i:04d}.tif", rng.integers(0, 60000, (128, 128), np.uint16))
+    for i in range(files):  # many small files: seconds of reading after the first part
+        tifffile.imwrite(raw / f"f{i:04d}.tif", rng.integers(0, 60000, (64, 64), np.uint16))
     cimp = [sys.executable, "-m", "cimp.cli", "ingest", str(raw), "--out", str(ds)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([*cimp, "--workers", "2"], stdout=subprocess.PIPE, text=True, env=env)
@@ -164,10 +165,10 @@ def test_ctrl_c_stops_ingest_within_seconds_keeps_what_was_read_and_resumes(tmp_
     assert time.monotonic() - start < 5
     assert proc.returncode == 130 and "interrupted: kept" in " ".join(out.split())
     kept = len(Store(ds).table())
-    assert 0 < kept < 600
+    assert 0 < kept < files
     done = subprocess.run(cimp, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert len(Store(ds).table()) == 600
+    assert len(Store(ds).table()) == files
 
 
 def test_a_write_that_fails_leaves_the_old_file_and_no_partial(tmp_path):
