@@ -15,7 +15,8 @@ Writes results/ceiling/results.json and results.md.
 
 `--dataset DATASET` instead measures the same estimator on a dataset's own images (fit on its
 train split, scored on its test split: the contrastive benchmark's images, so its R2 stand
-beside the model's on the same images) and writes results/ceiling/same-images.{json,md}.
+beside the model's on the same images) and writes results/ceiling/same-images.{json,md}
+(or --name).
 """
 
 from __future__ import annotations
@@ -246,13 +247,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--samplings", default="uniform,archive")
     parser.add_argument("--dataset", type=Path, help="measure on this dataset's own images")
+    parser.add_argument("--name", default="same-images", help="results file name (--dataset)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.dataset is not None:
         result = measure_dataset(args.dataset)
         result["command"] = " ".join(["python", "benchmarks/ceiling.py", *sys.argv[1:]])
-        (RESULTS / "same-images.json").write_text(json.dumps(result, indent=2) + "\n")
-        (RESULTS / "same-images.md").write_text(same_images_markdown(result))
+        (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        (RESULTS / f"{args.name}.md").write_text(same_images_markdown(result))
         print(same_images_markdown(result))
         return
     results = [
