@@ -89,11 +89,11 @@ def embed_dataset(
     run = as_run(run)
     folder = folder_for(run, dataset)
     done = set(_load_parts(folder)[0])
-    model, normalizer = run.load_model(resolve_device(device)), run.normalizer
     crop = run.config.model.crop
     todo = table[~table["image_id"].isin(done)]
     todo = todo[views.fits(todo, crop)]
-    if len(todo):
+    if len(todo):  # the weights are loaded only when there is something to embed
+        model, normalizer = run.load_model(resolve_device(device)), run.normalizer
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / "run.json").exists():
             info = {"run": str(Path(run).resolve()), "crop": crop, "view": views.VIEW}
