@@ -1,5 +1,8 @@
 """Dataset store and ingest: round trip, idempotence, resume, bad files, splits."""
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -183,3 +186,15 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_partial(tmp_path):
     with atomic_write(target) as tmp:
         tmp.write_text("new")
     assert target.read_text() == "new" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_every_file_is_read_skipped_or_known_and_copies_of_a_bad_file_are_all_skipped(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("a.tif", "copy-of-a.tif"):
+        (raw / name).write_bytes(b"not a tiff at all")
+    simulated.write_run(raw / "good", 2, size=48, seed=3, show_progress=False)
+    shutil.copy(raw / "good" / "sim-s3-000000.hspy", raw / "good-copy.hspy")
+    report = ingest([raw], tmp_path / "ds", show_progress=False)
+    assert sorted(Path(p).name for p, _ in report.skipped) == ["a.tif", "copy-of-a.tif"]
+    assert (report.files_read, report.files_known, report.images_added) == (2, 1, 2)

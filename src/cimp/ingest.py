@@ -98,9 +98,12 @@ def ingest(
             for found in track(run(load, todo, 4), "ingest", len(todo), show_progress):
                 if found.skipped:
                     report.skipped.append((str(found.path), found.skipped))
+                elif found.digest in known_files:  # a copy of a file read in this run
+                    report.files_known += 1
                 elif found.parts > 1:
                     large.append(found)
                 else:
+                    known_files.add(found.digest)
                     writer.take(found.path, found.digest, found.records, last=True)
             for found in large:
                 path, n = found.path, found.parts
@@ -189,16 +192,16 @@ class Loaded:
 
 
 def _new_files(run, files: list[Path], known: set[str], report: IngestReport, show: bool):
-    """(path, content hash) of every file not in the dataset yet, each content once; the
-    rest counted as known, or skipped when they cannot be opened."""
-    todo, seen = [], set(known)
+    """(path, content hash) of every file whose content the dataset does not hold; the
+    rest counted as known, or skipped when they cannot be opened. Copies of one new file
+    are all read: the first stored makes the others known, an unreadable one skips them."""
+    todo = []
     for path, digest, error in track(run(_hash, files, 16), "hash", len(files), show):
         if error:
             report.skipped.append((str(path), error))
-        elif digest in seen:
+        elif digest in known:
             report.files_known += 1
         else:
-            seen.add(digest)
             todo.append((path, digest))
     return todo
 
