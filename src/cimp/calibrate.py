@@ -24,7 +24,6 @@ instrument and detector, its quality and the points behind it.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from cimp import figures
+from cimp.atomic import write_json
 from cimp.errors import CimpError
 from cimp.simulate.detector import Detector
 from cimp.simulate.profile import Profile, default
@@ -228,7 +228,7 @@ def write(profile: dict, out: str | Path) -> Path:
     """The profile as JSON (readable by `Profile.load`) and a figure beside it."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(profile, indent=2) + "\n")
+    write_json(out, profile)
     Profile.load(out)  # what simulate will read must load
     figures.detector_calibration(profile["calibration"], out.with_suffix(".png"))
     return out

@@ -20,11 +20,6 @@ def atomic_save(tensors: dict[str, torch.Tensor], path: Path, meta: dict | None 
         save_file(tensors, tmp, metadata={"json": json.dumps(meta or {})})
 
 
-def write_json(path: Path, data: dict) -> None:
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2))
-
-
 def file_id(path: Path) -> str:
     """A short hash of a file's bytes: what results made with these weights belong to."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]

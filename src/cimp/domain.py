@@ -133,7 +133,9 @@ class Domain:
         return a - margin <= v <= b + margin
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=2))
+        from cimp.atomic import write_json
+
+        write_json(path, asdict(self))
 
     @classmethod
     def load(cls, path: str | Path) -> Domain:

@@ -15,7 +15,6 @@ else ~/.cache/cimp).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import pandas as pd
 import torch
 
 from cimp import schema, views
-from cimp.atomic import atomic_write
+from cimp.atomic import atomic_write, write_json
 from cimp.device import resolve_device
 from cimp.errors import CimpError
 from cimp.progress import Bar
@@ -97,7 +96,7 @@ def embed_dataset(
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / "run.json").exists():
             info = {"run": str(Path(run).resolve()), "crop": crop, "view": views.VIEW}
-            (folder / "run.json").write_text(json.dumps(info, indent=2))
+            write_json(folder / "run.json", info)
     with Bar("embed", len(todo), show_progress and len(todo) > 0) as bar:
         for start in range(0, len(todo), PART):
             rows = todo.iloc[start : start + PART]

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from cimp import schema, views
+from cimp.atomic import write_json
 from cimp.domain import for_run as domain_for_run
 from cimp.domain import out_of_domain
 from cimp.embeddings import Embeddings
@@ -99,7 +100,7 @@ class Predictor:
 
     def save(self, path: str | Path) -> None:
         data = {"weights": self.weights, "fields": {n: asdict(m) for n, m in self.fields.items()}}
-        Path(path).write_text(json.dumps(data))
+        write_json(path, data)
 
     @classmethod
     def load(cls, path: str | Path) -> Predictor:

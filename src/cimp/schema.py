@@ -367,7 +367,9 @@ class Normalizer:
         return cls(stats, {k: list(v) for k, v in data["categories"].items()})
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+        from cimp.atomic import write_json
+
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> Normalizer:

@@ -22,7 +22,8 @@ from torch.utils.data import DataLoader
 
 from cimp import run as runs
 from cimp import schema
-from cimp.checkpoint import load_state, load_weights, save_state, save_weights, write_json
+from cimp.atomic import write_json
+from cimp.checkpoint import load_state, load_weights, save_state, save_weights
 from cimp.config import TrainConfig
 from cimp.data import CropDataset, StepSampler, collate, intensity_scale
 from cimp.device import resolve_device

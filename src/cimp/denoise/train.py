@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from cimp import views
-from cimp.checkpoint import save_weights, write_json
+from cimp.atomic import write_json
+from cimp.checkpoint import save_weights
 from cimp.config import DenoiserConfig
 from cimp.denoise.condition import DOSE_FIELDS, conditioning, metadata_shift
 from cimp.denoise.dose import at_target, standardise
