@@ -11,22 +11,28 @@ import pytest
 import tifffile
 import torch
 from conftest import quiet_scene, settings, tiny_train_config
+from scipy.ndimage import binary_dilation
 from typer.testing import CliRunner
 
 from cimp.cli import app
 from cimp.denoise.apply import Denoiser
-from cimp.denoise.condition import target_settings
-from cimp.denoise.dose import at_target
+from cimp.denoise.condition import condition_rows, physics, target_settings
+from cimp.denoise.consistency import outside, project, window_noise, windowed
+from cimp.denoise.electrons import calibrate, stabilise
 from cimp.denoise.pairs import dose_pairs
+from cimp.denoise.render import Noise, level
 from cimp.denoise.spectrum import lattice_contrast, lattice_peaks
 from cimp.denoise.tiles import tiled
-from cimp.denoise.train import Crops, DenoiserConfig, pair_loss, train_denoiser
+from cimp.denoise.train import DenoiserConfig, psnr_loss, train_denoiser
+from cimp.denoise.twin import twin_case
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.errors import CimpError
 from cimp.ingest import ingest
 from cimp.io import read
 from cimp.simulate import acquire
+from cimp.simulate.detector import detect
 from cimp.simulate.files import write_run
+from cimp.simulate.scene import Grain, crystal_index
 from cimp.store import Store
 from cimp.train import train
 
@@ -36,14 +42,22 @@ WIDE = {"COLUMNS": "250"}
 
 @pytest.fixture(scope="module")
 def drun(tiny_dataset, tmp_path_factory):
-    """A tiny CIMP run and a denoiser trained on 24 simulated dose pairs of 64 px."""
+    """A tiny CIMP run and a denoiser trained on 24 dose pairs and 24 twin cases of 64 px."""
     root = tmp_path_factory.mktemp("denoise")
     run = train(tiny_train_config(tiny_dataset, root / "run", steps=20), show_progress=False)
     write_run(root / "raw", 24, size=64, seed=3, pairs=True, show_progress=False)
     splits = {"train": 0.75, "val": 0.25, "test": 0.0}
     ingest([root / "raw"], root / "pairs", splits, show_progress=False)
     config = DenoiserConfig(
-        str(run), str(root / "pairs"), str(root / "drun"), steps=60, widths=[8, 16, 32], seed=2
+        str(run),
+        str(root / "drun"),
+        dataset=str(root / "pairs"),
+        twin=24,
+        size=64,
+        crop=32,
+        steps=60,
+        widths=[8, 16, 32],
+        seed=2,
     )
     return train_denoiser(config, show_progress=False), root
 
@@ -124,52 +138,87 @@ def test_pairs_are_found_by_session_and_dose(drun):
     assert (table["session"][pairs["low"]].to_numpy() == table["session"][pairs["high"]]).all()
 
 
-def test_saturated_target_pixels_are_left_out_of_the_loss():
+def test_unknown_target_pixels_are_left_out_of_the_loss():
     net = random_unet()
-    low = torch.rand(2, 1, 32, 32)
-    high = 4 * low
-    high[0, 0, :8] = float("nan")  # clipped at the top of the integer range
-    batch = Crops(low, torch.randn(2, 5), torch.tensor([4.0, 4.0]), high)
-    loss = pair_loss(net, batch)
+    electrons = 5 * torch.rand(2, 1, 32, 32)
+    target = electrons.clone()
+    target[0, 0, :8] = float("nan")  # clipped at the top of the integer range
+    noise = Noise.of(
+        [calibrate({"detector_gain": 20.0, "detector_offset": -1, "dwell_time": 2})] * 2
+    )
+    loss = psnr_loss(net, electrons, target, torch.randn(2, 5), level(noise, electrons), noise)
     loss.backward()
     assert torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
 
 
-def test_training_needs_pairs_or_the_self_supervised_signal(drun, tiny_dataset, tmp_path):
+def test_training_needs_something_to_learn_from(drun, tiny_dataset, tmp_path):
     run = drun[1] / "run"
-    config = DenoiserConfig(str(run), str(tiny_dataset), str(tmp_path / "d"), steps=2)
+    with pytest.raises(CimpError, match="nothing to train on"):
+        DenoiserConfig(str(run), str(tmp_path / "d"), twin=0)
+    config = DenoiserConfig(str(run), str(tmp_path / "d"), dataset=str(tiny_dataset), twin=0)
     with pytest.raises(CimpError, match="no dose pairs"):
         train_denoiser(config, show_progress=False)
-    config.pair_weight, config.self_weight = 0.0, 1.0
-    out = train_denoiser(config, show_progress=False)
-    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    assert len(log) == 2 and all(np.isfinite(e["loss"]) for e in log)
 
 
 def test_trained_denoiser_reads_its_conditioning(drun):
     denoiser = Denoiser(drun[0], "cpu")
-    image = read(sorted((drun[1] / "raw").glob("*-low.hspy"))[0])[0]
-    longer = denoiser.transfer(image.image, image.metadata, {"dwell_time": "x4"}).image
-    brighter = denoiser.transfer(image.image, image.metadata, {"beam_current": "x4"}).image
-    again = denoiser.transfer(image.image, image.metadata, {"dwell_time": "x4"}).image
+    case = twin_case(3, 0, 64, "uniform", dose=300.0)
+    longer = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}).image
+    again = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}).image
     assert np.array_equal(longer, again)
-    # same dose ratio, so the same physics: only the embedding shift tells them apart
-    assert np.abs(longer - brighter).max() > 1e-3 * longer.std()
+    # same dose ratio, so the same physics but the dwell's share: the U-Net's correction differs
+    rows = [physics(4.0, dwell, 10.0, 1.0) for dwell in (4.0, 1.0)]
+    targets = [target_settings(case.source, {f: "x4"})[0] for f in ("dwell_time", "beam_current")]
+    cond = condition_rows(
+        denoiser.encoder, denoiser.normalizer, [case.image] * 2, [case.source] * 2, targets, rows
+    )
+    z = torch.randn(1, 1, 32, 32).expand(2, -1, -1, -1)
+    with torch.no_grad():
+        out = denoiser.unet(z, cond)
+    assert (out[0] - out[1]).abs().max() > 1e-3 * out.std()
 
 
 def test_the_dose_physics_matches_the_simulator(rng):
-    from cimp.simulate.detector import black_level
-
     scene, low = quiet_scene("Au [001]", support_nm=2.0), settings(beam_current=5.0)
     high = replace(low, beam_current=20.0)
     a, b = acquire(scene, low, rng, True), acquire(scene, high, rng, True)
-    black = torch.tensor([black_level(low.detector_offset)])
-    predicted = at_target(torch.from_numpy(a.expected)[None], black, torch.tensor([4.0]))[0]
+    cal = calibrate(low.metadata())
+    predicted = cal.counts(4 * cal.electrons(a.expected))
     # the level scales (to 1 %: a wider probe scatters a little differently); the detail
     # does not (a larger current is a larger effective source)
-    assert predicted.mean().item() == pytest.approx(b.expected.mean(), rel=0.01)
-    assert not np.allclose(predicted.numpy(), b.expected, rtol=1e-3)
+    assert predicted.mean() == pytest.approx(b.expected.mean(), rel=0.01)
+    assert not np.allclose(predicted, b.expected, rtol=1e-3)
+
+
+@pytest.mark.parametrize(("electrons", "dwell", "gain"), [(0.3, 0.5, 30), (3, 1, 20), (30, 5, 10)])
+def test_the_noise_model_is_the_detectors(electrons, dwell, gain, rng):
+    cal = calibrate({"detector_gain": gain, "detector_offset": -1.0, "dwell_time": dwell})
+    counts = detect(np.full((256, 256), electrons), dwell, gain, -1.0, rng).astype(float)
+    e = cal.electrons(counts)
+    assert e.mean() == pytest.approx(electrons, abs=0.05 * electrons + 0.05)
+    assert e.var() == pytest.approx(cal.slope * electrons + cal.floor, rel=0.05)
+    blocks = e.reshape(64, 4, 64, 4).mean(axis=(1, 3))
+    assert blocks.var() == pytest.approx(cal.binned_variance(electrons), rel=0.1)
+    z = stabilise(torch.from_numpy(e), cal.slope, cal.floor).numpy()
+    assert z.std() == pytest.approx(1.0, abs=0.03)
+
+
+def test_what_the_net_invents_is_held_to_the_input(rng):
+    cal = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
+    counts = detect(np.full((32, 32), 2.0), 2.0, 20.0, -1.0, rng).astype(np.float32)
+    e = torch.from_numpy(cal.electrons(counts))[None, None]
+    invented = torch.full_like(e, 2.0)
+    invented[..., 8:16, 8:16] = 40.0  # a particle the input does not show
+    slope, floor = window_noise(cal)
+    held = project(invented, e, torch.tensor([floor]), torch.tensor([slope]))
+    seen = windowed(e)
+    bound = 2.5 * torch.sqrt(slope * seen.clamp_min(0) + floor)
+    assert ((windowed(held) - seen).abs() <= 2 * bound).all()  # back within the noise
+    assert torch.allclose(held[..., 10:14, 10:14], e[..., 10:14, 10:14], atol=0.5)  # the input
+    output = cal.counts(held[0, 0].numpy())
+    assert outside(counts, output, 1.0, cal) < 0.02  # and so are its 4x4 blocks
+    assert (held - invented)[..., 26:, 26:].abs().max() < 0.5  # far away: all but untouched
 
 
 def test_cli_writes_the_result_beside_the_input_and_goes_on_past_bad_files(drun, tmp_path):
@@ -199,15 +248,25 @@ def test_cli_writes_the_result_beside_the_input_and_goes_on_past_bad_files(drun,
     assert record["source"]["acquisition"]["beam_current"] == before.metadata["beam_current"]
 
 
-def test_cli_trains_a_denoiser(drun, tmp_path):
+def test_cli_trains_a_denoiser_and_resumes_it(drun, tmp_path):
     root = drun[1]
     out = tmp_path / "drun"
     args = ["train-denoiser", str(root / "run"), str(root / "pairs"), "--out", str(out)]
-    result = runner.invoke(app, [*args, "--steps", "3", "--widths", "8,16"])
+    small = ["--widths", "8,16", "--twin", "8", "--size", "64", "--crop", "32"]
+    result = runner.invoke(app, [*args, "--steps", "3", *small])
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
-    assert config["unet"]["widths"] == [8, 16] and config["pairs"]["train"] > 0
-    assert Denoiser(out, "cpu").weights != Denoiser(drun[0], "cpu").weights
+    assert config["unet"]["widths"] == [8, 16] and set(config["examples"]) == {"twin", "pairs"}
+    first = Denoiser(out, "cpu").weights
+    assert first != Denoiser(drun[0], "cpu").weights
+    result = runner.invoke(app, [*args, "--steps", "2", "--resume", *small])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    log = (out / "log.jsonl").read_text().splitlines()
+    assert config["steps_done"] == 5 and [json.loads(x)["step"] for x in log] == [1, 2, 3, 4, 5]
+    assert Denoiser(out, "cpu").weights != first
+    other = runner.invoke(app, [*args, "--steps", "1", "--resume", "--widths", "8,16,32"])
+    assert other.exit_code != 0 and "another shape" in other.output
 
 
 def test_cli_asks_for_a_target(drun, tmp_path):
@@ -245,7 +304,7 @@ def test_the_lattice_keeps_its_period(drun, rng):
     assert np.abs(found - strongest).max(axis=1).min() <= 1  # and the strongest is kept
 
 
-def test_a_real_velox_haadf_image_is_re_rendered_in_tiles(drun, real_files, tmp_path):
+def test_a_real_velox_haadf_image_keeps_its_content(drun, real_files, tmp_path):
     source = real_files / "emd_files" / "fei_emd_image.emd"  # Talos HAADF, 512 x 512
     result = runner.invoke(
         app,
@@ -259,7 +318,9 @@ def test_a_real_velox_haadf_image_is_re_rendered_in_tiles(drun, real_files, tmp_
             "128",
             "--out-dir",
             str(tmp_path),
+            "--preview",
         ],
+        env=WIDE,
     )
     assert result.exit_code == 0, result.output
     written = read(tmp_path / "fei_emd_image-dose-x2.hspy")[0]  # Velox EMD is not writable
@@ -267,6 +328,33 @@ def test_a_real_velox_haadf_image_is_re_rendered_in_tiles(drun, real_files, tmp_
     assert written.image.shape == (512, 512) and np.isfinite(written.image).all()
     assert written.metadata["dwell_time"] == pytest.approx(2 * before.metadata["dwell_time"])
     assert written.metadata["pixel_size"] == pytest.approx(before.metadata["pixel_size"])
+    # the file records neither gain nor offset: both are read from the image, and said so
+    said = " ".join(result.output.split())
+    assert "no detector gain recorded" in said and "no detector offset recorded" in said
+    cal = calibrate(before.metadata, before.image)
+    assert outside(before.image, written.image, 2.0, cal) < 0.005  # content is the input's
+    floor = 3 * np.sqrt(cal.floor) * cal.gain
+    assert written.image.min() >= cal.black - floor and written.image.max() <= 65535
+    assert (tmp_path / "fei_emd_image-dose-x2.preview.png").stat().st_size > 10_000
+
+
+def test_no_moat_is_dug_around_a_particle(drun, rng):
+    denoiser = Denoiser(drun[0], "cpu")
+    gold = crystal_index("Au [001]")
+    particle = Grain(gold, 0.0, (0.0, 0.0), 5.0, 0.0, 0.0, centre=(0.0, 0.0), radius=1.5)
+    scene = replace(quiet_scene(None, support_nm=3.0), particles=(particle,))
+    s = settings(size=64, pixel_size=0.1, dwell_time=2.0, beam_current=10.0)
+    acq = acquire(scene, s, rng, True)
+    result = denoiser.transfer(acq.image, s.metadata(), {"dwell_time": "x4"})
+    cal = result.calibration
+    out = cal.electrons(result.image) / 4
+    inside = acq.expected > np.percentile(acq.expected, 90)
+    ring = binary_dilation(inside, iterations=3) & ~binary_dilation(inside, iterations=1)
+    far = ~binary_dilation(inside, iterations=8)
+    assert ring.sum() > 50 and far.sum() > 500
+    sigma = np.sqrt((cal.slope * out[far].mean() + cal.floor) / ring.sum())
+    assert out[ring].mean() > out[far].mean() - 3 * sigma  # the rim is no darker than support
+    assert outside(acq.image, result.image, 4.0, cal) < 0.005
 
 
 def test_a_huge_dose_ratio_writes_no_negative_counts_and_says_it_extrapolates(drun, tmp_path):

@@ -109,23 +109,46 @@ class TrainConfig:
         )
 
 
+Sampling = Literal["both", "archive", "uniform"]
+
+
 @dataclass
 class DenoiserConfig:
     """Settings of one denoiser training (saved in DRUN/config.json)."""
 
     run: str
-    dataset: str
     out: str
-    steps: int = 1500
+    dataset: str | None = (
+        None  # dose pairs (same session, higher dose): the high image is the target
+    )
+    twin: int = 3000  # digital-twin cases with a noise-free target (0: none)
+    sampling: Sampling = "both"  # of the twin's settings (both: half archive, half uniform)
+    size: int = 128  # twin images' side (px)
+    crop: int = 96  # training crops' side (px), a multiple of the U-Net's grid
+    steps: int = 4000
     batch_size: int = 16
     lr: float = 2e-3
-    widths: list[int] = field(default_factory=lambda: [24, 48, 96])
-    pair_weight: float = 1.0
-    self_weight: float = 0.0
-    max_self_ratio: float = 16.0  # self-supervised targets: up to this many times the dose
+    widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
     val_every: int = 250
     seed: int = 0
+    resume: bool = False  # start from the U-Net in `out` (same widths) instead of from scratch
     device: str = "auto"
+
+    def __post_init__(self):
+        if self.sampling not in get_args(Sampling):
+            raise CimpError(f"sampling {self.sampling!r}: use one of {get_args(Sampling)}")
+        if self.twin < 0 or (self.twin == 0 and self.dataset is None):
+            raise CimpError("nothing to train on: give a dataset of dose pairs and/or twin > 0")
+        for name in ("steps", "batch_size", "lr", "val_every", "size"):
+            if not getattr(self, name) > 0:
+                raise CimpError(f"{name} must be positive, not {getattr(self, name)}")
+        grid = 2 ** len(self.widths)
+        if not self.widths or min(self.widths) < 1:
+            raise CimpError(f"widths {self.widths}: one positive width per U-Net level")
+        if self.crop < grid or self.crop % grid:
+            raise CimpError(f"crop {self.crop}: a multiple of {grid} (the U-Net's grid)")
+        if self.twin and self.crop > self.size:
+            raise CimpError(f"crop {self.crop} is larger than the twin's {self.size} px images")
 
 
 @dataclass(frozen=True)

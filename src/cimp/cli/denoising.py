@@ -20,29 +20,36 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
 @app.command("train-denoiser")
 def train_denoiser(
     run: Annotated[Path, typer.Argument(help="CIMP run folder (frozen; made by train).")],
-    dataset: Annotated[Path, typer.Argument(help="Dataset with dose pairs (simulate --pairs).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Denoiser run folder (DRUN).")],
+    dataset: Annotated[
+        Path | None,
+        typer.Argument(help="Optional dataset with dose pairs (simulate --pairs, or a lab's)."),
+    ] = None,
+    twin: Annotated[
+        int, typer.Option(help="Digital-twin examples with noise-free targets (0: none).")
+    ] = D.twin,
+    sampling: Annotated[
+        str, typer.Option(help="Twin settings: both (half each), archive or uniform.")
+    ] = D.sampling,
+    size: Annotated[int, typer.Option(help="Twin image side (px).")] = D.size,
+    crop: Annotated[int, typer.Option(help="Training crop side (px).")] = D.crop,
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = D.steps,
     batch_size: Annotated[int, typer.Option(help="Crops per step.")] = D.batch_size,
     widths: Annotated[str, typer.Option(help="U-Net level widths, comma separated.")] = ",".join(
         map(str, default(D, "widths"))
     ),
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,
-    pair_weight: Annotated[
-        float, typer.Option(help="Weight of the supervised loss on dose pairs (0: none).")
-    ] = D.pair_weight,
-    self_weight: Annotated[
-        float,
-        typer.Option(help="Weight of the self-supervised loss (embedding + consistency)."),
-    ] = D.self_weight,
     val_every: Annotated[int, typer.Option(help="Steps between validations.")] = D.val_every,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Go on from the U-Net already in --out.")
+    ] = D.resume,
     seed: Annotated[int, typer.Option()] = D.seed,
     device: Device = "auto",
 ) -> None:
     """Train the FiLM U-Net that re-renders images at a higher dose, on top of a CIMP run.
 
-    Pairs are images of one session that differ only in dwell time and beam current; the
-    self-supervised signal needs none (for real data).
+    It learns from the digital twin (noisy image, noise-free target) and, if given, from a
+    dataset's dose pairs: images of one session that differ only in dwell time and current.
     """
     from cimp.denoise.train import train_denoiser as run_training
     from cimp.run import Run
@@ -50,15 +57,18 @@ def train_denoiser(
     Run(run)  # a folder without a trained model is one line of error
     config = D(
         run=str(run),
-        dataset=str(dataset),
         out=str(out),
+        dataset=None if dataset is None else str(dataset),
+        twin=twin,
+        sampling=sampling,
+        size=size,
+        crop=crop,
         steps=steps,
         batch_size=batch_size,
         widths=[int(w) for w in widths.split(",")],
         lr=lr,
-        pair_weight=pair_weight,
-        self_weight=self_weight,
         val_every=val_every,
+        resume=resume,
         seed=seed,
         device=device,
     )
@@ -83,12 +93,23 @@ def denoise(
         str, typer.Option("--format", help="auto (the input's where possible), hspy or tiff.")
     ] = "auto",
     tile: Annotated[int, typer.Option(help="Tile side in pixels for large images.")] = 512,
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview", help="Also write <output>.preview.png: input, output, differences."
+        ),
+    ] = False,
+    profile: Annotated[
+        Path | None,
+        typer.Option(help="Instrument profile (cimp calibrate) for the detector's constants."),
+    ] = None,
     device: Device = "auto",
 ) -> None:
     """Re-render FILES as if acquired with a longer dwell time and/or a higher beam current.
 
     Writes <name>-dose-x<ratio> beside each input (HyperSpy or 32-bit TIFF) with the target
-    settings, the source's, and a record of what was done.
+    settings, the source's, and a record of what was done. Counts relate to electrons by the
+    instrument profile and each file's gain and offset.
     """
     from cimp.denoise.apply import Denoiser
     from cimp.denoise.files import denoise_files
@@ -102,9 +123,11 @@ def denoise(
         fail("say what dose to reach: --dwell-time x4 and/or --beam-current x2 (or values)")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    denoiser = Denoiser(drun, device)
+    from cimp.simulate.profile import Profile
+
+    denoiser = Denoiser(drun, device, None if profile is None else Profile.load(profile))
     results = denoise_files(
-        denoiser, files, changes, out_dir, output_format, tile, sys.stderr.isatty()
+        denoiser, files, changes, out_dir, output_format, tile, sys.stderr.isatty(), preview
     )
     table = Table()
     for column in ("source", "frame", "dose", "written"):
@@ -117,6 +140,8 @@ def denoise(
             table.add_row(escape(r["source"]), frame, f"x{r['ratio']:.3g}", escape(r["output"]))
     console.print(table)
     for r in results:
+        if "preview" in r:
+            console.print(f"  preview: {escape(r['preview'])}")
         for note in r.get("notes", []):
             where = f"{Path(r['source']).name} frame {r['frame']}"
             console.print(f"  [yellow]note[/yellow] {escape(where)}: {escape(note)}")

@@ -1,10 +1,11 @@
 """Dose transfer of whole images with a trained denoiser run (DRUN).
 
-The image is standardised once (its mean and spread), embedded once (centre crop, as the
-CIMP run embeds), the U-Net runs over it in tiles, and the physics of `dose.at_target`
-takes the clean image to the target dose. The result is in the detector's counts at the
-target settings, as 32-bit floats: it may exceed the source's integer range, but it is
-never negative nor below the black level the denoiser read.
+The image is taken to detected electrons with the instrument profile's calibration and the
+file's gain and offset (`electrons`), embedded once (centre crop, as the CIMP run embeds),
+the U-Net runs over it in tiles, the result is held to the input block by block
+(`consistency`) and taken to the target dose: black + gain x ratio x clean electrons. The
+result is in the detector's counts at the target settings, as 32-bit floats: never below the
+black level, never above the top of the input's integer range (the detector's).
 """
 
 from __future__ import annotations
@@ -14,20 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from cimp.checkpoint import file_id, load_weights
-from cimp.data import crop_image
-from cimp.denoise.condition import conditioning, metadata_shift, target_settings
-from cimp.denoise.dose import at_target, standardise
+from cimp.denoise.condition import condition_rows, physics, target_settings
+from cimp.denoise.consistency import LIMIT
+from cimp.denoise.electrons import Calibration, calibrate
+from cimp.denoise.render import Noise, correct, finish, level
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.device import resolve_device
 from cimp.errors import CimpError
 from cimp.run import Run
+from cimp.simulate.profile import Profile
+from cimp.simulate.profile import default as default_profile
 
 RATIO_MARGIN = 1.5  # a ratio this far beyond the trained ones is named as such
+HELD_NOTE = 0.01  # share of pixels held to the input above which the user is told
 
 
 @dataclass
@@ -38,14 +42,19 @@ class Transfer:
     source: dict
     target: dict
     ratio: float  # target dose / source dose
-    black: float  # the black level the denoiser read, in counts
-    notes: list[str] = field(default_factory=list)  # out of domain, ratios not trained on
+    calibration: Calibration  # counts <-> electrons of the source
+    held: float  # share of pixels the consistency step moved by over half the noise floor
+    notes: list[str] = field(default_factory=list)  # what the user should know
+
+    @property
+    def black(self) -> float:
+        return self.calibration.black
 
 
 class Denoiser:
     """A trained DRUN: the U-Net and the frozen CIMP encoders it is conditioned on."""
 
-    def __init__(self, drun: str | Path, device: str = "auto"):
+    def __init__(self, drun: str | Path, device: str = "auto", profile: Profile | None = None):
         self.drun = Path(drun)
         if not (self.drun / "unet.safetensors").exists():
             raise CimpError(
@@ -53,7 +62,13 @@ class Denoiser:
                 "make one with `cimp train-denoiser`"
             )
         self.config = json.loads((self.drun / "config.json").read_text())
+        if "examples" not in self.config:
+            raise CimpError(
+                f"{self.drun} was trained by an older cimp (a U-Net in standardised units); "
+                "train it again with `cimp train-denoiser`"
+            )
         self.device = resolve_device(device)
+        self.detector = (profile or default_profile()).detector
         run = Run(self.drun / "cimp")
         self.encoder, self.normalizer = run.load_model(self.device), run.normalizer
         self.unet = FiLMUNet(UNetConfig(**self.config["unet"]))
@@ -76,48 +91,67 @@ class Denoiser:
     ) -> Transfer:
         """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied."""
         target, ratio = target_settings(source, changes)
-        scale = self.encoder.config.intensity_scale
-        x = image.astype(np.float32) * scale
+        x = image.astype(np.float32)
         if not np.isfinite(x).all():
             x = np.where(np.isfinite(x), x, np.nanmean(x)).astype(np.float32)
-        cond = self.condition(x, source, target, ratio)
-        z, mean, std = standardise(torch.from_numpy(x))  # as in training, whole image
-        unet, device = self.unet, self.device
+        cal = calibrate(source, x, self.detector)
+        e = cal.electrons(x)
+        dwell_ratio = float(target.get("dwell_time", 1.0)) / float(source.get("dwell_time", 1.0))
+        row = physics(ratio, dwell_ratio, float(e.mean()), cal.floor)
+        cond = condition_rows(self.encoder, self.normalizer, [x], [source], [target], [row])
+        cond, noise = cond.to(self.device), Noise.of([cal], self.device)
+        e_all = torch.from_numpy(e)[None, None].to(self.device)
+        mean = level(noise, e_all)
 
         def run(tiles: torch.Tensor) -> torch.Tensor:
-            return unet(tiles.to(device), cond.expand(len(tiles), -1))
-
-        clean_z = tiled(
-            run, z.numpy(), tile, multiple=unet.config.multiple, show_progress=show_progress
-        )
-        black_z = unet.black_level(cond, mean.to(device), std.to(device)).cpu()
-        black = mean + std * black_z
-        clean = torch.maximum(mean + std * torch.from_numpy(clean_z), black)  # no signal < 0
-        out = at_target(clean[None], black.reshape(1), torch.tensor([ratio]))[0].numpy()
-        out = np.clip(out / scale, 0.0, None)  # detector counts are never negative
-        black = float(black)
-        notes = self.notes(ratio)
-        return Transfer(out.astype(np.float32), source, target, ratio, black / scale, notes)
-
-    def notes(self, ratio: float) -> list[str]:
-        """What the user should know about a transfer: a ratio beyond those trained on."""
-        trained = self.config.get("pairs", {}).get("ratio_range")
-        if trained and ratio > RATIO_MARGIN * trained[1]:
-            return [
-                f"x{ratio:.3g} dose lies beyond the x{trained[0]:.3g}-x{trained[1]:.3g} the "
-                "denoiser was trained on: the output is an extrapolation"
-            ]
-        return []
-
-    def condition(self, x: np.ndarray, source: dict, target: dict, ratio: float) -> torch.Tensor:
-        """The conditioning vector of an image (model units) and its source and target."""
-        if min(x.shape) < self.crop:
-            raise CimpError(
-                f"the image ({x.shape[0]} x {x.shape[1]}) is smaller than the {self.crop} px "
-                "crop the CIMP encoder reads"
+            n = len(tiles)
+            return correct(
+                self.unet, tiles.to(self.device), cond.expand(n, -1), noise[[0] * n], mean.expand(n)
             )
-        centre = torch.from_numpy(np.ascontiguousarray(crop_image(x, self.crop, None)))
-        shift = metadata_shift(
-            self.encoder, self.normalizer, pd.DataFrame([source]), pd.DataFrame([target])
-        )
-        return conditioning(self.encoder, centre[None, None].to(self.device), shift, [ratio])
+
+        z = tiled(run, e, tile, multiple=self.unet.config.multiple, show_progress=show_progress)
+        z_all = torch.from_numpy(z)[None, None].to(self.device)
+        free = noise.unstabilise(z_all).clamp_min(0.0)
+        clean = finish(z_all, e_all, noise)
+        held = float(((clean - free).abs() > 0.5 * np.sqrt(cal.floor)).float().mean())
+        clean = clean[0, 0].cpu().numpy().astype(np.float64)
+        out = cal.counts(ratio * clean)
+        top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
+        over = float(np.mean(out > top))
+        out = np.minimum(out, top).astype(np.float32)
+        notes = self.notes(ratio, cal, held, over)
+        return Transfer(out, source, target, ratio, cal, held, notes)
+
+    def notes(self, ratio: float, cal: Calibration, held: float, over: float) -> list[str]:
+        """What the user should know: a ratio beyond those trained on, a black level read
+        from the image, blocks held to the input, counts beyond the detector's range."""
+        notes = []
+        ranges = [part["ratio_range"] for part in self.config["examples"].values()]
+        top = max(r[1] for r in ranges)
+        if ratio > RATIO_MARGIN * top:
+            low = min(r[0] for r in ranges)
+            notes.append(
+                f"x{ratio:.3g} dose lies beyond the x{low:.3g}-x{top:.3g} the denoiser was "
+                "trained on: the output is an extrapolation"
+            )
+        if cal.gain_from == "image":
+            notes.append(
+                f"no detector gain recorded: {cal.gain:.3g} counts per electron, measured from "
+                "the image's own noise (a rough estimate: structure finer than 8 px adds to it)"
+            )
+        if cal.black_from == "image":
+            notes.append(
+                f"no detector offset recorded: the black level ({cal.black:.0f} counts) is the "
+                "image's darkest region, right only if the image shows vacuum"
+            )
+        if held > HELD_NOTE:
+            notes.append(
+                f"{100 * held:.1f} % of pixels were held to the input: there the U-Net strayed "
+                f"beyond {LIMIT} sigma of what the input shows (out of its training?)"
+            )
+        if over > 0:
+            notes.append(
+                f"{100 * over:.2f} % of pixels would exceed the detector's range at this dose: "
+                "they read as saturated"
+            )
+        return notes

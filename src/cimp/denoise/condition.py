@@ -3,7 +3,9 @@
 A target changes dwell time and/or beam current, as a factor (`x4`) or as a value with
 a unit (`20us`, `0.05nA`); everything else about the acquisition stays. The dose ratio
 k = (dwell x current)_target / (dwell x current)_source is what the physics needs; the
-CIMP embeddings of the image and of both settings are what the U-Net is modulated by.
+CIMP embeddings of the image and of both settings, and the physics of the change (the
+ratio, how much longer the dwell, the signal and noise floor in electrons), are what the
+U-Net is modulated by.
 """
 
 from __future__ import annotations
@@ -84,13 +86,48 @@ def metadata_shift(model, normalizer, source: pd.DataFrame, target: pd.DataFrame
     return both[len(source) :] - both[: len(source)]
 
 
-def conditioning(model, images: torch.Tensor, shift: np.ndarray, ratio) -> torch.Tensor:
-    """(B, 2E + 1): image embedding, metadata shift, log10 dose ratio (no gradients).
+PHYSICS = 4  # entries of `physics`
+
+
+def physics(ratio: float, dwell_ratio: float, signal: float, floor: float) -> np.ndarray:
+    """log10 of: the dose ratio, the dwell time's share of it, the image's mean signal and
+    its noise floor (both in detected electrons per pixel)."""
+    values = [ratio, dwell_ratio, max(signal, 1e-3), max(floor, 1e-6)]
+    return np.log10(np.asarray(values, dtype=np.float32))
+
+
+def condition_rows(encoder, normalizer, images, sources, targets, physics_rows, batch=64):
+    """The conditioning of whole images (counts, each at least the encoder's crop) asked to
+    go from `sources` to `targets` (metadata dicts), with their `physics` rows."""
+    from cimp.data import crop_image
+
+    scale, crop = encoder.config.intensity_scale, encoder.config.crop
+    for image in images:
+        if min(image.shape) < crop:
+            raise CimpError(
+                f"the image ({image.shape[0]} x {image.shape[1]}) is smaller than the {crop} px "
+                "crop the CIMP encoder reads"
+            )
+    shift = metadata_shift(encoder, normalizer, pd.DataFrame(sources), pd.DataFrame(targets))
+    device = next(encoder.parameters()).device
+    rows = []
+    for start in range(0, len(images), batch):
+        centres = [
+            crop_image(image.astype(np.float32) * np.float32(scale), crop, None)
+            for image in images[start : start + batch]
+        ]
+        x = torch.from_numpy(np.stack(centres)[:, None].copy()).to(device)
+        part = slice(start, start + batch)
+        rows.append(conditioning(encoder, x, shift[part], np.asarray(physics_rows)[part]))
+    return torch.cat(rows).cpu()
+
+
+def conditioning(model, images: torch.Tensor, shift: np.ndarray, physics: np.ndarray):
+    """(B, 2E + PHYSICS): image embedding, metadata shift and `physics` rows (no gradients).
 
     `images` (B, 1, crop, crop) in the model's input units.
     """
     with torch.no_grad():
         e_image = model.encode_image(images)
-    log_ratio = np.log10(np.asarray(ratio, dtype=np.float32)).reshape(-1, 1)
-    extra = np.concatenate([shift, log_ratio], axis=1).astype(np.float32)
+    extra = np.concatenate([shift, np.atleast_2d(physics)], axis=1).astype(np.float32)
     return torch.cat([e_image, torch.from_numpy(extra).to(e_image.device)], dim=1)

@@ -14,6 +14,7 @@ from pathlib import Path
 import cimp
 from cimp.denoise.apply import Denoiser, Transfer
 from cimp.denoise.condition import check_changes
+from cimp.denoise.preview import write_preview
 from cimp.domain import for_run, out_of_domain
 from cimp.errors import CimpError
 from cimp.io import UnreadableFile, read
@@ -64,6 +65,7 @@ def denoise_files(
     fmt: str = "auto",
     tile: int = 512,
     show_progress: bool = False,
+    preview: bool = False,
 ) -> list[dict]:
     """Per image: source, frame, output path, dose ratio and notes (out of the domain the
     CIMP run was trained on, a ratio beyond those the denoiser learned), or the error that
@@ -97,6 +99,15 @@ def denoise_files(
                 "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             }
             write_transfer(out, result, record, history)
+            if preview:
+                shown = write_preview(
+                    out.with_suffix(".preview.png"),
+                    record.image,
+                    result.image,
+                    result.ratio,
+                    result.calibration,
+                )
+                entry["preview"] = str(shown)
             notes = out_of_domain(domain, record, denoiser.encoder.config.intensity_scale)
             results.append(
                 entry

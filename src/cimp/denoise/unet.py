@@ -67,14 +67,12 @@ class Block(nn.Module):
 
 
 class FiLMUNet(nn.Module):
-    """(normalised image, conditioning) -> clean image in the same units, and the black level.
+    """(variance-stabilised image around its mean, conditioning) -> its clean estimate.
 
     The image path is residual: the net predicts the correction to its input, working at half
     resolution on the four 2x2 sub-images (as FFDNet does, 4x less work) and back, with one
     last convolution at full resolution so that the 2x2 grid leaves no checkerboard (it did,
-    at the Nyquist frequency, without it). The black level
-    (detector output with no electrons), in the same standardised units, is read from the
-    conditioning and the image's mean and spread: one number per image whatever the tiling.
+    at the Nyquist frequency, without it).
     """
 
     def __init__(self, config: UNetConfig):
@@ -92,15 +90,9 @@ class FiLMUNet(nn.Module):
         )  # at full resolution: no checkerboard
         nn.init.zeros_(self.final.weight)
         nn.init.zeros_(self.final.bias)
-        self.black = nn.Sequential(nn.Linear(config.cond_dim + 2, h), nn.SiLU(), nn.Linear(h, 1))
 
     def condition(self, cond: torch.Tensor) -> torch.Tensor:
         return F.silu(self.cond(cond))
-
-    def black_level(self, cond: torch.Tensor, mean: torch.Tensor, std: torch.Tensor):
-        """The black level, standardised by the image's mean and std (one per image)."""
-        stats = torch.stack([mean.reshape(-1), std.reshape(-1).log()], dim=1)
-        return self.black(torch.cat([cond, stats], dim=1))[:, 0]
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Clean estimate of z (B, 1, H, W), H and W multiples of `config.multiple`."""

@@ -1,0 +1,78 @@
+"""From a noisy image in electrons to the clean image the target settings would show.
+
+The image is variance-stabilised with its own calibration (unit noise at every level), the
+U-Net corrects it in that space around the whole image's mean level (one number per image:
+a tile sees the same input as the whole image), the result is taken back to electrons, kept
+non-negative (no signal is below the black level) and made to agree with the input block by
+block (`consistency.project`). Training and inference share this path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from cimp.denoise.consistency import project, window_noise
+from cimp.denoise.electrons import Calibration, stabilise, unstabilise
+
+
+@dataclass
+class Noise:
+    """Per image (B,) tensors: the noise model of each image, and its stabilised mean level."""
+
+    slope: torch.Tensor
+    floor: torch.Tensor
+    window_slope: torch.Tensor
+    window_floor: torch.Tensor
+
+    FIELDS = ("slope", "floor", "window_slope", "window_floor")
+
+    @classmethod
+    def of(cls, cals: Sequence[Calibration], device=None) -> Noise:
+        window = [window_noise(c) for c in cals]
+        columns = (
+            [c.slope for c in cals],
+            [c.floor for c in cals],
+            [w[0] for w in window],
+            [w[1] for w in window],
+        )
+        return cls(*(torch.tensor(v, dtype=torch.float32, device=device) for v in columns))
+
+    def __getitem__(self, rows) -> Noise:
+        return Noise(*(getattr(self, f)[rows] for f in self.FIELDS))
+
+    def to(self, device) -> Noise:
+        return Noise(*(getattr(self, f).to(device) for f in self.FIELDS))
+
+    def stabilise(self, e: torch.Tensor) -> torch.Tensor:
+        return stabilise(e, *self._shaped())
+
+    def unstabilise(self, z: torch.Tensor) -> torch.Tensor:
+        return unstabilise(z, *self._shaped())
+
+    def _shaped(self):
+        return self.slope.view(-1, 1, 1, 1), self.floor.view(-1, 1, 1, 1)
+
+
+def level(noise: Noise, e: torch.Tensor) -> torch.Tensor:
+    """(B,) mean of the stabilised image: the level the U-Net works around."""
+    return noise.stabilise(e).mean(dim=(1, 2, 3))
+
+
+def correct(unet, e: torch.Tensor, cond: torch.Tensor, noise: Noise, mean: torch.Tensor):
+    """The U-Net's clean estimate in stabilised units, for a tile or a whole image."""
+    shift = mean.view(-1, 1, 1, 1)
+    return shift + unet(noise.stabilise(e) - shift, cond)
+
+
+def finish(z: torch.Tensor, e: torch.Tensor, noise: Noise) -> torch.Tensor:
+    """Stabilised estimate -> clean electrons: non-negative and consistent with `e`."""
+    clean = noise.unstabilise(z).clamp_min(0.0)
+    return project(clean, e, noise.window_floor, noise.window_slope).clamp_min(0.0)
+
+
+def clean_electrons(unet, e: torch.Tensor, cond: torch.Tensor, noise: Noise) -> torch.Tensor:
+    """Both steps on whole images (B, 1, H, W), H and W multiples of the U-Net's grid."""
+    return finish(correct(unet, e, cond, noise, level(noise, e)), e, noise)
