@@ -46,13 +46,10 @@ demo: $(STAMP)
 	$(BIN)/cimp embed $(DEMO_DIR)/run $(DEMO_DIR)/dataset
 	$(BIN)/cimp audit $(DEMO_DIR)/run $(DEMO_DIR)/dataset --top 5
 	$(BIN)/cimp report $(DEMO_DIR)/run $(DEMO_DIR)/dataset --out $(DEMO_DIR)/report.html
-	$(BIN)/cimp simulate $(DEMO_DIR)/pairs-raw --n 300 --size 128 --seed 1 --pairs --workers 2
-	$(BIN)/cimp ingest $(DEMO_DIR)/pairs-raw --out $(DEMO_DIR)/pairs --val 0.1 --test 0.1
 	rm -rf $(DEMO_DIR)/denoiser
-	$(BIN)/cimp train-denoiser $(DEMO_DIR)/run $(DEMO_DIR)/pairs --out $(DEMO_DIR)/denoiser \
-		--steps 400
-	$(BIN)/cimp denoise $(DEMO_DIR)/denoiser $(DEMO_DIR)/pairs-raw/sim-s1-000299-low.hspy \
-		--dwell-time x4 --out-dir $(DEMO_DIR)/denoised
+	$(BIN)/cimp train-denoiser $(DEMO_DIR)/run --out $(DEMO_DIR)/denoiser --twin 600 --steps 400
+	$(BIN)/cimp denoise $(DEMO_DIR)/denoiser $(DEMO_DIR)/raw/sim-s0-000000.hspy \
+		--dwell-time x4 --out-dir $(DEMO_DIR)/denoised --preview
 
 figures: test-data
 	$(BIN)/python docs/make_field_figure.py

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from cimp.schema import field
+from cimp.simulate.detector import UINT16_MAX
 
 RESULTS = Path(__file__).parent / "results" / "denoise"
 N2V_VENV = Path(__file__).parent / ".venv-careamics"
@@ -118,17 +119,20 @@ def to_target(image, case, ratio):
 
 
 def scores(estimate, case, ratio) -> tuple[float, float, float, float]:
-    """PSNR and SSIM against the target's clean image; PSNR against the source's clean
-    image taken to the target level (denoising alone, the detail of the source kept); the
+    """PSNR and SSIM against the target's clean image (all clipped to the detector's range,
+    as it would record them); PSNR against the source's clean image taken to the target
+    level (denoising alone, the detail of the source kept); the
     share of 4x4 blocks that disagree with the input beyond 3 sigma of its noise."""
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from cimp.denoise.consistency import outside
     from cimp.denoise.electrons import calibrate
 
-    span = float(case.truth.max() - case.truth.min())
-    psnr = peak_signal_noise_ratio(case.truth, estimate, data_range=span)
-    ssim = structural_similarity(case.truth, estimate, data_range=span)
+    truth = np.minimum(case.truth, UINT16_MAX)  # what the detector would record
+    estimate = np.minimum(estimate, UINT16_MAX)
+    span = float(truth.max() - truth.min())
+    psnr = peak_signal_noise_ratio(truth, estimate, data_range=span)
+    ssim = structural_similarity(truth, estimate, data_range=span)
     clean = to_target(case.clean.astype(np.float64), case, ratio)
     changed = outside(case.image, estimate, ratio, calibrate(case.source))
     return psnr, ssim, peak_signal_noise_ratio(clean, estimate, data_range=span), changed

@@ -43,7 +43,7 @@ class Transfer:
     target: dict
     ratio: float  # target dose / source dose
     calibration: Calibration  # counts <-> electrons of the source
-    held: float  # share of pixels the consistency step moved by over half the noise floor
+    held: float  # share of pixels the consistency step moved by over half their noise
     notes: list[str] = field(default_factory=list)  # what the user should know
 
     @property
@@ -96,7 +96,7 @@ class Denoiser:
             x = np.where(np.isfinite(x), x, np.nanmean(x)).astype(np.float32)
         cal = calibrate(source, x, self.detector)
         e = cal.electrons(x)
-        dwell_ratio = float(target.get("dwell_time", 1.0)) / float(source.get("dwell_time", 1.0))
+        dwell_ratio = _dwell_ratio(source, target, changes)
         row = physics(ratio, dwell_ratio, float(e.mean()), cal.floor)
         cond = condition_rows(self.encoder, self.normalizer, [x], [source], [target], [row])
         cond, noise = cond.to(self.device), Noise.of([cal], self.device)
@@ -113,7 +113,8 @@ class Denoiser:
         z_all = torch.from_numpy(z)[None, None].to(self.device)
         free = noise.unstabilise(z_all).clamp_min(0.0)
         clean = finish(z_all, e_all, noise)
-        held = float(((clean - free).abs() > 0.5 * np.sqrt(cal.floor)).float().mean())
+        sigma = (cal.slope * free + cal.floor).sqrt()
+        held = float(((clean - free).abs() > 0.5 * sigma).float().mean())
         clean = clean[0, 0].cpu().numpy().astype(np.float64)
         out = cal.counts(ratio * clean)
         top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
@@ -144,6 +145,11 @@ class Denoiser:
                 f"no detector offset recorded: the black level ({cal.black:.0f} counts) is the "
                 "image's darkest region, right only if the image shows vacuum"
             )
+        if not cal.response_known:
+            notes.append(
+                "no dwell time recorded: the detector's response along the scan is left out "
+                "of the noise model"
+            )
         if held > HELD_NOTE:
             notes.append(
                 f"{100 * held:.1f} % of pixels were held to the input: there the U-Net strayed "
@@ -155,3 +161,15 @@ class Denoiser:
                 "they read as saturated"
             )
         return notes
+
+
+def _dwell_ratio(source: dict, target: dict, changes: dict[str, str]) -> float:
+    """How many times longer the target's dwell time is (its factor if none is recorded)."""
+    try:
+        return float(target["dwell_time"]) / float(source["dwell_time"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return (
+            target_settings({}, {"dwell_time": changes["dwell_time"]})[1]
+            if ("dwell_time" in changes)
+            else 1.0
+        )

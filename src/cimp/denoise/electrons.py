@@ -40,6 +40,7 @@ class Calibration:
     read: float  # amplifier noise, counts
     black_from: str = "profile"  # or "image": its darkest block
     gain_from: str = "profile"  # or "image": its noise (`from_noise`)
+    response_known: bool = True  # False: no dwell time recorded, the response left out
 
     @property
     def kappa(self) -> float:
@@ -100,12 +101,12 @@ def calibrate(
 ) -> Calibration:
     """The calibration of an image with `metadata` on the profile's `detector`.
 
-    The gain setting is needed (no counts per electron without it); a missing offset is
-    replaced by the image's darkest block, which is right only when the image shows vacuum.
+    What the file does not record is read from the image: a missing offset from its darkest
+    block (right only when it shows vacuum), a missing gain from its noise (`from_noise`); a
+    missing dwell time leaves the detector's response out (right for dwell times well above
+    the response's).
     """
     dwell = _recorded(metadata, "dwell_time")
-    if dwell is None:
-        raise CimpError("the file records no dwell time: the detector's response is unknown")
     offset = _recorded(metadata, "detector_offset")
     if offset is not None:
         black, black_from = black_level(offset, detector), "profile"
@@ -116,11 +117,12 @@ def calibrate(
     cal = Calibration(
         black=float(black),
         gain=1.0,
-        response=float(np.exp(-dwell / detector.response_us)),
+        response=0.0 if dwell is None else float(np.exp(-dwell / detector.response_us)),
         excess=1.0 + 1.0 / detector.pulse_shape,
         dark=detector.dark_noise,
         read=detector.read_noise,
         black_from=black_from,
+        response_known=dwell is not None,
     )
     gain = _recorded(metadata, "detector_gain")
     if gain is not None:
@@ -138,6 +140,8 @@ def from_noise(cal: Calibration, image: np.ndarray) -> Calibration:
     across lines) against the block's mean, the quietest blocks of each level kept (specimen
     structure only adds variance); the line var = gain A (mean - black) + floor through them
     gives gain = slope / A and the floor. The dark and read noise are folded into one floor.
+    Noise that does not grow measurably with the signal gets a gain that says so (shot noise
+    a tenth of the floor at the brightest level).
     """
     x = image.astype(np.float64)
     h, w = (s // NOISE_BLOCK * NOISE_BLOCK for s in x.shape)
@@ -160,13 +164,13 @@ def from_noise(cal: Calibration, image: np.ndarray) -> Calibration:
         ]
     )
     slope, floor = np.polyfit(points[:, 0], points[:, 1], 1)
-    if not slope > 0:
-        raise CimpError(
-            "no detector gain recorded, and the image's noise does not grow with its signal: "
-            "the counts per electron cannot be measured"
-        )
+    floor = max(floor, float(points[:, 1].min()) / 2, 1.0)
+    top = max(float(points[:, 0].max()), 1.0)
+    # noise that does not grow measurably with the signal: shot noise at most a tenth of
+    # the floor at the brightest level (a gain, and so a noise model, that says as much)
+    slope = max(slope, 0.1 * floor / top)
     gain = slope / cal.slope
-    floor_e = max(floor, 1.0) / gain**2  # electrons^2, all of it as the amplifier's
+    floor_e = floor / gain**2  # electrons^2, all of it as the amplifier's
     return replace(
         cal, gain=float(gain), dark=0.0, read=float(np.sqrt(floor_e) * gain), gain_from="image"
     )

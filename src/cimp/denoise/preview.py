@@ -3,7 +3,8 @@
 Four panels: the input; the output (its display range the input's, taken to the target
 dose, so equal brightness means equal signal per electron of dose); the difference per
 pixel in units of the input's expected noise; and the same for 4x4 block means, the scale
-at which `consistency` holds the output to the input. Both difference panels should look
+the content check (`consistency.outside`) works at. Pixels saturated at the target dose are
+grey. Both difference panels should look
 like featureless noise of unit spread: a shape there is a shape the output changed.
 """
 
@@ -41,15 +42,22 @@ def write_preview(
     ]
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
     for ax, (title, data, style) in zip(axes, panels, strict=True):
+        if "sigma" in title:
+            data = np.ma.masked_invalid(data)
+            style["cmap"] = matplotlib.colormaps["coolwarm"].with_extremes(bad="0.6")
         shown = ax.imshow(data, interpolation="nearest", **style)
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
         if "sigma" in title:
             fig.colorbar(shown, ax=ax, fraction=0.046)
-    outside = float(np.mean(np.abs(block) > 3))  # consistency.outside, from the same residuals
+    known = np.isfinite(block)  # consistency.outside, from the same residuals
+    outside = float(np.mean(np.abs(block[known]) > 3)) if known.any() else 0.0
+    saturated = (
+        f"; {100 * (1 - known.mean()):.1f} % of blocks saturated (grey)" if not known.all() else ""
+    )
     fig.suptitle(
-        f"4x4 blocks beyond 3 sigma: {100 * outside:.2f} % (noise alone: 0.27 %); "
+        f"4x4 blocks beyond 3 sigma: {100 * outside:.2f} % (noise alone: 0.27 %){saturated}; "
         f"black level {cal.black:.0f} counts ({cal.black_from}), {cal.gain:.3g} counts/electron",
         fontsize=10,
     )

@@ -3,8 +3,8 @@
 The image is variance-stabilised with its own calibration (unit noise at every level), the
 U-Net corrects it in that space around the whole image's mean level (one number per image:
 a tile sees the same input as the whole image), the result is taken back to electrons, kept
-non-negative (no signal is below the black level) and made to agree with the input block by
-block (`consistency.project`). Training and inference share this path.
+non-negative (no signal is below the black level) and, at inference, made to agree with
+the input within its noise (`consistency.project`). Training and inference share this path.
 """
 
 from __future__ import annotations
@@ -67,9 +67,13 @@ def correct(unet, e: torch.Tensor, cond: torch.Tensor, noise: Noise, mean: torch
     return shift + unet(noise.stabilise(e) - shift, cond)
 
 
-def finish(z: torch.Tensor, e: torch.Tensor, noise: Noise) -> torch.Tensor:
-    """Stabilised estimate -> clean electrons: non-negative and consistent with `e`."""
+def finish(z: torch.Tensor, e: torch.Tensor, noise: Noise, hold: bool = True) -> torch.Tensor:
+    """Stabilised estimate -> clean electrons: non-negative and, with `hold`, consistent
+    with `e` (training leaves the hold out: where it hands the input back, no gradient
+    would tell the U-Net how far off it was)."""
     clean = noise.unstabilise(z).clamp_min(0.0)
+    if not hold:
+        return clean
     return project(clean, e, noise.window_floor, noise.window_slope).clamp_min(0.0)
 
 

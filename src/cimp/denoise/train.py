@@ -11,7 +11,8 @@ and the noise-free image at the target settings, so the U-Net learns the clean i
 itself. Dose pairs of a dataset (the same scene at a low and a higher dose, as a lab may
 have): the high-dose image is the target, its noise zero-mean (Noise2Noise). The loss is
 the mean PSNR per crop against the target, the benchmark's measure; every prediction goes
-through the same physics as at inference (`render`), the block consistency included.
+through the same physics as at inference (`render`), all but the hold to the input (which
+stops gradients where it acts; inference applies it).
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ from cimp.optim import set_lr
 from cimp.progress import Bar
 from cimp.run import FILES as RUN_FILES
 from cimp.run import Run
+from cimp.simulate.detector import UINT16_MAX
 from cimp.simulate.profile import default as default_profile
 from cimp.store import Store
 
 VAL_SEED = 100_000  # the twin's validation cases: seed + this
+LOW_DOSES = 0.5  # share of twin cases at a dose drawn from twin.DOSES
 
 
 @dataclass
@@ -75,7 +78,8 @@ class Examples:
 
 def examples(encoder, normalizer, images, targets, sources, wanted, ratios, clipped) -> Examples:
     """Examples from source images (counts), target images (counts at the target dose),
-    their metadata and dose ratios; `clipped` flags targets whose integer ends are unknown."""
+    their metadata and dose ratios; `clipped` flags targets whose zeros are clipped too (the
+    detector's top is unknown in all)."""
     detector = default_profile().detector
     cals = [calibrate(s, i, detector) for s, i in zip(sources, images, strict=True)]
     electrons, goals, rows = [], [], []
@@ -84,8 +88,9 @@ def examples(encoder, normalizer, images, targets, sources, wanted, ratios, clip
     ):
         e = cal.electrons(image.astype(np.float32))
         t = cal.electrons(target.astype(np.float32)) / ratio
+        t[target >= UINT16_MAX] = np.nan  # saturated at the target: unknown
         if clip:
-            t[(target == 0) | (target == np.iinfo(target.dtype).max)] = np.nan
+            t[target == 0] = np.nan
         electrons.append(torch.from_numpy(e.astype(np.float32))[None])
         goals.append(torch.from_numpy(t.astype(np.float32))[None])
         dwell_ratio = goal["dwell_time"] / source["dwell_time"]
@@ -169,6 +174,7 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, show_progress: bool
             "sampling": cfg.sampling,
             "size": cfg.size,
             "ratio_range": list(RATIOS),
+            "low_dose_share": LOW_DOSES,
         }
     if cfg.dataset is not None:
         pairs, held, ratios = _pair_examples(cfg.dataset, encoder, normalizer, cfg.crop)
@@ -182,13 +188,17 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, show_progress: bool
 
 
 def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool):
-    """n twin cases of cfg.sampling; with "both", the first half archive, the rest uniform."""
-    if cfg.sampling != "both":
-        return twin_cases(seed, n, cfg.size, cfg.sampling, show_progress=show_progress)
-    half = n // 2
-    return twin_cases(seed, half, cfg.size, "archive", show_progress=show_progress) + twin_cases(
-        seed, n - half, cfg.size, "uniform", show_progress=show_progress
-    )
+    """n twin cases of cfg.sampling (both: half archive, then half uniform), half of them at
+    doses drawn from twin.DOSES."""
+    kinds = ["archive", "uniform"] if cfg.sampling == "both" else [cfg.sampling]
+    counts = [n // len(kinds) + (i < n % len(kinds)) for i in range(len(kinds))]
+    return [
+        case
+        for kind, count in zip(kinds, counts, strict=True)
+        for case in twin_cases(
+            seed, count, cfg.size, kind, show_progress=show_progress, low_dose_share=LOW_DOSES
+        )
+    ]
 
 
 def _twin_examples(encoder, normalizer, cases) -> Examples:
@@ -269,7 +279,7 @@ def _batch(data: Examples, rows, crop: int, rng):
 def psnr_loss(unet, electrons, targets, cond, levels, noise: Noise) -> torch.Tensor:
     """-PSNR (dB) per crop against its target (NaN pixels left out), averaged: the peak is the
     target's own range, as the benchmark measures."""
-    clean = finish(correct(unet, electrons, cond, noise, levels), electrons, noise)
+    clean = finish(correct(unet, electrons, cond, noise, levels), electrons, noise, hold=False)
     known = torch.isfinite(targets)
     target = torch.where(known, targets, clean.detach())
     count = known.sum(dim=(1, 2, 3)).clamp_min(1)

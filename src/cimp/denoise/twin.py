@@ -29,6 +29,7 @@ from cimp.simulate.settings import ELECTRONS_PER_PA_US, Settings, operator_gain,
 
 FIELDS = ("beam_current", "dwell_time")
 RATIOS = (1.5, 16.0)  # dose ratios drawn (log-uniform) when none is asked for
+DOSES = (2.0, 2000.0)  # e/px: the doses drawn (log-uniform) for a `low_dose_share` of cases
 SAMPLINGS = ("archive", "uniform")
 
 
@@ -59,13 +60,18 @@ def twin_case(
     ratio: float | None = None,
     field: str | None = None,
     profile: Profile | None = None,
+    low_dose_share: float = 0.0,
 ) -> TwinCase:
     """Case `index` of twin `seed`: settings drawn by `sampling` (archive images that are
     mistakes are drawn again); `dose` (electrons per pixel) set by the beam current, the
-    dwell time where the current would leave its range; `ratio` and `field` drawn if None."""
+    dwell time where the current would leave its range (without one, a `low_dose_share` of
+    cases get a dose drawn from DOSES: an archive's own are mostly far higher); `ratio`
+    and `field` drawn if None."""
     profile = profile or default_profile()
     rng = np.random.default_rng([seed, index, 7])
     settings, scene = _source(seed, index, size, sampling, profile, rng)
+    if dose is None and rng.random() < low_dose_share:
+        dose = float(np.exp(rng.uniform(*np.log(DOSES))))
     if dose is not None:
         settings = _at_dose(settings, dose, rng)
     ratio = float(np.exp(rng.uniform(*np.log(RATIOS)))) if ratio is None else float(ratio)
