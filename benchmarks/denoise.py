@@ -160,9 +160,9 @@ def cosine(denoiser, outputs, cases) -> float:
     return float(np.mean(np.sum(np.stack(images) * meta, axis=1)))
 
 
-def run_cimp(denoiser, cases):
+def run_cimp(denoiser, cases, hold: bool = True):
     start = time.perf_counter()
-    outputs = [denoiser.transfer(c.image, c.source, c.changes).image for c in cases]
+    outputs = [denoiser.transfer(c.image, c.source, c.changes, hold=hold).image for c in cases]
     return [o.astype(np.float64) for o in outputs], time.perf_counter() - start
 
 
@@ -318,6 +318,7 @@ def main() -> None:
 def compare(denoiser, cases, tuning, ratio) -> dict:
     """name -> (outputs at the target dose, seconds, parameter) for cimp and every peer."""
     methods = {"cimp": (*run_cimp(denoiser, cases), None)}
+    methods["cimp, no hold"] = (*run_cimp(denoiser, cases, hold=False), "ablation")
     for name in PEERS:
         param = tune(name, tuning, ratio)
         methods[name] = (*run_peer(name, param, cases, ratio), param)
@@ -346,9 +347,10 @@ def markdown(results: dict) -> str:
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for dose, rows in part.groupby("dose", sort=False):
-            best = rows[~rows["method"].isin(["cimp", "identity"])]["psnr"].max()
+            best = rows[~rows["method"].str.startswith("cimp") & (rows["method"] != "identity")]
+            best = best["psnr"].max()
             for r in rows.itertuples():
-                lead = f"{r.psnr - best:+.2f}" if r.method == "cimp" else ""
+                lead = f"{r.psnr - best:+.2f}" if r.method.startswith("cimp") else ""
                 lines.append(
                     f"| {dose:g} | {r.method} | {r.psnr:.2f} | {lead} | {r.ssim:.3f} | "
                     f"{r.psnr_denoise:.2f} | {100 * r.blocks_outside_3sigma:.2f} % | "

@@ -281,10 +281,12 @@ def _transfer(denoiser, acquisition, changes):
     return denoiser.transfer(acquisition.image, source, changes).image
 
 
-def test_no_lattice_is_invented_in_vacuum(drun, rng):
+@pytest.mark.parametrize("support_nm", [0.0, 8.0])  # vacuum, amorphous carbon
+def test_no_lattice_is_invented_in_vacuum_or_amorphous_carbon(drun, rng, support_nm):
     denoiser = Denoiser(drun[0], "cpu")
-    vacuum = acquire(quiet_scene(None, support_nm=0.0), settings(size=64, dwell_time=1.0), rng)
-    out = _transfer(denoiser, vacuum, {"dwell_time": "x8"})
+    scene = quiet_scene(None, support_nm=support_nm)
+    image = acquire(scene, settings(size=64, dwell_time=1.0), rng)
+    out = _transfer(denoiser, image, {"dwell_time": "x8"})
     assert lattice_peaks(out).size == 0
     assert lattice_contrast(out) < 20.0
 

@@ -88,8 +88,10 @@ class Denoiser:
         changes: dict[str, str],
         tile: int = 512,
         show_progress: bool = False,
+        hold: bool = True,
     ) -> Transfer:
-        """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied."""
+        """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied; `hold`
+        False leaves the U-Net's output as it is (the benchmark's ablation)."""
         target, ratio = target_settings(source, changes)
         x = image.astype(np.float32)
         if not np.isfinite(x).all():
@@ -112,7 +114,7 @@ class Denoiser:
         z = tiled(run, e, tile, multiple=self.unet.config.multiple, show_progress=show_progress)
         z_all = torch.from_numpy(z)[None, None].to(self.device)
         free = noise.unstabilise(z_all).clamp_min(0.0)
-        clean = finish(z_all, e_all, noise)
+        clean = finish(z_all, e_all, noise, hold)
         sigma = (cal.slope * free + cal.floor).sqrt()
         held = float(((clean - free).abs() > 0.5 * sigma).float().mean())
         clean = clean[0, 0].cpu().numpy().astype(np.float64)
