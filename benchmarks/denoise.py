@@ -106,9 +106,9 @@ def bm3d_filter(vst, sigma):
 
 PEERS = {  # name -> (function of (case, parameter), parameters tried)
     "identity": (lambda case, _: case.image.astype(np.float64), [None]),
-    "gaussian": (gaussian, [0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0]),
-    "nl_means": (in_electrons(nl_means), [0.6, 0.8, 1.0, 1.3]),
-    "bm3d": (in_electrons(bm3d_filter), [0.8, 1.0, 1.2, 1.5]),
+    "gaussian": (gaussian, [0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0]),
+    "nl_means": (in_electrons(nl_means), [0.6, 0.8, 1.0, 1.3, 1.8, 2.5, 3.5]),
+    "bm3d": (in_electrons(bm3d_filter), [0.8, 1.0, 1.2, 1.5, 2.0, 3.0, 4.0]),
 }
 
 

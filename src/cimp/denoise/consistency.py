@@ -1,8 +1,8 @@
 """The output must say what the input says: agreement of local means within the noise.
 
-Whatever the U-Net draws, the clean image seen through a small Gaussian window (WINDOW px,
-the noise averaging of a 4 x 4 block) must lie within `LIMIT` standard deviations of the
-input seen through the same window, the deviation being the input's noise
+Whatever the U-Net draws, the clean image seen through Gaussian windows (from 1.2 px, the
+noise averaging of a 4 x 4 block, to 19 px) must lie within `LIMIT` standard deviations of
+the input seen through the same window, the deviation being the input's noise
 (`Calibration.filtered_variance`). Where it strays, `project` hands back the input instead,
 so an object the input does not show cannot appear and one it shows
 cannot vanish. A window, not block means: a correction made of block means would carry a
@@ -20,61 +20,88 @@ import torch.nn.functional as F
 from cimp.denoise.electrons import Calibration
 
 BLOCK = 4  # px: the blocks `outside` checks
-WINDOW = 1.2  # px: the Gaussian `project` compares through (about a 4 x 4 block's averaging)
-LIMIT, FULL = 3.0, 4.0 / 3.0  # sigma: `project` hands back the input from LIMIT, all at FULL x
+WINDOWS = (19.2, 4.8, 1.2)  # px: the Gaussians `project` compares through, coarse to fine
+LIMIT = 3.0  # sigma: `project` moves what strays beyond this back to it
+GROSS = 2.0  # x LIMIT: beyond this (finest window) the input itself is handed back
+ROUNDS = 2  # of the smooth correction, per window
+UNCLIPPED = 0.99  # share of a window's weight on unclipped pixels needed to compare it
 
 
-def window_taps(sigma: float = WINDOW) -> np.ndarray:
-    """The normalised 1-D Gaussian of the window, to 3.5 sigma."""
+def window_taps(sigma: float) -> np.ndarray:
+    """The normalised 1-D Gaussian of a window, to 3.5 sigma."""
     radius = int(np.ceil(3.5 * sigma))
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     return taps / taps.sum()
 
 
-def windowed(x: torch.Tensor) -> torch.Tensor:
-    """(B, 1, H, W) seen through the window (mirrored at the borders)."""
-    taps = torch.as_tensor(window_taps(), dtype=x.dtype, device=x.device)
-    r = len(taps) // 2
+def windowed(x: torch.Tensor, sigma: float = WINDOWS[-1]) -> torch.Tensor:
+    """(B, 1, H, W) seen through a Gaussian window (mirrored at the borders)."""
+    taps = torch.as_tensor(window_taps(sigma), dtype=x.dtype, device=x.device)
+    r = min(len(taps) // 2, x.shape[-1] - 1, x.shape[-2] - 1)
+    taps = taps[len(taps) // 2 - r : len(taps) // 2 + r + 1]
+    taps = taps / taps.sum()
     x = F.pad(x, (r, r, r, r), mode="reflect")
     x = F.conv2d(x, taps.view(1, 1, 1, -1))
     return F.conv2d(x, taps.view(1, 1, -1, 1))
 
 
-def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope) -> torch.Tensor:
-    """`clean` (B, 1, H, W), where it strays from the input through the window, replaced by
-    the input itself: fully beyond FULL x LIMIT sigma, in part from LIMIT on, smoothly. The
-    input, not a smoothed input: smoothing alone moves a sharp, bright edge's block means
-    beyond its noise.
+def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None):
+    """`clean` (B, 1, H, W) brought within LIMIT sigma of the input through every window.
 
-    `floor` and `slope` (B,) describe the windowed noise: var = slope * level + floor, at the
-    input's windowed level (as the input's noise is).
+    Where the output strays beyond GROSS x LIMIT sigma in the finest window (something the
+    input does not show, or the lack of something it does), the input itself is handed back,
+    smoothly around it. Then, window by window from the coarsest (a level bias, small
+    beside one pixel's noise, is plain over many), whatever still strays beyond LIMIT is
+    moved back by its windowed excess only: a smooth field, and a stray of noise size is
+    barely touched (which matters where the signal is tiny beside the noise). `floor` and
+    `slope` (B, len(WINDOWS)) describe each window's noise: var = slope * level + floor.
+    `valid` (B, 1, H, W) marks the input pixels that are not clipped at either end of the
+    detector's range: the noise model does not hold for clipped ones, so a window with more
+    than a little clipping (1 - UNCLIPPED of its weight) is not compared.
     """
     shape = (-1, 1, 1, 1)
-    seen = windowed(electrons)
-    bound = LIMIT * (slope.view(shape) * seen.clamp_min(0) + floor.view(shape)).sqrt()
-    stray = ((seen - windowed(clean)).abs() / bound - 1.0) / (FULL - 1.0)
-    stray = F.max_pool2d(stray.clamp(0.0, 1.0), 3, stride=1, padding=1)  # and its neighbours
-    weight = windowed(stray).clamp(0.0, 1.0)
-    return clean + weight * (electrons - clean)
+    valid = torch.ones_like(electrons) if valid is None else valid.to(electrons.dtype)
+
+    def window(i: int):
+        """The input through window i, and how far it lets the output stray there."""
+        seen = windowed(electrons, WINDOWS[i])
+        variance = slope[:, i].view(shape) * seen.clamp_min(0) + floor[:, i].view(shape)
+        whole = windowed(valid, WINDOWS[i]) > UNCLIPPED
+        return seen, torch.where(whole, LIMIT * variance.sqrt(), torch.inf)
+
+    seen, limit = window(len(WINDOWS) - 1)  # the finest first: hand back what is far off
+    off = (seen - windowed(clean, WINDOWS[-1])).abs() / limit
+    gross = F.max_pool2d((off - GROSS).clamp(0.0, 1.0), 3, stride=1, padding=1)
+    clean = clean + windowed(gross).clamp(0.0, 1.0) * (electrons - clean)
+    for i, sigma in enumerate(WINDOWS):
+        seen, limit = window(i)
+        for _ in range(ROUNDS):
+            residual = seen - windowed(clean, sigma)
+            clean = clean + residual - torch.maximum(torch.minimum(residual, limit), -limit)
+    return clean
 
 
-def window_noise(cal: Calibration) -> tuple[float, float]:
-    """(slope, floor) of the windowed noise: var = slope * level + floor."""
-    taps = window_taps()
-    floor = float(cal.filtered_variance(0.0, taps))
-    return float(cal.filtered_variance(1.0, taps)) - floor, floor
+def window_noise(cal: Calibration) -> tuple[list[float], list[float]]:
+    """(slopes, floors) of each window's noise: var = slope * level + floor."""
+    slopes, floors = [], []
+    for sigma in WINDOWS:
+        taps = window_taps(sigma)
+        floor = float(cal.filtered_variance(0.0, taps))
+        slopes.append(float(cal.filtered_variance(1.0, taps)) - floor)
+        floors.append(floor)
+    return slopes, floors
 
 
 def residuals(image: np.ndarray, output: np.ndarray, ratio: float, cal: Calibration):
     """(per pixel, per 4x4 block) differences of the input from the output taken back to the
     source dose, in units of the input's noise (at the output's level per pixel, at the
-    input's block mean per block); NaN where the output is clipped at the top of the input's
-    integer range (saturated at the target dose: nothing to compare)."""
+    input's block mean per block); NaN where the input is clipped at either end of its
+    integer range or the output at the top (saturated at the target dose): there is
+    nothing to compare."""
     e_in = cal.electrons(image.astype(np.float64))
     e_out = cal.electrons(output.astype(np.float64)) / ratio
     pixel = (e_in - e_out) / np.sqrt(cal.slope * np.maximum(e_out, 0.0) + cal.floor)
-    if image.dtype.kind in "ui":
-        pixel[output >= np.iinfo(image.dtype).max] = np.nan
+    pixel[~unclipped(image) | ~unclipped(image, output)] = np.nan
     h, w = (s // BLOCK * BLOCK for s in image.shape)
 
     def blocks(x: np.ndarray) -> np.ndarray:
@@ -87,12 +114,22 @@ def residuals(image: np.ndarray, output: np.ndarray, ratio: float, cal: Calibrat
     return pixel, block
 
 
+def unclipped(image: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+    """Where `values` (the image itself by default) lie inside the image's integer range,
+    ends excluded (all of a float image)."""
+    values = image if values is None else values
+    if image.dtype.kind not in "ui":
+        return np.ones(values.shape, dtype=bool)
+    top = np.iinfo(image.dtype).max
+    return (values > 0) & (values < top) if values is image else values < top
+
+
 def outside(
     image: np.ndarray, output: np.ndarray, ratio: float, cal: Calibration, sigmas: float = 3.0
 ) -> float:
-    """Share of 4x4 blocks (saturated ones left out) where the output, taken back to the
-    source dose, differs from the input by more than `sigmas` of the input's noise (noise
-    alone: 0.27 % beyond 3)."""
+    """Share of 4x4 blocks (clipped or saturated ones left out) where the output, taken back
+    to the source dose, differs from the input by more than `sigmas` of the input's noise
+    (noise alone: 0.27 % beyond 3)."""
     block = residuals(image, output, ratio, cal)[1]
     known = np.isfinite(block)
     return float(np.mean(np.abs(block[known]) > sigmas)) if known.any() else 0.0

@@ -67,14 +67,14 @@ def correct(unet, e: torch.Tensor, cond: torch.Tensor, noise: Noise, mean: torch
     return shift + unet(noise.stabilise(e) - shift, cond)
 
 
-def finish(z: torch.Tensor, e: torch.Tensor, noise: Noise, hold: bool = True) -> torch.Tensor:
+def finish(z: torch.Tensor, e: torch.Tensor, noise: Noise, hold: bool = True, valid=None):
     """Stabilised estimate -> clean electrons: non-negative and, with `hold`, consistent
-    with `e` (training leaves the hold out: where it hands the input back, no gradient
-    would tell the U-Net how far off it was)."""
+    with `e` where `valid` (not clipped; training leaves the hold out: where it hands the
+    input back, no gradient would tell the U-Net how far off it was)."""
     clean = noise.unstabilise(z).clamp_min(0.0)
     if not hold:
         return clean
-    return project(clean, e, noise.window_floor, noise.window_slope).clamp_min(0.0)
+    return project(clean, e, noise.window_floor, noise.window_slope, valid).clamp_min(0.0)
 
 
 def clean_electrons(unet, e: torch.Tensor, cond: torch.Tensor, noise: Noise) -> torch.Tensor:
