@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.special import ndtr
 
 from cimp.denoise.electrons import Calibration
 
@@ -93,43 +94,56 @@ def window_noise(cal: Calibration) -> tuple[list[float], list[float]]:
 
 
 def residuals(image: np.ndarray, output: np.ndarray, ratio: float, cal: Calibration):
-    """(per pixel, per 4x4 block) differences of the input from the output taken back to the
-    source dose, in units of the input's noise (at the output's level per pixel, at the
-    input's block mean per block); NaN where the input is clipped at either end of its
-    integer range or the output at the top (saturated at the target dose): there is
-    nothing to compare."""
+    """(per pixel, per 4x4 block) differences of the input from what the output, taken back
+    to the source dose, says the input should read, in units of the input's noise (at the
+    output's level). What it should read: the output's level, clipped as the detector clips
+    (at 0 and the top of an integer range), so that a heavily clipped input is compared
+    without bias. NaN where the output is saturated at the target dose: nothing to compare."""
     e_in = cal.electrons(image.astype(np.float64))
-    e_out = cal.electrons(output.astype(np.float64)) / ratio
-    pixel = (e_in - e_out) / np.sqrt(cal.slope * np.maximum(e_out, 0.0) + cal.floor)
-    pixel[~unclipped(image) | ~unclipped(image, output)] = np.nan
+    e_out = np.maximum(cal.electrons(output.astype(np.float64)) / ratio, 0.0)
+    sd = np.sqrt(cal.slope * e_out + cal.floor)
+    expected = cal.electrons(_clipped_mean(cal.counts(e_out), sd * cal.gain, image.dtype))
+    pixel = (e_in - expected) / sd
+    pixel[~unclipped(image, output)] = np.nan
     h, w = (s // BLOCK * BLOCK for s in image.shape)
 
     def blocks(x: np.ndarray) -> np.ndarray:
         return x[:h, :w].reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean(axis=(1, 3))
 
-    mean_in = blocks(e_in)
-    sigma = np.sqrt(cal.binned_variance(np.maximum(mean_in, 0.0), BLOCK))
-    block = (mean_in - blocks(e_out)) / sigma
+    sigma = np.sqrt(cal.binned_variance(blocks(e_out), BLOCK))
+    block = (blocks(e_in) - blocks(expected)) / sigma
     block[np.isnan(blocks(pixel))] = np.nan
     return pixel, block
 
 
+def _clipped_mean(mu: np.ndarray, sd: np.ndarray, dtype) -> np.ndarray:
+    """E[min(max(X, 0), top)] for X ~ N(mu, sd^2): the mean reading of a clipping detector
+    (no clipping for a float image)."""
+    if np.dtype(dtype).kind not in "ui":
+        return mu
+    top = float(np.iinfo(dtype).max)
+    a, b = (0.0 - mu) / sd, (top - mu) / sd
+    inside = ndtr(b) - ndtr(a)
+    density = (np.exp(-0.5 * a * a) - np.exp(-0.5 * b * b)) / np.sqrt(2 * np.pi)
+    return top * (1.0 - ndtr(b)) + mu * inside + sd * density
+
+
 def unclipped(image: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
-    """Where `values` (the image itself by default) lie inside the image's integer range,
-    ends excluded (all of a float image)."""
-    values = image if values is None else values
+    """Where the image's pixels lie inside its integer range, ends excluded (all of a float
+    image); with `values` (an output), where they lie below its top."""
+    shape = image.shape if values is None else values.shape
     if image.dtype.kind not in "ui":
-        return np.ones(values.shape, dtype=bool)
+        return np.ones(shape, dtype=bool)
     top = np.iinfo(image.dtype).max
-    return (values > 0) & (values < top) if values is image else values < top
+    return (image > 0) & (image < top) if values is None else values < top
 
 
 def outside(
     image: np.ndarray, output: np.ndarray, ratio: float, cal: Calibration, sigmas: float = 3.0
 ) -> float:
-    """Share of 4x4 blocks (clipped or saturated ones left out) where the output, taken back
-    to the source dose, differs from the input by more than `sigmas` of the input's noise
-    (noise alone: 0.27 % beyond 3)."""
+    """Share of 4x4 blocks (saturated ones left out) where the input differs from what the
+    output, taken back to the source dose, says it should read by more than `sigmas` of the
+    input's noise (noise alone: 0.27 % beyond 3)."""
     block = residuals(image, output, ratio, cal)[1]
     known = np.isfinite(block)
     return float(np.mean(np.abs(block[known]) > sigmas)) if known.any() else 0.0
