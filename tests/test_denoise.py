@@ -345,7 +345,7 @@ def test_no_moat_is_dug_around_a_particle(drun, rng):
     gold = crystal_index("Au [001]")
     particle = Grain(gold, 0.0, (0.0, 0.0), 5.0, 0.0, 0.0, centre=(0.0, 0.0), radius=1.5)
     scene = replace(quiet_scene(None, support_nm=3.0), particles=(particle,))
-    s = settings(size=64, pixel_size=0.1, dwell_time=2.0, beam_current=10.0)
+    s = settings(size=128, pixel_size=0.1, dwell_time=2.0, beam_current=10.0)
     acq = acquire(scene, s, rng, True)
     result = denoiser.transfer(acq.image, s.metadata(), {"dwell_time": "x4"})
     cal = result.calibration
