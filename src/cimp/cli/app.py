@@ -29,6 +29,7 @@ WORKFLOW = (
     "report",
     "train-denoiser",
     "denoise",
+    "serve",
 )
 console = Console()
 

@@ -9,7 +9,9 @@ its predictor gives intervals and the audit's score per image.
 from __future__ import annotations
 
 import io
+import os
 import re
+import uuid
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cimp import schema
-from cimp.atomic import atomic_write
+from cimp.atomic import SUFFIX
 from cimp.errors import CimpError
 from cimp.search import allowed_rows, parse_condition, parse_setting, settings_from
 from cimp.store import Store
@@ -125,7 +127,9 @@ class Archive:
             return path.read_bytes()
         data = picture(self.store.image(image_id), THUMB)
         self.cache.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, data)
+        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}{SUFFIX}")  # one per request
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
         return data
 
     def picture(self, image_id: str, low: float = 0.5, high: float = 99.5) -> bytes:
@@ -142,16 +146,18 @@ class Archive:
     def neighbours(self, image_id: str, k: int = 8) -> dict[str, pd.DataFrame]:
         """The k images most alike by image and by recorded settings."""
         self._need_run()
+        from cimp.embeddings import Embeddings
         from cimp.search import search
 
-        table = self.emb.table
-        at = np.flatnonzero(table["image_id"].to_numpy() == image_id)
+        emb = self.emb
+        at = np.flatnonzero(emb.table["image_id"].to_numpy() == image_id)
         if at.size == 0:
             return {}
         i = int(at[0])
+        by_settings = Embeddings(emb.table, emb.meta, emb.meta, emb.folder)
         return {
-            "image": search(self.emb, self.emb.image[i], k, [], exclude_row=i),
-            "settings": search(self.emb, self.emb.meta[i], k, [], exclude_row=i, by="meta"),
+            "image": search(emb, emb.image[i], k, [], exclude_row=i),
+            "settings": search(by_settings, emb.meta[i], k, [], exclude_row=i),
         }
 
     def like_settings(self, text: str, k: int = 24) -> pd.DataFrame:
