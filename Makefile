@@ -7,8 +7,9 @@ DEMO_DIR ?= demo-output
 LINTED := src tests benchmarks docs
 # A CPU build from this machine's disk; on a GPU workstation: make TORCH=torch (or your build)
 TORCH ?= torch==2.13.0
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-all test-data lint install figures bench bench-uses bench-denoise bench-ceiling clean
+.PHONY: demo test test-all test-browser screenshots test-data lint install figures bench bench-uses bench-denoise bench-ceiling clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,18 @@ test-data: $(STAMP)
 
 test: lint test-data
 	$(BIN)/pytest
+
+# the explorer in a real browser: Debian's chromium (apt-get, once) driven by Playwright
+test-browser: $(STAMP)
+	test -x /usr/bin/chromium || $(SUDO) apt-get install -y -q chromium || \
+		($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+	$(BIN)/pip install -q -e '.[dev,browser]'
+	$(BIN)/pytest -m browser
+
+# the README's pictures of each page of `cimp serve`, from the browser tests
+screenshots: $(STAMP)
+	$(MAKE) test-browser
+	CIMP_SCREENSHOTS=docs $(BIN)/pytest -m browser -q
 
 test-all: lint test-data
 	$(BIN)/pytest -m ''

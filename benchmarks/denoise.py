@@ -131,6 +131,8 @@ def scores(estimate, case, ratio) -> tuple[float, float, float, float]:
     truth = np.minimum(case.truth, UINT16_MAX)  # what the detector would record
     estimate = np.minimum(estimate, UINT16_MAX)
     span = float(truth.max() - truth.min())
+    if span <= 0:  # saturated all over at the target: nothing to score
+        return np.nan, np.nan, np.nan, np.nan
     psnr = peak_signal_noise_ratio(truth, estimate, data_range=span)
     ssim = structural_similarity(truth, estimate, data_range=span)
     clean = np.minimum(to_target(case.clean.astype(np.float64), case, ratio), UINT16_MAX)
@@ -144,7 +146,7 @@ def tune(name, tuning, ratio):
     if len(params) == 1:
         return params[0]
     mean_psnr = [
-        np.mean([scores(to_target(method(c, p), c, ratio), c, ratio)[0] for c in tuning])
+        np.nanmean([scores(to_target(method(c, p), c, ratio), c, ratio)[0] for c in tuning])
         for p in params
     ]
     return params[int(np.argmax(mean_psnr))]
@@ -314,13 +316,13 @@ def main() -> None:
                 methods["noise2void"] = (outs, predict_s, f"trained {train_s:.0f} s")
             megapixels = sum(c.image.size for c in cases) / 1e6
             for name, (outs, secs, param) in methods.items():
-                psnr, ssim, psnr_denoise, changed = np.mean(
-                    [scores(o, c, args.ratio) for o, c in zip(outs, cases, strict=True)], axis=0
-                )
+                each = [scores(o, c, args.ratio) for o, c in zip(outs, cases, strict=True)]
+                psnr, ssim, psnr_denoise, changed = np.nanmean(each, axis=0)
                 rows.append(
                     {
                         "sampling": sampling,
                         "dose": dose,
+                        "scored": int(np.isfinite(np.asarray(each)[:, 0]).sum()),
                         "method": name,
                         "psnr": round(float(psnr), 2),
                         "ssim": round(float(ssim), 4),
@@ -372,7 +374,7 @@ def markdown(results: dict) -> str:
     lines = [
         f"Dose transfer to x{results['ratio']:g} dose by beam current, "
         f"{results['scenes_per_dose']} held-out scenes of {results['size']} px per input dose "
-        "and sampling.",
+        "and sampling (those saturated all over at the target dose are not scored).",
         "",
         "PSNR and SSIM against the clean image at the target settings; PSNR (denoise) against",
         "the source's clean image at the target level (noise removal alone); changed: share of",
