@@ -71,6 +71,10 @@ def test_an_image_page_shows_its_fields_its_audit_and_neighbours(served):
     assert "dwell_time" in page.text and f"{row['dwell_time']:.4g} us" in page.text
     assert "nearest by image" in page.text and "nearest by settings" in page.text
     assert page.text.count('class="tile"') == 16 and "audit: score" in page.text
+    assert "what the run reads from the pixels" in page.text
+    assert page.text.count("<tr>", page.text.index('class="predicted"')) == 1 + len(
+        archive.predictor.fields
+    )
 
 
 def test_thumbnails_are_pngs_made_once(served):
@@ -164,3 +168,26 @@ def test_the_explorer_works_without_a_run(tiny_dataset, tmp_path):
     assert client.get("/skipped").status_code == 200
     answer = client.get("/search", params={"q": "dwell_time=2us"})
     assert answer.status_code == 400 and "--run" in answer.text
+
+
+def test_a_denoiser_adds_a_dose_transfer_preview(served, tiny_dataset, tmp_path):
+    from cimp.config import DenoiserConfig
+    from cimp.denoise.train import train_denoiser
+
+    _, archive = served
+    config = DenoiserConfig(
+        str(archive.run.path),
+        str(tmp_path / "d"),
+        twin=8,
+        size=64,
+        crop=32,
+        steps=2,
+        widths=[8, 16],
+    )
+    drun = train_denoiser(config, show_progress=False)
+    client = TestClient(create_app(Archive(tiny_dataset, archive.run.path, tmp_path, drun)))
+    image_id = archive.table["image_id"].iloc[0]
+    assert f"/dose/{image_id}.png" in client.get(f"/image/{image_id}").text
+    preview = client.get(f"/dose/{image_id}.png")
+    assert preview.status_code == 200 and preview.content[:4] == b"\x89PNG"
+    assert client.get(f"/dose/{image_id}.png", params={"dwell_time": "x0.5"}).status_code == 400

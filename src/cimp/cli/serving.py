@@ -18,6 +18,9 @@ def serve(
         Path | None,
         typer.Option(help="Run whose embeddings (cimp embed) give neighbours, search, map."),
     ] = None,
+    denoiser: Annotated[
+        Path | None, typer.Option(help="Denoiser run: a dose-transfer preview per image.")
+    ] = None,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     host: Annotated[
         str, typer.Option(help="Address to listen on; other than 127.0.0.1 opens it to others.")
@@ -32,7 +35,7 @@ def serve(
     from cimp.serve.app import create_app
     from cimp.serve.archive import Archive
 
-    archive = Archive(dataset, run)
+    archive = Archive(dataset, run, denoiser=denoiser)
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]note[/yellow]: listening on {escape(host)}: others can reach it")
     console.print(f"cimp explorer of {escape(str(dataset))} at http://{escape(host)}:{port}/")

@@ -18,10 +18,9 @@ from cimp.denoise.consistency import residuals
 from cimp.denoise.electrons import Calibration
 
 
-def write_preview(
-    path: str | Path, image: np.ndarray, output: np.ndarray, ratio: float, cal: Calibration
-) -> Path:
-    """Write the four panels to `path` (PNG) and return it."""
+def write_preview(path, image: np.ndarray, output: np.ndarray, ratio: float, cal: Calibration):
+    """Write the four panels to `path` (a PNG file's path, or a binary file object) and
+    return it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -62,7 +61,7 @@ def write_preview(
         fontsize=10,
     )
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=90)
+    path = Path(path) if isinstance(path, str | Path) else path
+    fig.savefig(path, dpi=90, format="png")
     plt.close(fig)
     return path

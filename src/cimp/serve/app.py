@@ -79,8 +79,24 @@ def create_app(archive: Archive) -> FastAPI:
                 f"score {scores[image_id]:.2f} (above 1: a recorded field lies outside "
                 "its 90 % interval)"
             )
-        body = pages.image_page(row, archive.fields(image_id), neighbours, verdict)
+        known = archive.emb is not None
+        predicted = archive.predictions(image_id) if known else []
+        notes = archive.outside(image_id) if known else []
+        body = pages.image_page(
+            row,
+            archive.fields(image_id),
+            neighbours,
+            verdict,
+            predicted,
+            notes,
+            archive.denoiser is not None,
+        )
         return pages.layout(f"image {image_id[:12]}", body)
+
+    @app.get("/dose/{name}")
+    def dose(name: str, dwell_time: str = "x4"):
+        png = archive.dose_preview(_png_id(name), {"dwell_time": dwell_time})
+        return Response(png, media_type="image/png")
 
     @app.get("/search", response_class=HTMLResponse)
     def search(q: str = ""):

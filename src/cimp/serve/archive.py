@@ -44,7 +44,13 @@ class Page:
 class Archive:
     """A dataset (and optionally a run's embeddings of it), as the explorer reads it."""
 
-    def __init__(self, dataset: str | Path, run: str | Path | None = None, cache=None):
+    def __init__(
+        self,
+        dataset: str | Path,
+        run: str | Path | None = None,
+        cache=None,
+        denoiser: str | Path | None = None,
+    ):
         self.store = Store(dataset)
         self.root = Path(dataset).resolve()
         self.table = self.store.table().reset_index(drop=True)
@@ -61,6 +67,11 @@ class Archive:
 
             self.run = Run(run)
             self.emb = load(self.run, dataset, self.table)
+        self.denoiser = None
+        if denoiser is not None:
+            from cimp.denoise.apply import Denoiser
+
+            self.denoiser = Denoiser(denoiser, "cpu")
 
     # -- rows ----------------------------------------------------------------------------
 
@@ -186,15 +197,67 @@ class Archive:
         return self.run.load_model("cpu")
 
     @cached_property
+    def predictor(self):
+        from cimp.recovery import for_run
+
+        return for_run(self.run, show_progress=False)
+
+    @cached_property
     def audit_scores(self) -> pd.Series | None:
         """The audit's score per image id (None without a run)."""
         if self.emb is None:
             return None
         from cimp.audit import audit
-        from cimp.recovery import for_run
 
-        scored = audit(for_run(self.run, show_progress=False), self.emb)
+        scored = audit(self.predictor, self.emb)
         return pd.Series(scored["score"].to_numpy(), index=scored["image_id"].to_numpy())
+
+    def predictions(self, image_id: str, level: float = 0.9) -> list[tuple[str, str, str]]:
+        """(field, predicted value and 90 % interval, recorded value) of every probed field;
+        a field the run cannot recover says so instead of an interval that means nothing."""
+        self._need_run()
+        at = np.flatnonzero(self.emb.table["image_id"].to_numpy() == image_id)
+        if at.size == 0:
+            return []
+        row = self.emb.table.iloc[int(at[0])]
+        p = self.predictor.predict(self.emb.image[at[:1]], level).iloc[0]
+        out = []
+        for name, model in self.predictor.fields.items():
+            unit = schema.field(name).unit
+            recorded = row.get(name)
+            recorded = "-" if pd.isna(recorded) else f"{recorded:.4g} {unit}"
+            if not model.recoverable(level):
+                out.append((name, "not recoverable by this run", recorded))
+                continue
+            value, low, high = p[name], p[f"{name}_low"], p[f"{name}_high"]
+            out.append((name, f"{value:.3g} {unit} ({low:.3g}-{high:.3g})", recorded))
+        return out
+
+    def outside(self, image_id: str) -> list[str]:
+        """How the image lies outside what the run was trained on."""
+        from cimp.domain import for_run
+
+        domain = for_run(self.run) if self.run is not None else None
+        if domain is None:
+            return []
+        row = self.table.iloc[[int(self.by_id[image_id])]]
+        return list(domain.check_rows(row)[0].values())
+
+    def dose_preview(self, image_id: str, changes: dict[str, str]) -> bytes:
+        """The denoiser's preview PNG of the image at a higher dose."""
+        if self.denoiser is None:
+            raise CimpError("this needs a denoiser: start `cimp serve` with --denoiser DRUN")
+        from cimp.denoise.preview import write_preview
+
+        row = self.row(image_id)
+        image = self.store.image(image_id)
+        metadata = {
+            f.name: row[f.name] for f in schema.FIELDS if f.name in row and pd.notna(row[f.name])
+        }
+        result = self.denoiser.transfer(image, metadata, changes)
+        out = io.BytesIO()
+        write_preview(out, image, result.image, result.ratio, result.calibration)
+        return out.getvalue()
 
     @cached_property
     def projection(self) -> pd.DataFrame:

@@ -82,8 +82,18 @@ def grid_page(page, where: str, split: str, sort: str, offset: int, limit: int, 
     return form + shown + tiles(page.rows, note) + pager
 
 
-def image_page(row: pd.Series, fields, neighbours: dict, verdict: str | None) -> str:
-    """One image: the picture (zoom, display range), its fields, its audit, its neighbours."""
+def image_page(
+    row: pd.Series,
+    fields,
+    neighbours: dict,
+    verdict: str | None,
+    predicted=(),
+    outside=(),
+    dose: bool = False,
+) -> str:
+    """One image: the picture (zoom, display range), its fields, what the run predicts of
+    them and how the image lies outside its training, its audit, its neighbours, and a
+    dose-transfer preview when a denoiser is served."""
     image_id = escape(str(row["image_id"]))
     table = "".join(
         f"<tr><td>{escape(name)}</td><td>{escape(value)}</td><td>{escape(origin)}</td></tr>"
@@ -99,8 +109,25 @@ def image_page(row: pd.Series, fields, neighbours: dict, verdict: str | None) ->
         "zoom: mouse wheel</p>",
         f'<table class="fields"><tr><th>field</th><th>value</th><th>from</th></tr>{table}</table>',
     ]
+    if predicted:
+        rows = "".join(
+            f"<tr><td>{escape(n)}</td><td>{escape(p)}</td><td>{escape(r)}</td></tr>"
+            for n, p, r in predicted
+        )
+        parts.append(
+            '<h2>what the run reads from the pixels</h2><table class="predicted">'
+            f"<tr><th>field</th><th>predicted (90 % interval)</th><th>recorded</th></tr>{rows}"
+            "</table>"
+        )
+    for note in outside:
+        parts.append(f'<p class="error">outside the run\'s training: {escape(note)}</p>')
     if verdict:
         parts.append(f'<p class="verdict">audit: {escape(verdict)}</p>')
+    if dose:
+        parts.append(
+            f'<h2>at 4x the dwell time (dose transfer)</h2><img alt="dose transfer preview" '
+            f'loading="lazy" src="/dose/{image_id}.png" class="dose">'
+        )
     for by, rows in neighbours.items():
         parts.append(f"<h2>nearest by {escape(by)}</h2>" + tiles(rows))
     return "".join(parts)
