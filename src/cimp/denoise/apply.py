@@ -21,7 +21,7 @@ from cimp.checkpoint import file_id, load_weights
 from cimp.denoise.condition import condition_rows, physics, target_settings
 from cimp.denoise.consistency import LIMIT, unclipped
 from cimp.denoise.electrons import Calibration, calibrate
-from cimp.denoise.render import Noise, correct, finish, level
+from cimp.denoise.render import Noise, correct, finish, held_to, level
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.device import resolve_device
@@ -113,9 +113,9 @@ class Denoiser:
 
         z = tiled(run, e, tile, multiple=self.unet.config.multiple, show_progress=show_progress)
         z_all = torch.from_numpy(z)[None, None].to(self.device)
-        free = noise.unstabilise(z_all).clamp_min(0.0)
+        free = finish(z_all, e_all, noise, hold=False)
         valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)
-        clean = finish(z_all, e_all, noise, hold, valid)
+        clean = held_to(free, e_all, noise, valid) if hold else free
         sigma = (cal.slope * free + cal.floor).sqrt()
         held = float(((clean - free).abs() > 0.5 * sigma).float().mean())
         clean = clean[0, 0].cpu().numpy().astype(np.float64)

@@ -3,10 +3,11 @@
 Whatever the U-Net draws, the clean image seen through Gaussian windows (from 1.2 px, the
 noise averaging of a 4 x 4 block, to 19 px) must lie within `LIMIT` standard deviations of
 the input seen through the same window, the deviation being the input's noise
-(`Calibration.filtered_variance`). Where it strays, `project` hands back the input instead,
-so an object the input does not show cannot appear and one it shows
-cannot vanish. A window, not block means: a correction made of block means would carry a
-fine lattice's aliases into the output as new reflections; the window's is smooth.
+(`Calibration.filtered_variance`). Where it strays, `project` moves it back to that bound
+(and hands back the input itself where it strays far), so an object the input does not show
+cannot appear and one it shows cannot vanish. A window, not block means: a correction made
+of block means would carry a fine lattice's aliases into the output as new reflections;
+the window's is smooth.
 `outside` measures the share of 4 x 4 blocks beyond 3 sigma, the check the tests and the
 benchmark report.
 """

@@ -20,7 +20,8 @@ from cimp.denoise.electrons import Calibration, stabilise, unstabilise
 
 @dataclass
 class Noise:
-    """Per image (B,) tensors: the noise model of each image, and its stabilised mean level."""
+    """Per image: the noise model (B,) and each window's noise (B, len(WINDOWS)) of
+    `consistency`."""
 
     slope: torch.Tensor
     floor: torch.Tensor
@@ -72,11 +73,9 @@ def finish(z: torch.Tensor, e: torch.Tensor, noise: Noise, hold: bool = True, va
     with `e` where `valid` (not clipped; training leaves the hold out: where it hands the
     input back, no gradient would tell the U-Net how far off it was)."""
     clean = noise.unstabilise(z).clamp_min(0.0)
-    if not hold:
-        return clean
+    return held_to(clean, e, noise, valid) if hold else clean
+
+
+def held_to(clean: torch.Tensor, e: torch.Tensor, noise: Noise, valid=None) -> torch.Tensor:
+    """Clean electrons made to agree with `e` within its noise (`consistency.project`)."""
     return project(clean, e, noise.window_floor, noise.window_slope, valid).clamp_min(0.0)
-
-
-def clean_electrons(unet, e: torch.Tensor, cond: torch.Tensor, noise: Noise) -> torch.Tensor:
-    """Both steps on whole images (B, 1, H, W), H and W multiples of the U-Net's grid."""
-    return finish(correct(unet, e, cond, noise, level(noise, e)), e, noise)

@@ -57,8 +57,8 @@ class Archive:
         self.by_id = pd.Series(np.arange(len(self.table)), index=self.table["image_id"])
         from cimp.embeddings import cache_dir
 
-        self.cache = Path(cache) if cache else cache_dir(dataset).parent.parent / "thumbs"
-        self.cache = self.cache / cache_dir(dataset).name
+        key = cache_dir(dataset)  # <cache>/embeddings/<key>: thumbnails go to <cache>/thumbs
+        self.cache = (Path(cache) if cache else key.parent.parent / "thumbs") / key.name
         self.run = None
         self.emb = None
         if run is not None:
@@ -154,17 +154,20 @@ class Archive:
         if self.emb is None:
             raise CimpError("this needs a run: start `cimp serve` with --run RUN")
 
+    def _embedded(self, image_id: str) -> int | None:
+        """The image's row among the run's embeddings (None if it was not embedded)."""
+        at = np.flatnonzero(self.emb.table["image_id"].to_numpy() == image_id)
+        return int(at[0]) if at.size else None
+
     def neighbours(self, image_id: str, k: int = 8) -> dict[str, pd.DataFrame]:
         """The k images most alike by image and by recorded settings."""
         self._need_run()
         from cimp.embeddings import Embeddings
         from cimp.search import search
 
-        emb = self.emb
-        at = np.flatnonzero(emb.table["image_id"].to_numpy() == image_id)
-        if at.size == 0:
+        emb, i = self.emb, self._embedded(image_id)
+        if i is None:
             return {}
-        i = int(at[0])
         by_settings = Embeddings(emb.table, emb.meta, emb.meta, emb.folder)
         return {
             "image": search(emb, emb.image[i], k, [], exclude_row=i),
@@ -216,11 +219,11 @@ class Archive:
         """(field, predicted value and 90 % interval, recorded value) of every probed field;
         a field the run cannot recover says so instead of an interval that means nothing."""
         self._need_run()
-        at = np.flatnonzero(self.emb.table["image_id"].to_numpy() == image_id)
-        if at.size == 0:
+        i = self._embedded(image_id)
+        if i is None:
             return []
-        row = self.emb.table.iloc[int(at[0])]
-        p = self.predictor.predict(self.emb.image[at[:1]], level).iloc[0]
+        row = self.emb.table.iloc[i]
+        p = self.predictor.predict(self.emb.image[i : i + 1], level).iloc[0]
         out = []
         for name, model in self.predictor.fields.items():
             unit = schema.field(name).unit
