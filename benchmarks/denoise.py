@@ -17,13 +17,15 @@ instrument profile and the file's gain and offset. Peers denoise the input and t
 result is taken to the target level: identity, Gaussian filter, non-local means
 (scikit-image) and BM3D (bm3d), the last two in electrons through the generalised
 Anscombe transform of the detector's noise, each with its parameter chosen per dose on
-separate tuning scenes (seed 778); and Noise2Void (careamics, trained on each dose's own
-noisy images, as it is meant to be used) in its own virtual environment, made on first
-use (careamics pins torch<2.14; --skip-n2v leaves it out). Scores: PSNR and SSIM against
-the ground truth (data range of the truth), PSNR against the source's clean image at the
-target level (noise removal alone), the share of 4x4 blocks the output changed beyond 3
-sigma of the input's noise, the cosine between the output's CIMP image embedding and the
-target settings' metadata embedding, and megapixels per second of inference here.
+separate tuning scenes (seed 778); the Fourier Wiener filter cimp's U-Net reads beside
+the image (its noise-only frequencies per image tuned); and Noise2Void (careamics, trained
+on each dose's own noisy images, as it is meant to be used) in its own virtual
+environment, made on first use (careamics pins torch<2.14; --skip-n2v leaves it out).
+Scores: PSNR and SSIM against the ground truth (data range of the truth), PSNR against the
+source's clean image at the target level (noise removal alone), the share of 4x4 blocks
+the output changed beyond 3 sigma of the input's noise, the cosine between the output's
+CIMP image embedding and the target settings' metadata embedding, and megapixels per
+second of inference here.
 Writes results/denoise/{results.json,results.md,examples.png}.
 """
 
@@ -77,13 +79,16 @@ def in_electrons(method):
         from cimp.denoise.electrons import calibrate, stabilise
 
         cal = calibrate(case.source)
-        a, b = cal.slope, cal.floor
         e = torch.from_numpy(cal.electrons(case.image.astype(np.float64)))
-        z = method(stabilise(e, a, b).numpy(), param)
-        clean = np.maximum(((a * z / 2) ** 2 - a * a / 8 - b) / a, 0.0)
-        return cal.counts(clean)
+        return unbiased_counts(method(stabilise(e, cal.slope, cal.floor).numpy(), param), cal)
 
     return run
+
+
+def unbiased_counts(z, cal) -> np.ndarray:
+    """A stabilised estimate in counts, through the asymptotically unbiased inverse."""
+    a, b = cal.slope, cal.floor
+    return cal.counts(np.maximum(((a * z / 2) ** 2 - a * a / 8 - b) / a, 0.0))
 
 
 def gaussian(case, sigma):
@@ -98,6 +103,16 @@ def nl_means(vst, h):
     return denoise_nl_means(vst, h=h, sigma=1.0, fast_mode=True, patch_size=5, patch_distance=6)
 
 
+def fourier_wiener(case, spurious):
+    """The empirical Wiener filter of the whole image's spectrum against the detector's
+    noise spectrum (cimp's own Fourier guide, `cimp.denoise.wiener`, on its own)."""
+    from cimp.denoise.electrons import calibrate
+    from cimp.denoise.wiener import guide
+
+    cal = calibrate(case.source)
+    return unbiased_counts(guide(cal.electrons(case.image.astype(np.float64)), cal, spurious), cal)
+
+
 def bm3d_filter(vst, sigma):
     import bm3d
 
@@ -109,6 +124,7 @@ PEERS = {  # name -> (function of (case, parameter), parameters tried)
     "gaussian": (gaussian, [0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0]),
     "nl_means": (in_electrons(nl_means), [0.6, 0.8, 1.0, 1.3, 1.8, 2.5, 3.5]),
     "bm3d": (in_electrons(bm3d_filter), [0.8, 1.0, 1.2, 1.5, 2.0, 3.0, 4.0]),
+    "fourier_wiener": (fourier_wiener, [0.05, 0.5, 5.0, 50.0]),
 }
 
 

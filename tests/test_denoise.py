@@ -74,7 +74,7 @@ def random_unet() -> FiLMUNet:
 
 def test_tiles_give_the_image_one_pass_gives():
     net, cond = random_unet(), torch.randn(1, 5)
-    image = np.random.default_rng(0).normal(size=(150, 130)).astype(np.float32)
+    image = np.random.default_rng(0).normal(size=(2, 150, 130)).astype(np.float32)
 
     def run(x):
         with torch.no_grad():
@@ -82,13 +82,13 @@ def test_tiles_give_the_image_one_pass_gives():
 
     whole = tiled(run, image, tile=256, multiple=8)
     tiles = tiled(run, image, tile=32, halo=48, multiple=8)
-    assert tiles.shape == image.shape
-    assert np.abs(whole - image).mean() > 0.1  # the net changes the image...
+    assert tiles.shape == image.shape[1:]
+    assert np.abs(whole - image[0]).mean() > 0.1  # the net changes the image...
     assert np.abs(tiles - whole).max() < 1e-4 * whole.std()  # ...the same way in 25 tiles
 
 
 def test_conditioning_changes_the_output():
-    net, z = random_unet(), torch.randn(1, 1, 32, 32)
+    net, z = random_unet(), torch.randn(1, 2, 32, 32)
     with torch.no_grad():
         a, b = net(z, torch.zeros(1, 5)), net(z, torch.ones(1, 5))
         again = net(z, torch.zeros(1, 5))
@@ -140,13 +140,14 @@ def test_pairs_are_found_by_session_and_dose(drun):
 
 def test_unknown_target_pixels_are_left_out_of_the_loss():
     net = random_unet()
-    electrons = 5 * torch.rand(2, 1, 32, 32)
-    target = electrons.clone()
+    electrons = 5 * torch.rand(2, 2, 32, 32)  # and a guide
+    target = electrons[:, :1].clone()
     target[0, 0, :8] = float("nan")  # clipped at the top of the integer range
     noise = Noise.of(
         [calibrate({"detector_gain": 20.0, "detector_offset": -1, "dwell_time": 2})] * 2
     )
-    loss = psnr_loss(net, electrons, target, torch.randn(2, 5), level(noise, electrons), noise)
+    levels = level(noise, electrons[:, :1])
+    loss = psnr_loss(net, electrons, target, torch.randn(2, 5), levels, noise)
     loss.backward()
     assert torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
@@ -173,7 +174,7 @@ def test_trained_denoiser_reads_its_conditioning(drun):
     cond = condition_rows(
         denoiser.encoder, denoiser.normalizer, [case.image] * 2, [case.source] * 2, targets, rows
     )
-    z = torch.randn(1, 1, 32, 32).expand(2, -1, -1, -1)
+    z = torch.randn(1, 2, 32, 32).expand(2, -1, -1, -1)
     with torch.no_grad():
         out = denoiser.unet(z, cond)
     assert (out[0] - out[1]).abs().max() > 1e-3 * out.std()

@@ -2,7 +2,8 @@
 
 The image is taken to detected electrons with the instrument profile's calibration and the
 file's gain and offset (`electrons`), embedded once (centre crop, as the CIMP run embeds),
-the U-Net runs over it in tiles, the result is held to the input block by block
+its Fourier guide computed on the whole image (`wiener`), the U-Net runs over both in
+tiles, the result is held to the input block by block
 (`consistency`) and taken to the target dose: black + gain x ratio x clean electrons. The
 result is in the detector's counts at the target settings, as 32-bit floats: never below the
 black level, never above the top of the input's integer range (the detector's).
@@ -24,6 +25,7 @@ from cimp.denoise.electrons import Calibration, calibrate
 from cimp.denoise.render import Noise, correct, finish, held_to, level
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
+from cimp.denoise.wiener import guide
 from cimp.device import resolve_device
 from cimp.errors import CimpError
 from cimp.run import Run
@@ -62,9 +64,9 @@ class Denoiser:
                 "make one with `cimp train-denoiser`"
             )
         self.config = json.loads((self.drun / "config.json").read_text())
-        if "examples" not in self.config:
+        if "inputs" not in self.config["unet"]:
             raise CimpError(
-                f"{self.drun} was trained by an older cimp (a U-Net in standardised units); "
+                f"{self.drun} was trained by an older cimp (a U-Net without the Fourier guide); "
                 "train it again with `cimp train-denoiser`"
             )
         self.device = resolve_device(device)
@@ -111,7 +113,9 @@ class Denoiser:
                 self.unet, tiles.to(self.device), cond.expand(n, -1), noise[[0] * n], mean.expand(n)
             )
 
-        z = tiled(run, e, tile, multiple=self.unet.config.multiple, show_progress=show_progress)
+        channels = np.stack([e, guide(e, cal)])
+        multiple = self.unet.config.multiple
+        z = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
         z_all = torch.from_numpy(z)[None, None].to(self.device)
         free = finish(z_all, e_all, noise, hold=False)
         valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)

@@ -1,8 +1,9 @@
 """From a noisy image in electrons to the clean image the target settings would show.
 
 The image is variance-stabilised with its own calibration (unit noise at every level), the
-U-Net corrects it in that space around the whole image's mean level (one number per image:
-a tile sees the same input as the whole image), the result is taken back to electrons, kept
+U-Net corrects it in that space, reading the whole image's Fourier estimate beside it
+(`wiener`), around the whole image's mean level (one number per image: a tile sees the
+same input as the whole image), the result is taken back to electrons, kept
 non-negative (no signal is below the black level) and, at inference, made to agree with
 the input within its noise (`consistency.project`). Training and inference share this path.
 """
@@ -63,9 +64,11 @@ def level(noise: Noise, e: torch.Tensor) -> torch.Tensor:
 
 
 def correct(unet, e: torch.Tensor, cond: torch.Tensor, noise: Noise, mean: torch.Tensor):
-    """The U-Net's clean estimate in stabilised units, for a tile or a whole image."""
+    """The U-Net's clean estimate in stabilised units, for a tile or a whole image; `e`
+    (B, 2, H, W): electrons and the whole image's Wiener guide (`wiener.guide`)."""
     shift = mean.view(-1, 1, 1, 1)
-    return shift + unet(noise.stabilise(e) - shift, cond)
+    z = torch.cat([noise.stabilise(e[:, :1]), e[:, 1:]], dim=1)
+    return shift + unet(z - shift, cond)
 
 
 def finish(z: torch.Tensor, e: torch.Tensor, noise: Noise, hold: bool = True, valid=None):

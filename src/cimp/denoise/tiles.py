@@ -28,20 +28,23 @@ def tiled(
     batch: int = 4,
     show_progress: bool = False,
 ) -> np.ndarray:
-    """fn over (B, 1, h, w) float tensors, applied to a 2-D image tile by tile."""
-    h, w = image.shape
+    """fn over (B, C, h, w) float tensors, applied tile by tile to an image (h, w) or its
+    channels (C, h, w); fn returns one channel."""
+    channels = image if image.ndim == 3 else image[None]
+    h, w = channels.shape[-2:]
     tile = min(round_up(tile, multiple), round_up(max(h, w), multiple))
     halo = round_up(halo, multiple)
     rows, cols = -(-h // tile), -(-w // tile)
     pad = ((halo, rows * tile - h + halo), (halo, cols * tile - w + halo))
-    padded = torch.from_numpy(np.pad(image.astype(np.float32), pad, mode="symmetric"))
+    padded = np.pad(channels.astype(np.float32), ((0, 0), *pad), mode="symmetric")
+    padded = torch.from_numpy(padded)
     out = np.empty((rows * tile, cols * tile), dtype=np.float32)
     corners = [(i * tile, j * tile) for i in range(rows) for j in range(cols)]
     span = tile + 2 * halo
     with Bar("tiles", total=len(corners), enabled=show_progress) as bar:
         for start in range(0, len(corners), batch):
             group = corners[start : start + batch]
-            x = torch.stack([padded[r : r + span, c : c + span] for r, c in group])[:, None]
+            x = torch.stack([padded[:, r : r + span, c : c + span] for r, c in group])
             y = fn(x)[:, 0, halo : halo + tile, halo : halo + tile].float().cpu().numpy()
             for (r, c), part in zip(group, y, strict=True):
                 out[r : r + tile, c : c + tile] = part

@@ -36,6 +36,7 @@ from cimp.denoise.pairs import dose_pairs
 from cimp.denoise.render import Noise, correct, finish, level
 from cimp.denoise.twin import RATIOS, twin_cases
 from cimp.denoise.unet import FiLMUNet, UNetConfig
+from cimp.denoise.wiener import guide
 from cimp.device import resolve_device
 from cimp.errors import CimpError
 from cimp.optim import set_lr
@@ -55,7 +56,7 @@ class Examples:
     """Images in electrons, their targets (electrons at the source's level, NaN where not
     known), conditioning, noise models and stabilised levels."""
 
-    electrons: list[torch.Tensor]  # (1, H, W) each
+    electrons: list[torch.Tensor]  # (2, H, W) each: electrons and their `wiener.guide`
     targets: list[torch.Tensor]
     cond: torch.Tensor  # (N, D)
     noise: Noise
@@ -91,13 +92,13 @@ def examples(encoder, normalizer, images, targets, sources, wanted, ratios, clip
         t[target >= UINT16_MAX] = np.nan  # saturated at the target: unknown
         if clip:
             t[target == 0] = np.nan
-        electrons.append(torch.from_numpy(e.astype(np.float32))[None])
+        electrons.append(torch.from_numpy(np.stack([e, guide(e, cal)]).astype(np.float32)))
         goals.append(torch.from_numpy(t.astype(np.float32))[None])
         dwell_ratio = goal["dwell_time"] / source["dwell_time"]
         rows.append(physics(ratio, dwell_ratio, float(np.mean(e)), cal.floor))
     cond = condition_rows(encoder, normalizer, images, sources, wanted, rows)
     noise = Noise.of(cals)
-    levels = torch.stack([level(noise[[i]], e[None])[0] for i, e in enumerate(electrons)])
+    levels = torch.stack([level(noise[[i]], e[None, :1])[0] for i, e in enumerate(electrons)])
     return Examples(electrons, goals, cond, noise, levels)
 
 
@@ -279,7 +280,7 @@ def _batch(data: Examples, rows, crop: int, rng):
 def psnr_loss(unet, electrons, targets, cond, levels, noise: Noise) -> torch.Tensor:
     """-PSNR (dB) per crop against its target (NaN pixels left out), averaged: the peak is the
     target's own range, as the benchmark measures."""
-    clean = finish(correct(unet, electrons, cond, noise, levels), electrons, noise, hold=False)
+    clean = finish(correct(unet, electrons, cond, noise, levels), None, noise, hold=False)
     known = torch.isfinite(targets)
     target = torch.where(known, targets, clean.detach())
     count = known.sum(dim=(1, 2, 3)).clamp_min(1)

@@ -23,6 +23,7 @@ class UNetConfig:
     cond_dim: int
     widths: list[int] = field(default_factory=lambda: [24, 48, 96])
     hidden: int = 128  # width of the conditioning MLP
+    inputs: int = 2  # the stabilised image and its Fourier guide (`wiener`)
 
     @property
     def multiple(self) -> int:
@@ -67,9 +68,10 @@ class Block(nn.Module):
 
 
 class FiLMUNet(nn.Module):
-    """(variance-stabilised image around its mean, conditioning) -> its clean estimate.
+    """(variance-stabilised image and its Wiener guide around the image's mean,
+    conditioning) -> the image's clean estimate.
 
-    The image path is residual: the net predicts the correction to its input, working at half
+    The image path is residual: the net predicts the correction to the image, working at half
     resolution on the four 2x2 sub-images (as FFDNet does, 4x less work) and back, with one
     last convolution at full resolution so that the 2x2 grid leaves no checkerboard (it did,
     at the Nyquist frequency, without it).
@@ -80,7 +82,7 @@ class FiLMUNet(nn.Module):
         self.config = config
         w, h = config.widths, config.hidden
         self.cond = nn.Sequential(nn.Linear(config.cond_dim, h), nn.SiLU(), nn.Linear(h, h))
-        self.inp = nn.Conv2d(4, w[0], 3, padding=1)
+        self.inp = nn.Conv2d(4 * config.inputs, w[0], 3, padding=1)
         self.down = nn.ModuleList(Block(a, b, h) for a, b in zip([w[0], *w[:-1]], w, strict=True))
         self.up = nn.ModuleList(Block(a + b, a, h) for a, b in itertools.pairwise(w))
         self.lift = nn.ModuleList(nn.Conv2d(b, b, 1) for b in w[1:])
@@ -95,7 +97,8 @@ class FiLMUNet(nn.Module):
         return F.silu(self.cond(cond))
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Clean estimate of z (B, 1, H, W), H and W multiples of `config.multiple`."""
+        """Clean estimate (B, 1, H, W) of z's first channel; z (B, inputs, H, W), H and W
+        multiples of `config.multiple`."""
         c = self.condition(cond)
         x = self.inp(F.pixel_unshuffle(z, 2))
         skips = []
@@ -109,4 +112,4 @@ class FiLMUNet(nn.Module):
         ):
             x = F.interpolate(lift(x), scale_factor=2, mode="nearest")
             x = block(torch.cat([x, skip], dim=1), c)
-        return z + self.final(F.silu(F.pixel_shuffle(self.out(x), 2)))
+        return z[:, :1] + self.final(F.silu(F.pixel_shuffle(self.out(x), 2)))

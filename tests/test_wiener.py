@@ -1,0 +1,57 @@
+"""The Fourier guide: the detector's noise spectrum, nothing kept from noise, a lattice kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import quiet_scene, settings
+
+from cimp.denoise.electrons import calibrate, stabilise
+from cimp.denoise.wiener import guide, line_spectrum
+from cimp.simulate import acquire
+
+
+def stabilised(s, image):
+    cal = calibrate(s.metadata())
+    e = cal.electrons(np.asarray(image, dtype=np.float64))
+    return cal, e, stabilise(torch.from_numpy(e), cal.slope, cal.floor).numpy()
+
+
+@pytest.mark.parametrize("dwell", [0.5, 10.0])
+def test_the_noise_spectrum_is_the_detectors(dwell, rng):
+    s = settings(dwell_time=dwell, beam_current=2.0, pixel_size=0.05, size=256)
+    acq = acquire(quiet_scene(None), s, rng, expected=True)
+    cal, e, z = stabilised(s, acq.image)
+    noise = z - stabilised(s, acq.expected)[2]
+    measured = (np.abs(np.fft.rfft2(noise)) ** 2 / noise.size).mean(axis=0)
+    model = line_spectrum(cal, float(e.mean()), 256)[:129]
+    # the response piles the noise into low frequencies along the line at short dwell times
+    low, high = slice(2, 12), slice(-24, None)
+    assert measured[low].mean() / measured[high].mean() == pytest.approx(
+        model[low].mean() / model[high].mean(), rel=0.15
+    )
+    assert (model[low].mean() > 2 * model[high].mean()) == (dwell < 1)
+
+
+def test_noise_alone_leaves_the_guide_flat(rng):
+    s = settings(beam_current=2.0, size=256)
+    acq = acquire(quiet_scene(None), s, rng, expected=True)
+    cal, e, z = stabilised(s, acq.image)
+    g = guide(e, cal)
+    assert z.std() == pytest.approx(1.0, rel=0.1)  # unit noise in...
+    assert g.std() < 0.05  # ...next to none out: no frequency kept by chance
+
+
+def test_a_lattice_is_kept_and_its_noise_removed(rng):
+    s = settings(beam_current=0.5, pixel_size=0.02, size=256)
+    acq = acquire(quiet_scene("Au [001]"), s, rng, expected=True)
+    cal, e, z = stabilised(s, acq.image)
+    truth = stabilised(s, acq.expected)[2]
+    g = guide(e, cal)
+    assert np.sqrt(np.mean((g - truth) ** 2)) < 0.35 * np.sqrt(np.mean((z - truth) ** 2))
+    power = [np.abs(np.fft.fft2(x - x.mean())) ** 2 / x.size for x in (g, truth)]
+    kept, reflections = power[0] > 1.0, power[1] > 20.0  # above the noise; strong
+    assert kept.sum() >= reflections.sum() >= 8
+    assert (power[1][kept] > 1.0).all()  # every frequency kept is the crystal's...
+    assert power[0][reflections].sum() == pytest.approx(power[1][reflections].sum(), rel=0.1)
