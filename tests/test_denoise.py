@@ -19,11 +19,12 @@ from cimp.denoise.apply import Denoiser
 from cimp.denoise.condition import condition_rows, physics, target_settings
 from cimp.denoise.consistency import outside, project, window_noise, windowed
 from cimp.denoise.electrons import calibrate, stabilise
+from cimp.denoise.loss import ssim, transfer_loss
 from cimp.denoise.pairs import dose_pairs
 from cimp.denoise.render import Noise, level
 from cimp.denoise.spectrum import lattice_contrast, lattice_peaks
 from cimp.denoise.tiles import tiled
-from cimp.denoise.train import DenoiserConfig, psnr_loss, train_denoiser
+from cimp.denoise.train import DenoiserConfig, train_denoiser
 from cimp.denoise.twin import twin_case
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.errors import CimpError
@@ -147,10 +148,43 @@ def test_unknown_target_pixels_are_left_out_of_the_loss():
         [calibrate({"detector_gain": 20.0, "detector_offset": -1, "dwell_time": 2})] * 2
     )
     levels = level(noise, electrons[:, :1])
-    loss = psnr_loss(net, electrons, target, torch.randn(2, 5), levels, noise)
+    top = torch.full((2,), 9.0)
+    loss = transfer_loss(net, electrons, target, torch.randn(2, 5), levels, noise, top)
     loss.backward()
     assert torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+
+
+def test_the_loss_sees_saturation_as_the_detector_does():
+    """Above the detector's top every estimate reads the top: only one below it is wrong."""
+
+    def identity(z, cond):
+        return z[:, :1]
+
+    noise = Noise.of([calibrate({"detector_gain": 20.0, "detector_offset": -1, "dwell_time": 2})])
+    target = torch.linspace(1.0, 20.0, 32 * 32).view(1, 1, 32, 32)
+    top = torch.tensor([10.0])
+
+    def loss(estimate):
+        e = torch.cat([estimate, estimate], dim=1)
+        return float(transfer_loss(identity, e, target, None, level(noise, estimate), noise, top))
+
+    above = torch.where(target > top, target + 5.0, target)
+    below = torch.where(target > top, top - 1.0, target)
+    assert loss(target) == pytest.approx(-70.0, abs=0.01)  # 60 dB (the cap) and SSIM 1
+    assert loss(above) == pytest.approx(loss(target), abs=1e-3)  # as good as exact
+    assert loss(below) > -35
+
+
+def test_the_loss_ssim_is_the_benchmarks():
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(40, 48)).cumsum(axis=1)
+    x = y + rng.normal(scale=2.0, size=y.shape)
+    span = float(y.max() - y.min())
+    ours = ssim(*(torch.from_numpy(t)[None, None] for t in (x, y)), torch.tensor([span]))
+    assert float(ours[0]) == pytest.approx(structural_similarity(y, x, data_range=span), abs=1e-6)
 
 
 def test_training_needs_something_to_learn_from(drun, tiny_dataset, tmp_path):

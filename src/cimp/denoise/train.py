@@ -4,13 +4,13 @@
       config.json         U-Net, training settings, the CIMP run it reads (and its hash)
       unet.safetensors    the U-Net
       cimp/               a copy of the CIMP run's weights, config and normaliser
-      log.jsonl           training and validation loss (-PSNR, dB)
+      log.jsonl           training and validation loss (`loss.transfer_loss`)
 
 Two sources of examples, usable together. The digital twin (`twin` cases): a noisy image
 and the noise-free image at the target settings, so the U-Net learns the clean image
 itself. Dose pairs of a dataset (the same scene at a low and a higher dose, as a lab may
 have): the high-dose image is the target, its noise zero-mean (Noise2Noise). The loss is
-the mean PSNR per crop against the target, the benchmark's measure; every prediction goes
+the benchmark's PSNR and SSIM per crop against the target (`loss`); every prediction goes
 through the same physics as at inference (`render`), all but the hold to the input (which
 stops gradients where it acts; inference applies it).
 """
@@ -32,8 +32,9 @@ from cimp.checkpoint import load_weights, save_weights
 from cimp.config import DenoiserConfig
 from cimp.denoise.condition import PHYSICS, condition_rows, physics
 from cimp.denoise.electrons import calibrate
+from cimp.denoise.loss import transfer_loss
 from cimp.denoise.pairs import dose_pairs
-from cimp.denoise.render import Noise, correct, finish, level
+from cimp.denoise.render import Noise, level
 from cimp.denoise.twin import RATIOS, twin_cases
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.denoise.wiener import guide
@@ -54,13 +55,14 @@ LOW_DOSES = 0.5  # share of twin cases at a dose drawn from twin.DOSES
 @dataclass
 class Examples:
     """Images in electrons, their targets (electrons at the source's level, NaN where not
-    known), conditioning, noise models and stabilised levels."""
+    known), conditioning, noise models, stabilised levels and the detector's top."""
 
     electrons: list[torch.Tensor]  # (2, H, W) each: electrons and their `wiener.guide`
     targets: list[torch.Tensor]
     cond: torch.Tensor  # (N, D)
     noise: Noise
     level: torch.Tensor  # (N,)
+    top: torch.Tensor  # (N,) the target's saturation, in the targets' electrons
 
     def __len__(self) -> int:
         return len(self.electrons)
@@ -74,22 +76,24 @@ class Examples:
             torch.cat([p.cond for p in parts]),
             noise,
             torch.cat([p.level for p in parts]),
+            torch.cat([p.top for p in parts]),
         )
 
 
 def examples(encoder, normalizer, images, targets, sources, wanted, ratios, clipped) -> Examples:
     """Examples from source images (counts), target images (counts at the target dose),
-    their metadata and dose ratios; `clipped` flags targets whose zeros are clipped too (the
-    detector's top is unknown in all)."""
+    their metadata and dose ratios; `clipped` flags targets whose zeros are clipped (their
+    value unknown). Targets are scored as the detector records them, saturated at its top:
+    the loss clips the prediction there too."""
     detector = default_profile().detector
     cals = [calibrate(s, i, detector) for s, i in zip(sources, images, strict=True)]
-    electrons, goals, rows = [], [], []
+    electrons, goals, rows, tops = [], [], [], []
     for image, target, cal, source, goal, ratio, clip in zip(
         images, targets, cals, sources, wanted, ratios, clipped, strict=True
     ):
         e = cal.electrons(image.astype(np.float32))
         t = cal.electrons(target.astype(np.float32)) / ratio
-        t[target >= UINT16_MAX] = np.nan  # saturated at the target: unknown
+        tops.append(cal.electrons(UINT16_MAX) / ratio)
         if clip:
             t[target == 0] = np.nan
         electrons.append(torch.from_numpy(np.stack([e, guide(e, cal)]).astype(np.float32)))
@@ -99,7 +103,7 @@ def examples(encoder, normalizer, images, targets, sources, wanted, ratios, clip
     cond = condition_rows(encoder, normalizer, images, sources, wanted, rows)
     noise = Noise.of(cals)
     levels = torch.stack([level(noise[[i]], e[None, :1])[0] for i, e in enumerate(electrons)])
-    return Examples(electrons, goals, cond, noise, levels)
+    return Examples(electrons, goals, cond, noise, levels, torch.tensor(tops).float())
 
 
 def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
@@ -133,7 +137,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
         for step in range(1, cfg.steps + 1):
             set_lr(optimizer, cfg.lr, step - 1, cfg.steps)
             batch = _batch(train, rng.integers(len(train), size=cfg.batch_size), cfg.crop, rng)
-            loss = psnr_loss(unet, *(t.to(device) for t in batch[:4]), batch[4].to(device))
+            loss = transfer_loss(unet, *(t.to(device) for t in batch))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -274,21 +278,8 @@ def _batch(data: Examples, rows, crop: int, rng):
         data.cond[rows],
         data.level[rows],
         data.noise[rows],
+        data.top[rows],
     )
-
-
-def psnr_loss(unet, electrons, targets, cond, levels, noise: Noise) -> torch.Tensor:
-    """-PSNR (dB) per crop against its target (NaN pixels left out), averaged: the peak is the
-    target's own range, as the benchmark measures."""
-    clean = finish(correct(unet, electrons, cond, noise, levels), None, noise, hold=False)
-    known = torch.isfinite(targets)
-    target = torch.where(known, targets, clean.detach())
-    count = known.sum(dim=(1, 2, 3)).clamp_min(1)
-    mse = ((clean - target) * known).square().sum(dim=(1, 2, 3)) / count
-    high = torch.where(known, target, torch.full_like(target, -torch.inf)).amax(dim=(1, 2, 3))
-    low = torch.where(known, target, torch.full_like(target, torch.inf)).amin(dim=(1, 2, 3))
-    span = (high - low).clamp_min(1e-3)
-    return (10 * torch.log10(mse / span.square() + 1e-6)).mean()
 
 
 @torch.no_grad()
@@ -301,7 +292,6 @@ def validate(unet, val: Examples, device, limit: int = 64) -> float:
         h, w = (s // grid * grid for s in e.shape[-2:])
         rows = torch.tensor([i])
         parts = (e[None, :, :h, :w], t[None, :, :h, :w], val.cond[rows], val.level[rows])
-        losses.append(
-            float(psnr_loss(unet, *(p.to(device) for p in parts), val.noise[rows].to(device)))
-        )
+        parts += (val.noise[rows], val.top[rows])
+        losses.append(float(transfer_loss(unet, *(p.to(device) for p in parts))))
     return float(np.mean(losses))

@@ -1,0 +1,54 @@
+"""The dose transfer's training loss: the benchmark's PSNR and SSIM, per crop.
+
+Both are measured as the benchmark measures them: against the target as the detector
+records it (saturated at its top, so a prediction above the top costs nothing there and
+one below it does), with the target crop's own range as the peak, and SSIM over 7 x 7
+windows with the usual constants (scikit-image's defaults). SSIM_WEIGHT puts 0.1 of SSIM
+level with 1 dB of PSNR. Crops saturated all over are not scored.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from cimp.denoise.render import Noise, correct, finish
+
+SSIM_WEIGHT = 10.0  # dB per unit of SSIM
+WINDOW, K1, K2 = 7, 0.01, 0.03
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
+    """(B,) mean SSIM of x against y (B, 1, H, W) with data range `span` (B,)."""
+
+    def mean(t):
+        return F.avg_pool2d(t, WINDOW, stride=1)
+
+    n = WINDOW * WINDOW
+    mx, my = mean(x), mean(y)
+    vx = (mean(x * x) - mx * mx) * n / (n - 1)
+    vy = (mean(y * y) - my * my) * n / (n - 1)
+    cov = (mean(x * y) - mx * my) * n / (n - 1)
+    c1, c2 = ((k * span).view(-1, 1, 1, 1).square() for k in (K1, K2))
+    s = (2 * mx * my + c1) * (2 * cov + c2) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return s.mean(dim=(1, 2, 3))
+
+
+def transfer_loss(unet, electrons, targets, cond, levels, noise: Noise, top) -> torch.Tensor:
+    """-(PSNR + SSIM_WEIGHT x SSIM) per crop against its target (NaN pixels: the estimate
+    stands in), both saturated at the detector's `top` (B,), averaged over the crops not
+    saturated all over."""
+    top = top.view(-1, 1, 1, 1)
+    clean = finish(correct(unet, electrons, cond, noise, levels), None, noise, hold=False)
+    clean = torch.minimum(clean, top)
+    known = torch.isfinite(targets)
+    target = torch.minimum(torch.where(known, targets, clean.detach()), top)
+    count = known.sum(dim=(1, 2, 3)).clamp_min(1)
+    mse = ((clean - target) * known).square().sum(dim=(1, 2, 3)) / count
+    high = torch.where(known, target, torch.full_like(target, -torch.inf)).amax(dim=(1, 2, 3))
+    low = torch.where(known, target, torch.full_like(target, torch.inf)).amin(dim=(1, 2, 3))
+    span = (high - low).clamp_min(1e-3)
+    psnr = -10 * torch.log10(mse / span.square() + 1e-6)  # at most 60 dB
+    score = psnr + SSIM_WEIGHT * ssim(clean, target, span)
+    scored = high > low
+    return -(score * scored).sum() / scored.sum().clamp_min(1)
