@@ -22,7 +22,7 @@ from cimp.denoise.electrons import calibrate, stabilise
 from cimp.denoise.loss import ssim, transfer_loss
 from cimp.denoise.pairs import dose_pairs
 from cimp.denoise.render import Noise, level
-from cimp.denoise.spectrum import lattice_contrast, lattice_peaks
+from cimp.denoise.spectrum import invented_reflections, lattice_contrast, lattice_peaks
 from cimp.denoise.tiles import tiled
 from cimp.denoise.train import DenoiserConfig, train_denoiser
 from cimp.denoise.twin import twin_case
@@ -339,6 +339,19 @@ def test_the_lattice_keeps_its_period(drun, rng):
     assert distance.max() <= 1  # every reflection of the output is one of the crystal's
     strongest = lattice_peaks(crystal.image)[0]
     assert np.abs(found - strongest).max(axis=1).min() <= 1  # and the strongest is kept
+
+
+def test_a_reflection_the_specimen_lacks_is_called_invented(rng):
+    crystal = acquire(quiet_scene("Au [001]"), settings(dwell_time=2.0), rng, True).expected
+    assert len(invented_reflections(crystal, crystal)[0]) == 0
+    y, x = np.mgrid[:128, :128]
+    extra = 0.05 * crystal.std() * np.cos(2 * np.pi * (5 * y + 29 * x) / 128)  # no reflection
+    offsets, strength = invented_reflections(crystal + extra, crystal)
+    assert len(offsets) == 2  # the cosine's two reflections, to the bin (ring contrast's peak)
+    assert np.abs(np.abs(offsets) - [5, 29]).max() <= 1
+    assert np.all(strength < -10.0)  # far weaker than the lattice's reflections
+    stronger = invented_reflections(crystal + 20 * extra, crystal)[1]
+    np.testing.assert_allclose(stronger - strength, 20 * np.log10(20), atol=0.5)
 
 
 def test_a_real_velox_haadf_image_keeps_its_content(drun, real_files, tmp_path):

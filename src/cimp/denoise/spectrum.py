@@ -2,7 +2,8 @@
 
 A crystal shows as sharp peaks in the power spectrum, each far above the mean power at its
 spatial frequency; noise and smooth amorphous contrast do not. `ring_contrast` measures
-that, `lattice_peaks` says where the lattice's reflections are.
+that, `lattice_peaks` says where the lattice's reflections are, `invented_reflections` which
+of an output's reflections the specimen does not have.
 """
 
 from __future__ import annotations
@@ -58,3 +59,23 @@ def lattice_peaks(image: np.ndarray, threshold: float = 20.0) -> np.ndarray:
     order = np.argsort(-contrast[rows, cols])
     h, w = contrast.shape
     return np.stack([rows[order] - h // 2, cols[order] - w // 2], axis=1)
+
+
+def invented_reflections(output: np.ndarray, truth: np.ndarray, margin: float = 10.0):
+    """(offsets (n, 2), strength (n,)) of the reflections of `output` (`lattice_peaks`) with
+    more than `margin` times the power `truth` (the noise-free image, at the output's
+    scale) has within one bin of them; strength: each one's power over the output's
+    strongest reflection, in dB."""
+    found = lattice_peaks(output)
+    if not len(found):
+        return found, np.zeros(0)
+    h, w = output.shape
+    rows, cols = found[:, 0] + h // 2, found[:, 1] + w // 2
+    out_power = power_spectrum(output)[rows, cols]
+    padded = np.pad(power_spectrum(truth), 1)
+    near = np.max(
+        [padded[rows + 1 + dy, cols + 1 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0
+    )
+    invented = out_power > margin * near
+    strength = 10.0 * np.log10(out_power[invented] / out_power.max())
+    return found[invented], strength
