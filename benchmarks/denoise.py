@@ -3,7 +3,7 @@
 Run after training a denoiser (`make demo` trains one; the committed numbers come from the
 command in results/denoise/results.json):
 
-    .venv/bin/python benchmarks/denoise.py [DRUN] [--n 16] [--doses 5,20,100,500]
+    .venv/bin/python benchmarks/denoise.py [DRUN] [--n 16] [--doses 5,20,100,500] [--tag NAME]
 
 Held-out digital-twin cases (cimp.denoise.twin, seed 777, never in training) of both
 samplings (the archive's sessions and menus; today's uniform draws) are imaged at each
@@ -25,8 +25,8 @@ Scores: PSNR and SSIM against the ground truth (data range of the truth), PSNR a
 source's clean image at the target level (noise removal alone), the share of 4x4 blocks
 the output changed beyond 3 sigma of the input's noise, the cosine between the output's
 CIMP image embedding and the target settings' metadata embedding, and megapixels per
-second of inference here.
-Writes results/denoise/{results.json,results.md,examples.png}.
+second of inference here; and how far the U-Net looks (`unet.reach`).
+Writes results/denoise/{results.json,results.md,examples.png} (denoise-NAME with --tag).
 """
 
 from __future__ import annotations
@@ -230,10 +230,10 @@ def honesty(denoiser, doses, ratio, size: int) -> list[dict]:
 REAL_HAADF = ["emd_files/fei_emd_image.emd"]  # Talos HAADF of the test corpus (make test-data)
 
 
-def real_files(denoiser, ratio: float) -> list[dict]:
+def real_files(denoiser, ratio: float, out: Path) -> list[dict]:
     """cimp on the real HAADF fixtures of the test corpus, if fetched: the share of 4x4
     blocks changed beyond 3 sigma, of pixels held to the input, the range of the output
-    against the black level, the notes; a preview PNG of each beside the results."""
+    against the black level, the notes; a preview PNG of each in `out`."""
     from cimp.denoise.consistency import outside
     from cimp.denoise.preview import write_preview
     from cimp.io import read
@@ -247,9 +247,7 @@ def real_files(denoiser, ratio: float) -> list[dict]:
         record = read(path)[0]
         result = denoiser.transfer(record.image, record.metadata, {"dwell_time": f"x{ratio:g}"})
         cal = result.calibration
-        write_preview(
-            RESULTS / f"real-{path.stem}.preview.png", record.image, result.image, ratio, cal
-        )
+        write_preview(out / f"real-{path.stem}.preview.png", record.image, result.image, ratio, cal)
         rows.append(
             {
                 "file": name,
@@ -311,7 +309,9 @@ def main() -> None:
     parser.add_argument("--n2v-epochs", type=int, default=50)
     parser.add_argument("--samplings", default="archive,uniform", help="twin settings")
     parser.add_argument("--skip-n2v", action="store_true")
+    parser.add_argument("--tag", default="", help="results folder suffix (an ablation)")
     args = parser.parse_args()
+    out = RESULTS.with_name(f"{RESULTS.name}-{args.tag}") if args.tag else RESULTS
 
     import torch
 
@@ -369,15 +369,32 @@ def main() -> None:
         "scenes_per_dose": args.n,
         "size": args.size,
         "ratio": args.ratio,
+        "unet_reach_px": unet_reach(denoiser),
         "rows": rows,
         "honesty": honesty(denoiser, doses, args.ratio, args.size),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    results["real"] = real_files(denoiser, args.ratio)
-    (RESULTS / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (RESULTS / "results.md").write_text(markdown(results))
-    figure(examples, RESULTS / "examples.png")
+    out.mkdir(parents=True, exist_ok=True)
+    results["real"] = real_files(denoiser, args.ratio, out)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (out / "results.md").write_text(markdown(results))
+    figure(examples, out / "examples.png")
     print(markdown(results))
+
+
+def unet_reach(denoiser) -> int:
+    """Radius (px) holding 99 % of an output pixel's sensitivity, at a 128 px scene's
+    conditioning (archive, 100 e/px, x4 dose)."""
+    from cimp.denoise.condition import condition_rows, physics, target_settings
+    from cimp.denoise.electrons import calibrate
+    from cimp.denoise.unet import reach
+
+    case = scenes(777, 1, 100.0, 128, 4.0, "archive")[0]
+    target, ratio = target_settings(case.source, case.changes)
+    e = calibrate(case.source).electrons(case.image.astype(np.float32))
+    row = physics(ratio, 1.0, float(e.mean()), calibrate(case.source).floor)
+    encoder, normalizer = denoiser.encoder, denoiser.normalizer
+    cond = condition_rows(encoder, normalizer, [case.image], [case.source], [target], [row])
+    return reach(denoiser.unet, cond)
 
 
 def compare(denoiser, cases, tuning, ratio) -> dict:
@@ -401,6 +418,8 @@ def markdown(results: dict) -> str:
         "the source's clean image at the target level (noise removal alone); changed: share of",
         "4x4 blocks whose mean differs from the input's beyond 3 sigma of its noise (noise alone",
         "0.27 %); lead: PSNR over the best peer's. MP/s: inference on this machine.",
+        f"The U-Net's reach: {results['unet_reach_px']} px around a pixel hold 99 % of what "
+        "its output reads of the image.",
     ]
     for sampling, part in table.groupby("sampling", sort=False):
         lines += [

@@ -73,6 +73,15 @@ def random_unet() -> FiLMUNet:
     return net.eval()
 
 
+def test_a_unet_saved_before_its_activation_was_recorded_loads_as_silu():
+    saved = UNetConfig(cond_dim=5, widths=[8, 16, 32]).to_dict()
+    assert saved.pop("activation") == "leaky_relu"  # what new trainings use
+    assert UNetConfig.saved(saved).activation == "silu"  # what older ones used
+    assert UNetConfig.saved({**saved, "activation": "leaky_relu"}).activation == "leaky_relu"
+    with pytest.raises(ValueError, match="tanh"):
+        FiLMUNet(UNetConfig(cond_dim=5, activation="tanh"))
+
+
 def test_tiles_give_the_image_one_pass_gives():
     net, cond = random_unet(), torch.randn(1, 5)
     image = np.random.default_rng(0).normal(size=(2, 150, 130)).astype(np.float32)
@@ -254,6 +263,30 @@ def test_what_the_net_invents_is_held_to_the_input(rng):
     output = cal.counts(held[0, 0].numpy())
     assert outside(counts, output, 1.0, cal) < 0.02  # and so are its 4x4 blocks
     assert (held - invented)[..., 26:, 26:].abs().max() < 0.5  # far away: all but untouched
+
+
+def test_the_hold_compares_only_what_the_output_shows(rng):
+    """Where the output reads saturated, its excess above the top must not hide a dark rim
+    beside it: the windows compare the unsaturated pixels alone."""
+    cal = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
+    truth = np.full((48, 48), 20.0)
+    truth[16:32, 16:32] = 80.0  # a particle brighter than the output can show
+    counts = detect(truth, 2.0, 20.0, -1.0, rng).astype(np.float32)
+    e = torch.from_numpy(cal.electrons(counts))[None, None]
+    clean = torch.from_numpy(truth.astype(np.float32))[None, None]
+    clean[..., 16:32, 16:32] = 95.0  # above the top (60): it reads saturated either way
+    rim = torch.zeros_like(clean, dtype=torch.bool)
+    rim[..., 14:34, 14:34] = True
+    rim[..., 16:32, 16:32] = False
+    clean[rim] = 12.0  # too dark beside it
+    slope, floor = window_noise(cal)
+    noise = (torch.tensor([floor]), torch.tensor([slope]))
+    sd = float(np.sqrt(slope[-1] * 20.0 + floor[-1]))  # the finest window's, at the rim
+    bound = float(e[rim].mean()) - 3.75 * sd
+    assert project(clean, e, *noise)[rim].mean() < bound  # the excess hides the rim
+    held = project(clean, e, *noise, top=torch.tensor([60.0]))
+    assert held[rim].mean() > bound
+    assert (held[..., 18:30, 18:30] == 95.0).all()  # what the input agrees is saturated stays
 
 
 def test_cli_writes_the_result_beside_the_input_and_goes_on_past_bad_files(drun, tmp_path):

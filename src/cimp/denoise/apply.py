@@ -73,7 +73,7 @@ class Denoiser:
         self.detector = (profile or default_profile()).detector
         run = Run(self.drun / "cimp")
         self.encoder, self.normalizer = run.load_model(self.device), run.normalizer
-        self.unet = FiLMUNet(UNetConfig(**self.config["unet"]))
+        self.unet = FiLMUNet(UNetConfig.saved(self.config["unet"]))
         load_weights(self.unet, self.drun / "unet.safetensors")
         self.unet.to(self.device).eval()
         self.weights = file_id(self.drun / "unet.safetensors")
@@ -119,12 +119,13 @@ class Denoiser:
         z_all = torch.from_numpy(z)[None, None].to(self.device)
         free = finish(z_all, e_all, noise, hold=False)
         valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)
-        clean = held_to(free, e_all, noise, valid) if hold else free
+        top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
+        saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
+        clean = held_to(free, e_all, noise, valid, saturates) if hold else free
         sigma = (cal.slope * free + cal.floor).sqrt()
         held = float(((clean - free).abs() > 0.5 * sigma).float().mean())
         clean = clean[0, 0].cpu().numpy().astype(np.float64)
         out = cal.counts(ratio * clean)
-        top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
         over = float(np.mean(out > top))
         out = np.minimum(out, top).astype(np.float32)
         notes = self.notes(ratio, cal, held, over)

@@ -1,13 +1,16 @@
 """The output must say what the input says: agreement of local means within the noise.
 
 Whatever the U-Net draws, the clean image seen through Gaussian windows (from 1.2 px, the
-noise averaging of a 4 x 4 block, to 19 px) must lie within `LIMIT` standard deviations of
+noise averaging of a 4 x 4 block, to 19 px) must lie within `LIMITS` standard deviations of
 the input seen through the same window, the deviation being the input's noise
 (`Calibration.filtered_variance`). Where it strays, `project` moves it back to that bound
 (and hands back the input itself where it strays far), so an object the input does not show
 cannot appear and one it shows cannot vanish. A window, not block means: a correction made
 of block means would carry a fine lattice's aliases into the output as new reflections;
 the window's is smooth.
+Where the output will read saturated (above the detector's top at the target dose), it
+says only "at least this much": the windows then compare the pixels it shows (normalised
+windows), unless the input says the pixel is well below the top.
 `outside` measures the share of 4 x 4 blocks beyond 3 sigma, the check the tests and the
 benchmark report.
 """
@@ -23,9 +26,12 @@ from cimp.denoise.electrons import Calibration
 
 BLOCK = 4  # px: the blocks `outside` checks
 WINDOWS = (19.2, 4.8, 1.2)  # px: the Gaussians `project` compares through, coarse to fine
-LIMIT = 3.0  # sigma: `project` moves what strays beyond this back to it
+LIMIT = 3.0  # sigma: what `outside` checks, and the gross hand-back's unit
+# sigma, per window: `project` moves what strays beyond this back to it. The finest keeps a
+# margin: near a sharp edge a 4 x 4 block's mean strays further than a 1.2 px window's.
+LIMITS = (LIMIT, LIMIT, 2.75)
 GROSS = 2.0  # x LIMIT: beyond this (finest window) the input itself is handed back
-ROUNDS = 2  # of the smooth correction, per window
+ROUNDS = 4  # of the smooth correction, per window (it converges slowly at sharp features)
 UNCLIPPED = 0.99  # share of a window's weight on unclipped pixels needed to compare it
 
 
@@ -47,40 +53,69 @@ def windowed(x: torch.Tensor, sigma: float = WINDOWS[-1]) -> torch.Tensor:
     return F.conv2d(x, taps.view(1, 1, -1, 1))
 
 
-def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None):
-    """`clean` (B, 1, H, W) brought within LIMIT sigma of the input through every window.
+def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None, top=None):
+    """`clean` (B, 1, H, W) brought within LIMITS sigma of the input through every window.
 
     Where the output strays beyond GROSS x LIMIT sigma in the finest window (something the
     input does not show, or the lack of something it does), the input itself is handed back,
     smoothly around it. Then, window by window from the coarsest (a level bias, small
-    beside one pixel's noise, is plain over many), whatever still strays beyond LIMIT is
+    beside one pixel's noise, is plain over many), whatever still strays beyond LIMITS is
     moved back by its windowed excess only: a smooth field, and a stray of noise size is
     barely touched (which matters where the signal is tiny beside the noise). `floor` and
     `slope` (B, len(WINDOWS)) describe each window's noise: var = slope * level + floor.
     `valid` (B, 1, H, W) marks the input pixels that are not clipped at either end of the
     detector's range: the noise model does not hold for clipped ones, so a window with more
-    than a little clipping (1 - UNCLIPPED of its weight) is not compared.
+    than a little clipping (1 - UNCLIPPED of its weight) is not compared. `top` (B,) is the
+    clean level at which the output saturates (`shown`).
     """
     shape = (-1, 1, 1, 1)
-    valid = torch.ones_like(electrons) if valid is None else valid.to(electrons.dtype)
+    mask = shown(clean, electrons, floor[:, -1].view(shape), slope[:, -1].view(shape), top)
+    shares = [None if mask is None else windowed(mask, s).clamp_min(1e-6) for s in WINDOWS]
+    clipped = valid is not None and not bool(valid.all())
+
+    def through(x: torch.Tensor, i: int) -> torch.Tensor:
+        """x's mean over the shown pixels of window i (all of them when all are shown)."""
+        if mask is None:
+            return windowed(x, WINDOWS[i])
+        return windowed(x * mask, WINDOWS[i]) / shares[i]
 
     def window(i: int):
-        """The input through window i, and how far it lets the output stray there."""
-        seen = windowed(electrons, WINDOWS[i])
+        """The input through window i, and its noise there (inf: not compared)."""
+        seen = through(electrons, i)
         variance = slope[:, i].view(shape) * seen.clamp_min(0) + floor[:, i].view(shape)
-        whole = windowed(valid, WINDOWS[i]) > UNCLIPPED
-        return seen, torch.where(whole, LIMIT * variance.sqrt(), torch.inf)
+        compared = torch.ones_like(seen, dtype=torch.bool)
+        if mask is not None:  # fewer pixels, more noise; mostly saturated: nothing to say
+            variance, compared = variance / shares[i], shares[i] > 0.05
+        if clipped:
+            compared &= windowed(valid.to(seen.dtype), WINDOWS[i]) > UNCLIPPED
+        return seen, torch.where(compared, variance.sqrt(), torch.inf)
 
-    seen, limit = window(len(WINDOWS) - 1)  # the finest first: hand back what is far off
-    off = (seen - windowed(clean, WINDOWS[-1])).abs() / limit
+    views = [window(i) for i in range(len(WINDOWS))]
+    seen, sd = views[-1]  # the finest first: hand back what is far off
+    off = (seen - through(clean, len(WINDOWS) - 1)).abs() / (LIMIT * sd)
     gross = F.max_pool2d((off - GROSS).clamp(0.0, 1.0), 3, stride=1, padding=1)
-    clean = clean + windowed(gross).clamp(0.0, 1.0) * (electrons - clean)
-    for i, sigma in enumerate(WINDOWS):
-        seen, limit = window(i)
+    moved = windowed(gross).clamp(0.0, 1.0)
+    clean = clean + (moved if mask is None else moved * mask) * (electrons - clean)
+    for i, (seen, sd) in enumerate(views):
+        limit = LIMITS[i] * sd
         for _ in range(ROUNDS):
-            residual = seen - windowed(clean, sigma)
-            clean = clean + residual - torch.maximum(torch.minimum(residual, limit), -limit)
+            residual = seen - through(clean, i)
+            excess = residual - torch.maximum(torch.minimum(residual, limit), -limit)
+            clean = clean + (excess if mask is None else excess * mask)
     return clean
+
+
+def shown(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, top):
+    """(B, 1, H, W) 1 where the output shows the clean level, 0 where it will read saturated
+    and the input (finest window) agrees that it is near the top or above it; None when
+    nothing saturates. `floor`, `slope` (B, 1, 1, 1): the finest window's noise."""
+    if top is None:
+        return None
+    top = top.view(-1, 1, 1, 1)
+    seen = windowed(electrons)
+    below = seen < top - LIMIT * (slope * seen.clamp_min(0) + floor).sqrt()
+    mask = ((clean < top) | below).to(clean.dtype)
+    return None if bool(mask.all()) else mask
 
 
 def window_noise(cal: Calibration) -> tuple[list[float], list[float]]:

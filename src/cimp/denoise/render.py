@@ -79,6 +79,7 @@ def finish(z: torch.Tensor, e: torch.Tensor, noise: Noise, hold: bool = True, va
     return held_to(clean, e, noise, valid) if hold else clean
 
 
-def held_to(clean: torch.Tensor, e: torch.Tensor, noise: Noise, valid=None) -> torch.Tensor:
-    """Clean electrons made to agree with `e` within its noise (`consistency.project`)."""
-    return project(clean, e, noise.window_floor, noise.window_slope, valid).clamp_min(0.0)
+def held_to(clean: torch.Tensor, e: torch.Tensor, noise: Noise, valid=None, top=None):
+    """Clean electrons made to agree with `e` within its noise (`consistency.project`;
+    `top` (B,): the clean level at which the output saturates)."""
+    return project(clean, e, noise.window_floor, noise.window_slope, valid, top).clamp_min(0.0)

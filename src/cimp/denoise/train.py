@@ -160,8 +160,11 @@ def _resume(unet: FiLMUNet, out: Path) -> int:
     if not (out / "unet.safetensors").exists():
         raise CimpError(f"--resume: {out} holds no trained denoiser to go on from")
     earlier = json.loads((out / "config.json").read_text())
-    if earlier["unet"] != unet.config.to_dict():
-        raise CimpError(f"--resume: {out}'s U-Net has another shape ({earlier['unet']['widths']})")
+    saved = UNetConfig.saved(earlier["unet"])
+    if saved != unet.config:
+        raise CimpError(
+            f"--resume: {out}'s U-Net has another shape ({saved.widths}, {saved.activation})"
+        )
     load_weights(unet, out / "unet.safetensors")
     return int(earlier.get("steps_done", earlier["train"]["steps"]))
 
