@@ -282,7 +282,7 @@ def test_the_hold_compares_only_what_the_output_shows(rng):
     slope, floor = window_noise(cal)
     noise = (torch.tensor([floor]), torch.tensor([slope]))
     sd = float(np.sqrt(slope[-1] * 20.0 + floor[-1]))  # the finest window's, at the rim
-    bound = float(e[rim].mean()) - 3.75 * sd
+    bound = float(e[rim].mean()) - 4.5 * sd  # two rounds bring it near 3 sd, not to it
     assert project(clean, e, *noise)[rim].mean() < bound  # the excess hides the rim
     held = project(clean, e, *noise, top=torch.tensor([60.0]))
     assert held[rim].mean() > bound

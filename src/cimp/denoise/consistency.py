@@ -1,7 +1,7 @@
 """The output must say what the input says: agreement of local means within the noise.
 
 Whatever the U-Net draws, the clean image seen through Gaussian windows (from 1.2 px, the
-noise averaging of a 4 x 4 block, to 19 px) must lie within `LIMITS` standard deviations of
+noise averaging of a 4 x 4 block, to 19 px) must lie within `LIMIT` standard deviations of
 the input seen through the same window, the deviation being the input's noise
 (`Calibration.filtered_variance`). Where it strays, `project` moves it back to that bound
 (and hands back the input itself where it strays far), so an object the input does not show
@@ -26,12 +26,9 @@ from cimp.denoise.electrons import Calibration
 
 BLOCK = 4  # px: the blocks `outside` checks
 WINDOWS = (19.2, 4.8, 1.2)  # px: the Gaussians `project` compares through, coarse to fine
-LIMIT = 3.0  # sigma: what `outside` checks, and the gross hand-back's unit
-# sigma, per window: `project` moves what strays beyond this back to it. The finest keeps a
-# margin: near a sharp edge a 4 x 4 block's mean strays further than a 1.2 px window's.
-LIMITS = (LIMIT, LIMIT, 2.75)
+LIMIT = 3.0  # sigma: `project` moves what strays beyond this back to it
 GROSS = 2.0  # x LIMIT: beyond this (finest window) the input itself is handed back
-ROUNDS = 4  # of the smooth correction, per window (it converges slowly at sharp features)
+ROUNDS = 2  # of the smooth correction, per window
 UNCLIPPED = 0.99  # share of a window's weight on unclipped pixels needed to compare it
 
 
@@ -54,12 +51,12 @@ def windowed(x: torch.Tensor, sigma: float = WINDOWS[-1]) -> torch.Tensor:
 
 
 def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None, top=None):
-    """`clean` (B, 1, H, W) brought within LIMITS sigma of the input through every window.
+    """`clean` (B, 1, H, W) brought within LIMIT sigma of the input through every window.
 
     Where the output strays beyond GROSS x LIMIT sigma in the finest window (something the
     input does not show, or the lack of something it does), the input itself is handed back,
     smoothly around it. Then, window by window from the coarsest (a level bias, small
-    beside one pixel's noise, is plain over many), whatever still strays beyond LIMITS is
+    beside one pixel's noise, is plain over many), whatever still strays beyond LIMIT is
     moved back by its windowed excess only: a smooth field, and a stray of noise size is
     barely touched (which matters where the signal is tiny beside the noise). `floor` and
     `slope` (B, len(WINDOWS)) describe each window's noise: var = slope * level + floor.
@@ -97,7 +94,7 @@ def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=No
     moved = windowed(gross).clamp(0.0, 1.0)
     clean = clean + (moved if mask is None else moved * mask) * (electrons - clean)
     for i, (seen, sd) in enumerate(views):
-        limit = LIMITS[i] * sd
+        limit = LIMIT * sd
         for _ in range(ROUNDS):
             residual = seen - through(clean, i)
             excess = residual - torch.maximum(torch.minimum(residual, limit), -limit)
