@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from cimp.cli import app
 from cimp.denoise.apply import Denoiser
 from cimp.denoise.condition import condition_rows, physics, target_settings
-from cimp.denoise.consistency import outside, project, window_noise, windowed
+from cimp.denoise.consistency import outside, project, readable, window_noise, windowed
 from cimp.denoise.electrons import calibrate, stabilise
 from cimp.denoise.loss import ssim, transfer_loss
 from cimp.denoise.pairs import dose_pairs
@@ -287,6 +287,24 @@ def test_the_hold_compares_only_what_the_output_shows(rng):
     held = project(clean, e, *noise, top=torch.tensor([60.0]))
     assert held[rim].mean() > bound
     assert (held[..., 18:30, 18:30] == 95.0).all()  # what the input agrees is saturated stays
+
+
+def test_the_hold_judges_clipping_by_the_output_not_by_the_noise(rng):
+    """Near the black level the hold compares only where readings would not clip, judged
+    from the output's level (or the input's smooth one), never from which noisy pixels
+    clipped: windows whose pixels all happened to stay above zero read too bright."""
+    meta = {"detector_gain": 40.0, "detector_offset": -4.1, "dwell_time": 2.0}
+    cal = calibrate(meta)
+    truth = np.full((48, 48), 0.05)  # dark: about a quarter of the readings clip at zero
+    truth[16:32, 16:32] = 60.0  # a particle
+    counts = detect(truth, 2.0, 40.0, -4.1, rng)
+    assert 0.1 < np.mean(counts[:8] == 0) < 0.5
+    e = torch.from_numpy(cal.electrons(counts.astype(np.float32)))[None, None]
+    lost = torch.full_like(e, 0.05)  # an output that lost the particle
+    seen = readable(lost, e, cal, counts.dtype)[0, 0]
+    assert not seen[:8].any()  # the dark field: its readings clip, nothing to compare
+    assert seen[20:28, 20:28].all()  # the particle the output lost: compared
+    assert readable(lost, e, cal, np.float32).all()  # a float image never clips
 
 
 def test_cli_writes_the_result_beside_the_input_and_goes_on_past_bad_files(drun, tmp_path):

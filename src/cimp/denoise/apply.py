@@ -20,7 +20,7 @@ import torch
 
 from cimp.checkpoint import file_id, load_weights
 from cimp.denoise.condition import condition_rows, physics, target_settings
-from cimp.denoise.consistency import LIMIT, unclipped
+from cimp.denoise.consistency import LIMIT, readable, unclipped
 from cimp.denoise.electrons import Calibration, calibrate
 from cimp.denoise.render import Noise, correct, finish, held_to, level
 from cimp.denoise.tiles import tiled
@@ -119,6 +119,7 @@ class Denoiser:
         z_all = torch.from_numpy(z)[None, None].to(self.device)
         free = finish(z_all, e_all, noise, hold=False)
         valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)
+        valid &= readable(free, e_all, cal, image.dtype)
         top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
         saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
         clean = held_to(free, e_all, noise, valid, saturates) if hold else free

@@ -10,7 +10,8 @@ of block means would carry a fine lattice's aliases into the output as new refle
 the window's is smooth.
 Where the output will read saturated (above the detector's top at the target dose), it
 says only "at least this much": the windows then compare the pixels it shows (normalised
-windows), unless the input says the pixel is well below the top.
+windows), unless the input says the pixel is well below the top. Near the black level,
+where readings clip at zero, only what would read unclipped is compared (`readable`).
 `outside` measures the share of 4 x 4 blocks beyond 3 sigma, the check the tests and the
 benchmark report.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from cimp.denoise.electrons import Calibration
 
@@ -60,9 +61,10 @@ def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=No
     moved back by its windowed excess only: a smooth field, and a stray of noise size is
     barely touched (which matters where the signal is tiny beside the noise). `floor` and
     `slope` (B, len(WINDOWS)) describe each window's noise: var = slope * level + floor.
-    `valid` (B, 1, H, W) marks the input pixels that are not clipped at either end of the
-    detector's range: the noise model does not hold for clipped ones, so a window with more
-    than a little clipping (1 - UNCLIPPED of its weight) is not compared. `top` (B,) is the
+    `valid` (B, 1, H, W) marks the pixels where the noise model holds: input pixels not
+    clipped at either end of the detector's range, where readings would not clip either
+    (`readable`); a window with more than a little else (1 - UNCLIPPED of its weight) is
+    not compared. `top` (B,) is the
     clean level at which the output saturates (`shown`).
     """
     shape = (-1, 1, 1, 1)
@@ -169,6 +171,22 @@ def unclipped(image: np.ndarray, values: np.ndarray | None = None) -> np.ndarray
         return np.ones(shape, dtype=bool)
     top = np.iinfo(image.dtype).max
     return (image > 0) & (image < top) if values is None else values < top
+
+
+def readable(clean: torch.Tensor, e: torch.Tensor, cal: Calibration, dtype, share=0.01):
+    """(B, 1, H, W) bool: where a reading would clip at either end of the detector's integer
+    range less than `share` of the time (everywhere for a float image), at the level the
+    output says or the input's 4.8 px window, whichever is higher (electrons `clean`, `e`).
+    The hold compares only windows of these (and of input pixels that did not clip): keeping
+    only windows whose own noisy pixels all stayed above zero keeps readings that noise
+    pushed up, and would lift a dark output to them; the input's smooth level keeps a
+    bright object the output lost in the comparison."""
+    if np.dtype(dtype).kind not in "ui":
+        return torch.ones_like(clean, dtype=torch.bool)
+    level = torch.maximum(clean, windowed(e, WINDOWS[1]))
+    z = float(ndtri(1.0 - share))
+    counts, spread = cal.counts(level), cal.gain * (cal.slope * level + cal.floor).sqrt()
+    return (counts - z * spread > 0) & (counts + z * spread < float(np.iinfo(dtype).max))
 
 
 def outside(
