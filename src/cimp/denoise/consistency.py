@@ -27,9 +27,11 @@ from cimp.denoise.electrons import Calibration
 
 BLOCK = 4  # px: the blocks `outside` checks
 WINDOWS = (19.2, 4.8, 1.2)  # px: the Gaussians `project` compares through, coarse to fine
-LIMIT = 3.0  # sigma: `project` moves what strays beyond this back to it
+# sigma: `project` moves what strays beyond this back to it; a margin below the 3 sigma
+# `outside` checks, since near a sharp edge a 4 x 4 block strays further than a window
+LIMIT = 2.75
 GROSS = 2.0  # x LIMIT: beyond this (finest window) the input itself is handed back
-ROUNDS = 2  # of the smooth correction, per window
+ROUNDS = 4  # of the smooth correction, per window (slow to converge at sharp features)
 UNCLIPPED = 0.99  # share of a window's weight on unclipped pixels needed to compare it
 
 
