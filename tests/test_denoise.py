@@ -26,7 +26,7 @@ from cimp.denoise.spectrum import invented_reflections, lattice_contrast, lattic
 from cimp.denoise.tiles import tiled
 from cimp.denoise.train import DenoiserConfig, train_denoiser
 from cimp.denoise.twin import twin_case
-from cimp.denoise.unet import FiLMUNet, UNetConfig
+from cimp.denoise.unet import FiLMUNet, UNetConfig, reach
 from cimp.errors import CimpError
 from cimp.ingest import ingest
 from cimp.io import read
@@ -80,6 +80,14 @@ def test_a_unet_saved_before_its_activation_was_recorded_loads_as_silu():
     assert UNetConfig.saved({**saved, "activation": "leaky_relu"}).activation == "leaky_relu"
     with pytest.raises(ValueError, match="tanh"):
         FiLMUNet(UNetConfig(cond_dim=5, activation="tanh"))
+
+
+def test_reach_says_how_far_a_net_looks():
+    fresh = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32]))  # the identity: 1 px
+    assert reach(fresh, torch.zeros(1, 5), size=64) == 1
+    net = random_unet()
+    assert 4 < reach(net, torch.zeros(1, 5), size=64) < 32  # three levels: tens of px
+    assert all(p.grad is None for p in net.parameters())  # the net is left as it was
 
 
 def test_tiles_give_the_image_one_pass_gives():

@@ -66,8 +66,7 @@ def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=No
     `valid` (B, 1, H, W) marks the pixels where the noise model holds: input pixels not
     clipped at either end of the detector's range, where readings would not clip either
     (`readable`); a window with more than a little else (1 - UNCLIPPED of its weight) is
-    not compared. `top` (B,) is the
-    clean level at which the output saturates (`shown`).
+    not compared. `top` (B,) is the clean level at which the output saturates (`shown`).
     """
     shape = (-1, 1, 1, 1)
     mask = shown(clean, electrons, floor[:, -1].view(shape), slope[:, -1].view(shape), top)

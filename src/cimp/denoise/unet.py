@@ -137,8 +137,8 @@ def reach(net: FiLMUNet, cond: torch.Tensor, size: int = 192, share: float = 0.9
     z = torch.randn(1, net.config.inputs, size, size, generator=torch.Generator().manual_seed(0))
     z.requires_grad_(True)
     with torch.enable_grad():
-        net(z, cond)[0, 0, size // 2, size // 2].backward()
-    grad = z.grad[0].abs().sum(0)
+        (grad,) = torch.autograd.grad(net(z, cond)[0, 0, size // 2, size // 2], z)
+    grad = grad[0].abs().sum(0)
     total, c = float(grad.sum()), size // 2
     for r in range(1, c):
         if float(grad[c - r : c + r + 1, c - r : c + r + 1].sum()) >= share * total:
