@@ -400,7 +400,7 @@ def main() -> None:
 
 
 def unet_reach(denoiser) -> int:
-    """Radius (px) holding 99 % of an output pixel's sensitivity, at a 128 px scene's
+    """Radius (px) holding 99.9 % of an output pixel's sensitivity, at a 128 px scene's
     conditioning (archive, 100 e/px, x4 dose)."""
     from cimp.denoise.condition import condition_rows, physics, target_settings
     from cimp.denoise.electrons import calibrate
@@ -436,7 +436,7 @@ def markdown(results: dict) -> str:
         "the source's clean image at the target level (noise removal alone); changed: share of",
         "4x4 blocks whose mean differs from the input's beyond 3 sigma of its noise (noise alone",
         "0.27 %); lead: PSNR over the best peer's. MP/s: inference on this machine.",
-        f"The U-Net's reach: {results['unet_reach_px']} px around a pixel hold 99 % of what "
+        f"The U-Net's reach: {results['unet_reach_px']} px around a pixel hold 99.9 % of what "
         "its output reads of the image.",
         "Speed on one {size} px image (100 e/px): cimp {cimp_megapixels_per_s} MP/s, BM3D "
         "{bm3d_megapixels_per_s} MP/s: cimp {cimp_faster}x faster.".format(

@@ -131,7 +131,7 @@ class FiLMUNet(nn.Module):
         return z[:, :1] + self.final(self.act(F.pixel_shuffle(self.out(x), 2)))
 
 
-def reach(net: FiLMUNet, cond: torch.Tensor, size: int = 192, share: float = 0.99) -> int:
+def reach(net: FiLMUNet, cond: torch.Tensor, size: int = 192, share: float = 0.999) -> int:
     """Radius (px) around an output pixel holding `share` of its sensitivity to the image,
     for conditioning `cond` (1, D) on a noise-like input: how far the trained net looks."""
     z = torch.randn(1, net.config.inputs, size, size, generator=torch.Generator().manual_seed(0))
