@@ -408,8 +408,8 @@ def unet_reach(denoiser) -> int:
 
     case = scenes(777, 1, 100.0, 128, 4.0, "archive")[0]
     target, ratio = target_settings(case.source, case.changes)
-    e = calibrate(case.source).electrons(case.image.astype(np.float32))
-    row = physics(ratio, 1.0, float(e.mean()), calibrate(case.source).floor)
+    cal = calibrate(case.source)
+    row = physics(ratio, 1.0, float(cal.electrons(case.image.astype(np.float32)).mean()), cal.floor)
     encoder, normalizer = denoiser.encoder, denoiser.normalizer
     cond = condition_rows(encoder, normalizer, [case.image], [case.source], [target], [row])
     return reach(denoiser.unet, cond)
