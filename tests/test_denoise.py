@@ -273,6 +273,16 @@ def test_what_the_net_invents_is_held_to_the_input(rng):
     assert (held - invented)[..., 26:, 26:].abs().max() < 0.5  # far away: all but untouched
 
 
+def test_long_windows_by_fft_are_the_convolutions(monkeypatch):
+    import cimp.denoise.consistency as consistency
+
+    x = torch.rand(2, 1, 130, 150, generator=torch.Generator().manual_seed(0)) * 100
+    fast = [windowed(x, sigma) for sigma in consistency.WINDOWS]
+    monkeypatch.setattr(consistency, "FFT_TAPS", 10**9)  # every window by convolution
+    for sigma, f in zip(consistency.WINDOWS, fast, strict=True):
+        torch.testing.assert_close(f, windowed(x, sigma), rtol=0, atol=1e-3)
+
+
 def test_the_hold_compares_only_what_the_output_shows(rng):
     """Where the output reads saturated, its excess above the top must not hide a dark rim
     beside it: the windows compare the unsaturated pixels alone."""

@@ -33,6 +33,7 @@ LIMIT = 2.75
 GROSS = 2.0  # x LIMIT: beyond this (finest window) the input itself is handed back
 ROUNDS = 4  # of the smooth correction, per window (slow to converge at sharp features)
 UNCLIPPED = 0.99  # share of a window's weight on unclipped pixels needed to compare it
+FFT_TAPS = 15  # windows longer than this are applied by FFT (same result, faster)
 
 
 def window_taps(sigma: float) -> np.ndarray:
@@ -49,8 +50,20 @@ def windowed(x: torch.Tensor, sigma: float = WINDOWS[-1]) -> torch.Tensor:
     taps = taps[len(taps) // 2 - r : len(taps) // 2 + r + 1]
     taps = taps / taps.sum()
     x = F.pad(x, (r, r, r, r), mode="reflect")
+    if len(taps) > FFT_TAPS:
+        return _correlate(_correlate(x, taps, -1), taps, -2)
     x = F.conv2d(x, taps.view(1, 1, 1, -1))
     return F.conv2d(x, taps.view(1, 1, -1, 1))
+
+
+def _correlate(x: torch.Tensor, taps: torch.Tensor, dim: int) -> torch.Tensor:
+    """x along `dim` correlated with `taps`, valid part only (as conv2d gives it), by FFT."""
+    n = x.shape[dim]
+    spectrum = torch.fft.rfft(x, n=n, dim=dim) * torch.fft.rfft(taps, n=n).conj().view(
+        (-1,) + (1,) * (-dim - 1)
+    )
+    y = torch.fft.irfft(spectrum, n=n, dim=dim)
+    return y.narrow(dim, 0, n - len(taps) + 1)
 
 
 def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None, top=None):
