@@ -402,17 +402,10 @@ def main() -> None:
 def unet_reach(denoiser) -> int:
     """Radius (px) holding 99.9 % of an output pixel's sensitivity, at a 128 px scene's
     conditioning (archive, 100 e/px, x4 dose)."""
-    from cimp.denoise.condition import condition_rows, physics, target_settings
-    from cimp.denoise.electrons import calibrate
     from cimp.denoise.unet import reach
 
     case = scenes(777, 1, 100.0, 128, 4.0, "archive")[0]
-    target, ratio = target_settings(case.source, case.changes)
-    cal = calibrate(case.source)
-    row = physics(ratio, 1.0, float(cal.electrons(case.image.astype(np.float32)).mean()), cal.floor)
-    encoder, normalizer = denoiser.encoder, denoiser.normalizer
-    cond = condition_rows(encoder, normalizer, [case.image], [case.source], [target], [row])
-    return reach(denoiser.unet, cond)
+    return reach(denoiser.unet, denoiser.conditioning(case.image, case.source, case.changes)[-1])
 
 
 def compare(denoiser, cases, tuning, ratio) -> dict:

@@ -94,16 +94,8 @@ class Denoiser:
     ) -> Transfer:
         """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied; `hold`
         False leaves the U-Net's output as it is (the benchmark's ablation)."""
-        target, ratio = target_settings(source, changes)
-        x = image.astype(np.float32)
-        if not np.isfinite(x).all():
-            x = np.where(np.isfinite(x), x, np.nanmean(x)).astype(np.float32)
-        cal = calibrate(source, x, self.detector)
-        e = cal.electrons(x)
-        dwell_ratio = _dwell_ratio(source, target, changes)
-        row = physics(ratio, dwell_ratio, float(e.mean()), cal.floor)
-        cond = condition_rows(self.encoder, self.normalizer, [x], [source], [target], [row])
-        cond, noise = cond.to(self.device), Noise.of([cal], self.device)
+        target, ratio, cal, e, cond = self.conditioning(image, source, changes)
+        noise = Noise.of([cal], self.device)
         e_all = torch.from_numpy(e)[None, None].to(self.device)
         mean = level(noise, e_all)
 
@@ -118,11 +110,13 @@ class Denoiser:
         z = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
         z_all = torch.from_numpy(z)[None, None].to(self.device)
         free = finish(z_all, e_all, noise, hold=False)
-        valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)
-        valid &= readable(free, e_all, cal, image.dtype)
         top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
-        saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
-        clean = held_to(free, e_all, noise, valid, saturates) if hold else free
+        clean = free
+        if hold:
+            valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)
+            valid &= readable(free, e_all, cal, image.dtype)
+            saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
+            clean = held_to(free, e_all, noise, valid, saturates)
         sigma = (cal.slope * free + cal.floor).sqrt()
         held = float(((clean - free).abs() > 0.5 * sigma).float().mean())
         clean = clean[0, 0].cpu().numpy().astype(np.float64)
@@ -131,6 +125,20 @@ class Denoiser:
         out = np.minimum(out, top).astype(np.float32)
         notes = self.notes(ratio, cal, held, over)
         return Transfer(out, source, target, ratio, cal, held, notes)
+
+    def conditioning(self, image: np.ndarray, source: dict, changes: dict[str, str]):
+        """(target settings, dose ratio, calibration, electrons, conditioning row (1, D) on
+        the device) of a transfer; non-finite pixels read as the image's mean."""
+        target, ratio = target_settings(source, changes)
+        x = image.astype(np.float32)
+        if not np.isfinite(x).all():
+            x = np.where(np.isfinite(x), x, np.nanmean(x)).astype(np.float32)
+        cal = calibrate(source, x, self.detector)
+        e = cal.electrons(x)
+        dwell_ratio = _dwell_ratio(source, target, changes)
+        row = physics(ratio, dwell_ratio, float(e.mean()), cal.floor)
+        cond = condition_rows(self.encoder, self.normalizer, [x], [source], [target], [row])
+        return target, ratio, cal, e, cond.to(self.device)
 
     def notes(self, ratio: float, cal: Calibration, held: float, over: float) -> list[str]:
         """What the user should know: a ratio beyond those trained on, a black level read

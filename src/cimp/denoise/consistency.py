@@ -85,6 +85,7 @@ def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=No
     mask = shown(clean, electrons, floor[:, -1].view(shape), slope[:, -1].view(shape), top)
     shares = [None if mask is None else windowed(mask, s).clamp_min(1e-6) for s in WINDOWS]
     clipped = valid is not None and not bool(valid.all())
+    keep = 1.0 if mask is None else mask  # what the corrections may move
 
     def through(x: torch.Tensor, i: int) -> torch.Tensor:
         """x's mean over the shown pixels of window i (all of them when all are shown)."""
@@ -108,13 +109,13 @@ def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=No
     off = (seen - through(clean, len(WINDOWS) - 1)).abs() / (LIMIT * sd)
     gross = F.max_pool2d((off - GROSS).clamp(0.0, 1.0), 3, stride=1, padding=1)
     moved = windowed(gross).clamp(0.0, 1.0)
-    clean = clean + (moved if mask is None else moved * mask) * (electrons - clean)
+    clean = clean + moved * keep * (electrons - clean)
     for i, (seen, sd) in enumerate(views):
         limit = LIMIT * sd
         for _ in range(ROUNDS):
             residual = seen - through(clean, i)
             excess = residual - torch.maximum(torch.minimum(residual, limit), -limit)
-            clean = clean + (excess if mask is None else excess * mask)
+            clean = clean + excess * keep
     return clean
 
 
