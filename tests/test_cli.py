@@ -88,6 +88,18 @@ def test_version_short_help_and_workflow_order():
             assert line.rstrip(" │").endswith("."), line
 
 
+@pytest.mark.parametrize("command", [[], ["denoise"], ["train-denoiser"], ["calibrate"]])
+def test_help_paragraphs_wrap_at_the_terminal_not_at_the_docstring(command):
+    wide = {"COLUMNS": "1000", "TERMINAL_WIDTH": "1000"}  # no paragraph is longer
+    result = runner.invoke(app, [*command, "--help"], env=wide)
+    assert result.exit_code == 0
+    prose = [
+        line.strip() for line in result.output.splitlines() if not line.startswith(("│", "╭", "╰"))
+    ]
+    paragraphs = [line for line in prose if line and not line.startswith("Usage")]
+    assert len(paragraphs) >= 2 and all(line.endswith((".", ")")) for line in paragraphs), prose
+
+
 def test_a_user_error_is_one_line_and_a_bug_keeps_its_traceback(tmp_path, monkeypatch):
     result = runner.invoke(app, ["summary", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1

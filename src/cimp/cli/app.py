@@ -6,6 +6,8 @@ one line and exits with status 2. Nothing else is caught, so a bug keeps its tra
 
 from __future__ import annotations
 
+import inspect
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -35,7 +37,13 @@ console = Console()
 
 
 class _Commands(TyperGroup):
-    """Commands listed in the order of a lab's workflow; a CimpError becomes one line."""
+    """Commands listed in the order of a lab's workflow, their help in whole paragraphs; a
+    CimpError becomes one line."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for command in (self, *self.commands.values()):
+            command.help = paragraphs(command.help)
 
     def list_commands(self, ctx) -> list[str]:
         names = super().list_commands(ctx)
@@ -47,6 +55,14 @@ class _Commands(TyperGroup):
         except CimpError as err:
             console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
             raise typer.Exit(2) from None
+
+
+def paragraphs(text: str | None) -> str | None:
+    """A docstring with each paragraph on one line: typer keeps the line breaks after the
+    first paragraph, and rich then wraps each line again, breaking sentences mid-line."""
+    if not text:
+        return text
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(text).split("\n\n"))
 
 
 app = typer.Typer(
