@@ -395,6 +395,28 @@ def test_no_lattice_is_invented_in_vacuum_or_amorphous_carbon(drun, rng, support
     assert lattice_contrast(out) < 20.0
 
 
+def test_a_bias_of_the_unets_2x2_grid_never_reaches_the_output(drun, rng, monkeypatch):
+    denoiser = Denoiser(drun[0], "cpu")
+    crystal = acquire(
+        quiet_scene("Au [001]"), settings(dwell_time=2.0, beam_current=5.0), rng, True
+    )
+    forward = denoiser.unet.forward
+
+    def parities(h, w):  # the 2x2 sub-images' own biases: columns, rows, checkerboard
+        y, x = np.mgrid[:h, :w]
+        return [(-1.0) ** x, (-1.0) ** y, (-1.0) ** (x + y)]
+
+    def biased(z, cond):  # each 0.3 sigma, as a U-Net on 2x2 sub-images can leave them
+        bias = 0.3 * sum(parities(*z.shape[-2:]))
+        return forward(z, cond) + torch.as_tensor(bias, dtype=z.dtype)
+
+    monkeypatch.setattr(denoiser.unet, "forward", biased)
+    out = _transfer(denoiser, crystal, {"dwell_time": "x2"}) / 2  # at the source's level
+    sigma = np.std(crystal.image.astype(np.float64) - crystal.expected)
+    for pattern in parities(*out.shape):  # each about 0.2 sigma without the guide's parities
+        assert abs(np.mean(out * pattern)) < 0.01 * sigma
+
+
 def test_the_lattice_keeps_its_period(drun, rng):
     denoiser = Denoiser(drun[0], "cpu")
     crystal = acquire(

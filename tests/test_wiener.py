@@ -8,7 +8,7 @@ import torch
 from conftest import quiet_scene, settings
 
 from cimp.denoise.electrons import calibrate, stabilise
-from cimp.denoise.wiener import guide, line_spectrum
+from cimp.denoise.wiener import guide, line_spectrum, parities_from
 from cimp.simulate import acquire
 
 
@@ -55,3 +55,20 @@ def test_a_lattice_is_kept_and_its_noise_removed(rng):
     assert kept.sum() >= reflections.sum() >= 8
     assert (power[1][kept] > 1.0).all()  # every frequency kept is the crystal's...
     assert power[0][reflections].sum() == pytest.approx(power[1][reflections].sum(), rel=0.1)
+
+
+def test_the_pixel_parities_come_from_the_guide_and_nothing_else_moves(rng):
+    s = settings(beam_current=0.5, pixel_size=0.02, size=128)
+    acq = acquire(quiet_scene("Au [001]"), s, rng, expected=True)
+    cal, e, _ = stabilised(s, acq.image)
+    g = guide(e, cal)  # a lattice: everything but its parities must stay as it is
+    columns = (-1.0) ** np.arange(128)[None, :]
+    biased = g + 0.3 * columns  # the U-Net's 2x2 grid, biasing alternate columns
+    out = parities_from(biased, g)
+    assert np.abs(out - g).max() < 1e-5
+    fringes = (
+        g + 0.3 * columns * (-1.0) ** np.arange(128)[:, None]
+    )  # a 2 px checkerboard the input shows
+    out = parities_from(biased, fringes)
+    assert np.abs(out - fringes).max() < 1e-5
+    assert out.mean() == pytest.approx(biased.mean(), abs=1e-5)

@@ -22,10 +22,10 @@ from cimp.checkpoint import file_id, load_weights
 from cimp.denoise.condition import condition_rows, physics, target_settings
 from cimp.denoise.consistency import LIMIT, readable, unclipped
 from cimp.denoise.electrons import Calibration, calibrate
-from cimp.denoise.render import Noise, correct, finish, held_to, level
+from cimp.denoise.render import Noise, correct_on_both_grids, finish, held_to, level
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
-from cimp.denoise.wiener import guide
+from cimp.denoise.wiener import guide, parities_from
 from cimp.device import resolve_device
 from cimp.errors import CimpError
 from cimp.run import Run
@@ -100,14 +100,14 @@ class Denoiser:
         mean = level(noise, e_all)
 
         def run(tiles: torch.Tensor) -> torch.Tensor:
-            n = len(tiles)
-            return correct(
-                self.unet, tiles.to(self.device), cond.expand(n, -1), noise[[0] * n], mean.expand(n)
-            )
+            rows = [0] * len(tiles)
+            x = tiles.to(self.device)
+            return correct_on_both_grids(self.unet, x, cond[rows], noise[rows], mean[rows])
 
         channels = np.stack([e, guide(e, cal)])
         multiple = self.unet.config.multiple
         z = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
+        z = parities_from(z, channels[1])
         z_all = torch.from_numpy(z)[None, None].to(self.device)
         free = finish(z_all, e_all, noise, hold=False)
         top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
