@@ -42,7 +42,7 @@ def tiled(
     size = [round_up(n + 2 * border, multiple) for n in (h, w)]
     pad = [(border, s - n - border) for s, n in zip(size, (h, w), strict=True)]
     padded = torch.from_numpy(np.pad(channels.astype(np.float32), ((0, 0), *pad), "symmetric"))
-    tile = min(round_up(tile, multiple), round_up(max(size), multiple))
+    tile = min(round_up(tile + 2 * border, multiple), max(size))  # `tile` px of the image
     out = np.empty(size, dtype=np.float32)
     windows: dict[tuple, list] = {}  # tiles grouped by the shape of their window
     for r in range(0, size[0], tile):
