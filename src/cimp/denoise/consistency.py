@@ -115,6 +115,8 @@ def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=No
         for _ in range(ROUNDS):
             residual = seen - through(clean, i)
             excess = residual - torch.maximum(torch.minimum(residual, limit), -limit)
+            if not bool(excess.any()):
+                break  # nothing strays: the next rounds would move nothing either
             clean = clean + excess * keep
     return clean
 
