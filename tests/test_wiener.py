@@ -66,9 +66,8 @@ def test_the_pixel_parities_come_from_the_guide_and_nothing_else_moves(rng):
     biased = g + 0.3 * columns  # the U-Net's 2x2 grid, biasing alternate columns
     out = parities_from(biased, g)
     assert np.abs(out - g).max() < 1e-5
-    fringes = (
-        g + 0.3 * columns * (-1.0) ** np.arange(128)[:, None]
-    )  # a 2 px checkerboard the input shows
+    checkerboard = columns * (-1.0) ** np.arange(128)[:, None]
+    fringes = g + 0.3 * checkerboard  # 2 px fringes the input shows: kept
     out = parities_from(biased, fringes)
     assert np.abs(out - fringes).max() < 1e-5
     assert out.mean() == pytest.approx(biased.mean(), abs=1e-5)
