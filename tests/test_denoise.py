@@ -17,7 +17,14 @@ from typer.testing import CliRunner
 from cimp.cli import app
 from cimp.denoise.apply import Denoiser
 from cimp.denoise.condition import condition_rows, physics, target_settings
-from cimp.denoise.consistency import outside, project, readable, window_noise, windowed
+from cimp.denoise.consistency import (
+    blend,
+    outside,
+    project,
+    readable,
+    window_noise,
+    windowed,
+)
 from cimp.denoise.electrons import calibrate, stabilise
 from cimp.denoise.loss import ssim, transfer_loss
 from cimp.denoise.pairs import dose_pairs
@@ -271,6 +278,29 @@ def test_what_the_net_invents_is_held_to_the_input(rng):
     output = cal.counts(held[0, 0].numpy())
     assert outside(counts, output, 1.0, cal) < 0.02  # and so are its 4x4 blocks
     assert (held - invented)[..., 26:, 26:].abs().max() < 0.5  # far away: all but untouched
+
+
+def test_the_blend_follows_the_input_only_as_far_as_the_output_errs(rng):
+    """An output right within the noise is kept; one whose level is off everywhere follows
+    the input most of the way; pixels not to be compared are never moved."""
+    cal = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
+    y, x = np.mgrid[:96, :96]
+    truth = 20.0 + 10.0 * np.sin(x / 9.0) * np.cos(y / 13.0)
+    counts = detect(truth, 2.0, 20.0, -1.0, rng).astype(np.float32)
+    e = torch.from_numpy(cal.electrons(counts))[None, None]
+    slope, floor = window_noise(cal)
+    noise = (torch.tensor([floor]), torch.tensor([slope]))
+    right = torch.from_numpy(truth.astype(np.float32))[None, None]
+    way = (windowed(e, 4.8) - right).abs().mean()  # to the input's noise in a fine window
+    assert (blend(right, e, *noise) - right).abs().mean() < 0.25 * way  # 0-0.17 over 8 seeds
+    off = 1.1 * right  # 2 e too bright on average: 9 sd of the coarse window
+    moved = blend(off, e, *noise)
+    assert (moved - right).mean().abs() < 0.1 * (off - right).mean()  # 0.03 at most
+    valid = torch.ones_like(e, dtype=torch.bool)
+    valid[..., :, :40] = False  # as if clipped
+    kept = blend(off, e, *noise, valid=valid)
+    torch.testing.assert_close(kept[..., :, :30], off[..., :, :30])
+    assert (kept - right)[..., :, 60:].mean().abs() < 0.25 * (off - right).mean()  # fewer windows
 
 
 def test_long_windows_by_fft_are_the_convolutions(monkeypatch):

@@ -4,8 +4,8 @@ The image is taken to detected electrons with the instrument profile's calibrati
 file's gain and offset (`electrons`), embedded once (centre crop, as the CIMP run embeds),
 its Fourier guide computed on the whole image (`wiener`), the U-Net runs over both in
 tiles (at two placements of its 2x2 grid, averaged), the result's pixel-parity means are
-the guide's, it is held to the input window by window (`consistency`) and taken to the
-target dose: black + gain x ratio x clean electrons. The
+the guide's, it is weighed against the input and held to it window by window
+(`consistency`) and taken to the target dose: black + gain x ratio x clean electrons. The
 result is in the detector's counts at the target settings, as 32-bit floats: never below the
 black level, never above the top of the input's integer range (the detector's).
 """
@@ -23,7 +23,7 @@ from cimp.checkpoint import file_id, load_weights
 from cimp.denoise.condition import condition_rows, physics, target_settings
 from cimp.denoise.consistency import LIMIT, readable, unclipped
 from cimp.denoise.electrons import Calibration, calibrate
-from cimp.denoise.render import Noise, correct_on_both_grids, finish, held_to, level
+from cimp.denoise.render import Noise, blended, correct_on_both_grids, finish, held_to, level
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.denoise.wiener import guide, parities_from
@@ -95,7 +95,8 @@ class Denoiser:
         hold: bool = True,
     ) -> Transfer:
         """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied; `hold`
-        False leaves the U-Net's output as it is (the benchmark's ablation)."""
+        False leaves the U-Net's output as it is, neither blended nor held (the benchmark's
+        ablation)."""
         target, ratio, cal, e, cond = self.conditioning(image, source, changes)
         noise = Noise.of([cal], self.device)
         e_all = torch.from_numpy(e)[None, None].to(self.device)
@@ -111,13 +112,14 @@ class Denoiser:
         z = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
         z = parities_from(z, channels[1])
         z_all = torch.from_numpy(z)[None, None].to(self.device)
-        free = finish(z_all, e_all, noise, hold=False)
+        free = finish(z_all, noise)
         top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
         clean = free
         if hold:
             valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)
             valid &= readable(free, e_all, cal, image.dtype)
             saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
+            free = blended(free, e_all, noise, valid, saturates)
             clean = held_to(free, e_all, noise, valid, saturates)
         sigma = (cal.slope * free + cal.floor).sqrt()
         held = float(((clean - free).abs() > 0.5 * sigma).float().mean())

@@ -39,7 +39,7 @@ def transfer_loss(unet, electrons, targets, cond, levels, noise: Noise, top) -> 
     stands in), both saturated at the detector's `top` (B,), averaged over the crops not
     saturated all over."""
     top = top.view(-1, 1, 1, 1)
-    clean = finish(correct(unet, electrons, cond, noise, levels), None, noise, hold=False)
+    clean = finish(correct(unet, electrons, cond, noise, levels), noise)
     clean = torch.minimum(clean, top)
     known = torch.isfinite(targets)
     target = torch.minimum(torch.where(known, targets, clean.detach()), top)

@@ -4,8 +4,10 @@ The image is variance-stabilised with its own calibration (unit noise at every l
 U-Net corrects it in that space, reading the whole image's Fourier estimate beside it
 (`wiener`), around the whole image's mean level (one number per image: a tile sees the
 same input as the whole image), the result is taken back to electrons, kept
-non-negative (no signal is below the black level) and, at inference, made to agree with
-the input within its noise (`consistency.project`). Training and inference share this path.
+non-negative (no signal is below the black level) and, at inference, weighed against the
+input where its level errs beyond the input's noise (`consistency.blend`), then made to
+agree with the input within its noise (`consistency.project`). Training and inference
+share this path.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from cimp.denoise.consistency import project, window_noise
+from cimp.denoise.consistency import blend, project, window_noise
 from cimp.denoise.electrons import Calibration, stabilise, unstabilise
 
 
@@ -84,12 +86,14 @@ def correct_on_both_grids(unet, e: torch.Tensor, cond, noise: Noise, mean: torch
     return 0.5 * (both[:n] + back)
 
 
-def finish(z: torch.Tensor, e: torch.Tensor, noise: Noise, hold: bool = True, valid=None):
-    """Stabilised estimate -> clean electrons: non-negative and, with `hold`, consistent
-    with `e` where `valid` (not clipped; training leaves the hold out: where it hands the
-    input back, no gradient would tell the U-Net how far off it was)."""
-    clean = noise.unstabilise(z).clamp_min(0.0)
-    return held_to(clean, e, noise, valid) if hold else clean
+def finish(z: torch.Tensor, noise: Noise) -> torch.Tensor:
+    """Stabilised estimate -> clean electrons, non-negative."""
+    return noise.unstabilise(z).clamp_min(0.0)
+
+
+def blended(clean: torch.Tensor, e: torch.Tensor, noise: Noise, valid=None, top=None):
+    """Clean electrons weighed against `e` in its coarse windows (`consistency.blend`)."""
+    return blend(clean, e, noise.window_floor, noise.window_slope, valid, top)
 
 
 def held_to(clean: torch.Tensor, e: torch.Tensor, noise: Noise, valid=None, top=None):

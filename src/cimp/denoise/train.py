@@ -11,8 +11,8 @@ and the noise-free image at the target settings, so the U-Net learns the clean i
 itself. Dose pairs of a dataset (the same scene at a low and a higher dose, as a lab may
 have): the high-dose image is the target, its noise zero-mean (Noise2Noise). The loss is
 the benchmark's PSNR and SSIM per crop against the target (`loss`); every prediction goes
-through the same physics as at inference (`render`), all but the hold to the input (which
-stops gradients where it acts; inference applies it).
+through the same physics as at inference (`render`), all but the blend with and the hold to
+the input (the hold stops gradients where it acts; inference applies both).
 """
 
 from __future__ import annotations
