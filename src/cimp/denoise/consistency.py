@@ -37,6 +37,7 @@ FFT_TAPS = 15  # windows longer than this are applied by FFT (same result, faste
 # windows `blend` weighs the output against the input in; the finest, 1.2 px, is left out
 # (it lost 0.6 dB at 20 e/px on the dose benchmark: there a pixel's noise is the signal)
 BLENDED = WINDOWS[:2]
+BOUND = 1e30  # the output's error variance is read no higher (an untrained net's is wild)
 
 
 def window_taps(sigma: float) -> np.ndarray:
@@ -143,9 +144,10 @@ def blend(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None
         diff = seen - windowed(clean, sigma)
         noise = slope[:, i].view(shape) * seen.clamp_min(0) + floor[:, i].view(shape)
         compared = (windowed(usable, sigma) > UNCLIPPED).to(clean.dtype)
-        excess = ((diff.square() - noise) * compared).sum(dim=(1, 2, 3))
-        s2 = (excess / compared.sum(dim=(1, 2, 3)).clamp_min(1)).clamp_min(0).view(shape)
-        clean = clean + compared * diff * s2 / (s2 + noise)
+        excess = ((diff.square() - noise) * compared).mean(dim=(1, 2, 3))
+        share = compared.mean(dim=(1, 2, 3)).clamp_min(1e-6)
+        s2 = (excess / share).clamp(0.0, BOUND).view(shape)
+        clean = clean + compared * diff * (s2 / (s2 + noise))
     return clean.clamp_min(0.0)
 
 
