@@ -220,6 +220,34 @@ def test_training_needs_something_to_learn_from(drun, tiny_dataset, tmp_path):
         train_denoiser(config, show_progress=False)
 
 
+def test_a_step_without_a_finite_loss_is_skipped_and_many_stop_the_training(
+    drun, tmp_path, monkeypatch
+):
+    import cimp.denoise.train as training
+
+    real, calls = training.transfer_loss, []
+
+    def sometimes_nan(*args):
+        calls.append(1)
+        loss = real(*args)
+        return loss * float("nan") if len(calls) in (2, 3) else loss
+
+    monkeypatch.setattr(training, "transfer_loss", sometimes_nan)
+    small = {"twin": 4, "size": 64, "crop": 32, "widths": [8, 16], "val_every": 100}
+    config = DenoiserConfig(str(drun[1] / "run"), str(tmp_path / "d"), steps=5, **small)
+    out = train_denoiser(config, show_progress=False)
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log if e.get("skipped")] == [2, 3]
+    unet = Denoiser(out, "cpu").unet
+    assert all(torch.isfinite(p).all() for p in unet.parameters())
+    monkeypatch.setattr(training, "transfer_loss", lambda *a: real(*a) * float("nan"))
+    monkeypatch.setattr(training, "MAX_FAILED", 3)
+    config = DenoiserConfig(str(drun[1] / "run"), str(tmp_path / "e"), steps=5, **small)
+    with pytest.raises(CimpError, match=r"diverged.*up to step 3"):
+        train_denoiser(config, show_progress=False)
+    assert not (tmp_path / "e" / "unet.safetensors").exists()
+
+
 def test_trained_denoiser_reads_its_conditioning(drun):
     denoiser = Denoiser(drun[0], "cpu")
     case = twin_case(3, 0, 64, "uniform", dose=300.0)

@@ -50,6 +50,7 @@ from cimp.store import Store
 
 VAL_SEED = 100_000  # the twin's validation cases: seed + this
 LOW_DOSES = 0.5  # share of twin cases at a dose drawn from twin.DOSES
+MAX_FAILED = 50  # steps in a row without a finite loss and gradient: the training stops
 
 
 @dataclass
@@ -129,7 +130,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     }
     out.mkdir(parents=True, exist_ok=True)
     _copy_run(Path(cfg.run), out / "cimp")
-    started = time.perf_counter()
+    started, failed = time.perf_counter(), 0
     with (
         (out / "log.jsonl").open("a" if cfg.resume else "w") as log,
         Bar("train denoiser", cfg.steps, enabled=show_progress) as bar,
@@ -139,10 +140,16 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
             batch = _batch(train, rng.integers(len(train), size=cfg.batch_size), cfg.crop, rng)
             loss = transfer_loss(unet, *(t.to(device) for t in batch))
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-            optimizer.step()
+            updated = _step(optimizer, unet, loss)
+            failed = 0 if updated else failed + 1
+            if failed == MAX_FAILED:
+                raise CimpError(
+                    f"training diverged: no finite loss or gradient for {MAX_FAILED} steps "
+                    f"in a row, up to step {done + step}; nothing was saved. Try a lower --lr"
+                )
             entry = {"step": done + step, "loss": round(loss.item(), 4)}
+            if not updated:
+                entry["skipped"] = True
             if val is not None and (step % cfg.val_every == 0 or step == cfg.steps):
                 entry["val_loss"] = round(validate(unet, val, device), 4)
             log.write(json.dumps(entry) + "\n")
@@ -153,6 +160,19 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     save_weights(unet, out / "unet.safetensors")
     write_json(out / "config.json", config)
     return out
+
+
+def _step(optimizer, unet: FiLMUNet, loss: torch.Tensor) -> bool:
+    """One update from `loss`, its gradient clipped to norm 1; none (False) where the loss or
+    the gradient is not finite, so one bad batch cannot spoil the weights."""
+    if not torch.isfinite(loss):
+        return False
+    loss.backward()
+    if not torch.isfinite(torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)):
+        optimizer.zero_grad(set_to_none=True)
+        return False
+    optimizer.step()
+    return True
 
 
 def _resume(unet: FiLMUNet, out: Path) -> int:
