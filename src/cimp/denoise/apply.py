@@ -46,7 +46,7 @@ class Transfer:
     target: dict
     ratio: float  # target dose / source dose
     calibration: Calibration  # counts <-> electrons of the source
-    held: float  # share of pixels the consistency step moved by over half their noise
+    held: float  # share of pixels the hold moved by over half their noise (after the blend)
     notes: list[str] = field(default_factory=list)  # what the user should know
 
     @property
