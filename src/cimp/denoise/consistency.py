@@ -85,8 +85,7 @@ def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=No
     (`readable`); a window with more than a little else (1 - UNCLIPPED of its weight) is
     not compared. `top` (B,) is the clean level at which the output saturates (`shown`).
     """
-    shape = (-1, 1, 1, 1)
-    mask = shown(clean, electrons, floor[:, -1].view(shape), slope[:, -1].view(shape), top)
+    mask = shown(clean, electrons, floor, slope, top)
     shares = [None if mask is None else windowed(mask, s).clamp_min(1e-6) for s in WINDOWS]
     clipped = valid is not None and not bool(valid.all())
     keep = 1.0 if mask is None else mask  # what the corrections may move
@@ -100,13 +99,13 @@ def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=No
     def window(i: int):
         """The input through window i, and its noise there (inf: not compared)."""
         seen = through(electrons, i)
-        variance = slope[:, i].view(shape) * seen.clamp_min(0) + floor[:, i].view(shape)
+        noise = variance(seen, floor, slope, i)
         compared = torch.ones_like(seen, dtype=torch.bool)
         if mask is not None:  # fewer pixels, more noise; mostly saturated: nothing to say
-            variance, compared = variance / shares[i], shares[i] > 0.05
+            noise, compared = noise / shares[i], shares[i] > 0.05
         if clipped:
             compared &= windowed(valid.to(seen.dtype), WINDOWS[i]) > UNCLIPPED
-        return seen, torch.where(compared, variance.sqrt(), torch.inf)
+        return seen, torch.where(compared, noise.sqrt(), torch.inf)
 
     views = [window(i) for i in range(len(WINDOWS))]
     seen, sd = views[-1]  # the finest first: hand back what is far off
@@ -136,13 +135,13 @@ def blend(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None
     pixels (`project`) that the output shows unsaturated (`shown`) are compared and moved.
     """
     shape = (-1, 1, 1, 1)
-    mask = shown(clean, electrons, floor[:, -1].view(shape), slope[:, -1].view(shape), top)
+    mask = shown(clean, electrons, floor, slope, top)
     usable = torch.ones_like(clean) if valid is None else valid.to(clean.dtype)
     usable = usable if mask is None else usable * mask
     for i, sigma in enumerate(BLENDED):
         seen = windowed(electrons, sigma)
         diff = seen - windowed(clean, sigma)
-        noise = slope[:, i].view(shape) * seen.clamp_min(0) + floor[:, i].view(shape)
+        noise = variance(seen, floor, slope, i)
         compared = (windowed(usable, sigma) > UNCLIPPED).to(clean.dtype)
         excess = ((diff.square() - noise) * compared).mean(dim=(1, 2, 3))
         share = compared.mean(dim=(1, 2, 3)).clamp_min(1e-6)
@@ -154,14 +153,21 @@ def blend(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None
 def shown(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, top):
     """(B, 1, H, W) 1 where the output shows the clean level, 0 where it will read saturated
     and the input (finest window) agrees that it is near the top or above it; None when
-    nothing saturates. `floor`, `slope` (B, 1, 1, 1): the finest window's noise."""
+    nothing saturates. `floor`, `slope` (B, len(WINDOWS)): each window's noise."""
     if top is None:
         return None
     top = top.view(-1, 1, 1, 1)
     seen = windowed(electrons)
-    below = seen < top - LIMIT * (slope * seen.clamp_min(0) + floor).sqrt()
+    below = seen < top - LIMIT * variance(seen, floor, slope, -1).sqrt()
     mask = ((clean < top) | below).to(clean.dtype)
     return None if bool(mask.all()) else mask
+
+
+def variance(seen: torch.Tensor, floor, slope, i: int) -> torch.Tensor:
+    """The input's noise variance through window i at the windowed level `seen`
+    (B, 1, H, W); `floor`, `slope` (B, len(WINDOWS)): var = slope * level + floor."""
+    shape = (-1, 1, 1, 1)
+    return slope[:, i].view(shape) * seen.clamp_min(0) + floor[:, i].view(shape)
 
 
 def window_noise(cal: Calibration) -> tuple[list[float], list[float]]:
