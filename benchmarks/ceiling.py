@@ -26,7 +26,6 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from cimp.baselines import handcrafted_features
 from cimp.simulate import simulate
 from cimp.simulate.profile import default
 from cimp.store import Store
+from cimp.workers import pool as workers_pool
 
 RESULTS = Path(__file__).parent / "results" / "ceiling"
 BLOCK = 16
@@ -87,7 +87,7 @@ def one(index: int, sampling: str, size: int, seed: int) -> tuple[np.ndarray, li
 def measure(sampling: str, n: int, size: int, seed: int, workers: int) -> dict:
     start = time.perf_counter()
     job = partial(one, sampling=sampling, size=size, seed=seed)
-    with ProcessPoolExecutor(workers) as pool:
+    with workers_pool(workers) as pool:
         done = list(pool.map(job, range(n), chunksize=32))
     x = np.stack([d[0] for d in done])
     raw = np.array([d[1] for d in done])

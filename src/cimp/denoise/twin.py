@@ -11,7 +11,6 @@ training (seeds from 0) and the benchmark (777, 778) never share a scene.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -26,6 +25,7 @@ from cimp.simulate.profile import Profile
 from cimp.simulate.profile import default as default_profile
 from cimp.simulate.scene import sample_scene
 from cimp.simulate.settings import ELECTRONS_PER_PA_US, Settings, operator_gain, sample_settings
+from cimp.workers import pool as workers_pool
 
 FIELDS = ("beam_current", "dwell_time")
 RATIOS = (1.5, 16.0)  # dose ratios drawn (log-uniform) when none is asked for
@@ -104,14 +104,15 @@ def twin_cases(
     show_progress: bool = False,
     **fixed,
 ) -> list[TwinCase]:
-    """Cases 0..n-1 of twin `seed`, in parallel processes (`fixed`: dose, ratio, field)."""
+    """Cases 0..n-1 of twin `seed`, in parallel processes of one thread each (`fixed`:
+    dose, ratio, field)."""
     if sampling not in SAMPLINGS:
         raise ValueError(f"unknown sampling {sampling!r}: use one of {', '.join(SAMPLINGS)}")
     job = partial(twin_case, seed, size=size, sampling=sampling, **fixed)
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers <= 1 or n < 16:
         return list(track(map(job, range(n)), "twin", total=n, enabled=show_progress))
-    with ProcessPoolExecutor(workers) as pool:
+    with workers_pool(workers) as pool:
         done = pool.map(job, range(n), chunksize=8)
         return list(track(done, "twin", total=n, enabled=show_progress))
 

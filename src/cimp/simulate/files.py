@@ -8,7 +8,6 @@ completes when started again.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from cimp.simulate.generate import archive_image, simulate, simulate_pair
 from cimp.simulate.image import Acquisition
 from cimp.simulate.profile import Profile
 from cimp.simulate.profile import default as default_profile
+from cimp.workers import pool as workers_pool
 
 
 def write(path: str | Path, acq: Acquisition, scene_id: str, generator: dict) -> None:
@@ -87,13 +87,6 @@ def write_one(
     return len(names)
 
 
-def _one_thread() -> None:
-    """A worker's BLAS and OpenMP pools shrink to one thread (the workers share the cores)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)  # applies at once, for the worker's life
-
-
 def write_run(
     out: str | Path,
     n: int,
@@ -108,9 +101,8 @@ def write_run(
     """Write n simulated images (n dose pairs with `pairs`) to `out`; returns files written.
 
     Image i depends only on (seed, i): any worker count gives the same files, and a run that
-    was stopped completes when started again. `workers` None: one per core. Each worker
-    keeps BLAS to one thread: two workers each running two BLAS threads on two cores were
-    slower than one worker.
+    was stopped completes when started again. `workers` None: one per core, each on one
+    thread (`cimp.workers`).
     """
     workers = (os.cpu_count() or 1) if workers is None else workers
     sampling = sampling or ("uniform" if pairs else "archive")
@@ -122,6 +114,6 @@ def write_run(
     if workers <= 1:
         done = map(job, range(n))
         return sum(track(done, "simulate", total=n, enabled=show_progress))
-    with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
+    with workers_pool(workers) as pool:
         done = pool.map(job, range(n), chunksize=8)
         return sum(track(done, "simulate", total=n, enabled=show_progress))
