@@ -18,6 +18,8 @@ from cimp.cli import app
 from cimp.denoise.apply import Denoiser
 from cimp.denoise.condition import condition_rows, physics, target_settings
 from cimp.denoise.consistency import (
+    WINDOWS,
+    Seen,
     blend,
     outside,
     project,
@@ -329,6 +331,28 @@ def test_the_blend_follows_the_input_only_as_far_as_the_output_errs(rng):
     kept = blend(off, e, *noise, valid=valid)
     torch.testing.assert_close(kept[..., :, :30], off[..., :, :30])
     assert (kept - right)[..., :, 60:].mean().abs() < 0.25 * (off - right).mean()  # fewer windows
+
+
+def test_the_inputs_shared_windows_change_nothing(rng):
+    """blend and hold given one `Seen` of the input (its windows computed once) give what
+    they give on the input itself, saturated and clipped pixels included."""
+    cal = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
+    truth = np.full((48, 48), 20.0)
+    truth[16:32, 16:32] = 80.0
+    e = torch.from_numpy(cal.electrons(detect(truth, 2.0, 20.0, -1.0, rng)))[None, None]
+    e = e.float()
+    clean = 1.2 * torch.from_numpy(truth.astype(np.float32))[None, None]
+    noise = tuple(torch.tensor([v]) for v in reversed(window_noise(cal)))
+    valid = torch.ones_like(e, dtype=torch.bool)
+    valid[..., :, :8] = False  # as if clipped
+    top = torch.tensor([60.0])  # the particle saturates
+    seen = Seen(e)
+    for step in (blend, project):
+        torch.testing.assert_close(
+            step(clean, seen, *noise, valid, top), step(clean, e, *noise, valid, top)
+        )
+    for sigma in WINDOWS:  # each view is the input's through its own window
+        torch.testing.assert_close(seen.through(sigma), windowed(e, sigma))
 
 
 def test_long_windows_by_fft_are_the_convolutions(monkeypatch):

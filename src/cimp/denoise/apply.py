@@ -21,7 +21,7 @@ import torch
 
 from cimp.checkpoint import file_id, load_weights
 from cimp.denoise.condition import condition_rows, physics, target_settings
-from cimp.denoise.consistency import LIMIT, readable, unclipped
+from cimp.denoise.consistency import LIMIT, Seen, readable, unclipped
 from cimp.denoise.electrons import Calibration, calibrate
 from cimp.denoise.render import Noise, blended, correct_on_both_grids, finish, held_to, level
 from cimp.denoise.tiles import tiled
@@ -116,11 +116,12 @@ class Denoiser:
         top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
         clean = free
         if hold:
+            seen = Seen(e_all)  # the input's windows, shared by all three
             valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)
-            valid &= readable(free, e_all, cal, image.dtype)
+            valid &= readable(free, seen, cal, image.dtype)
             saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
-            free = blended(free, e_all, noise, valid, saturates)
-            clean = held_to(free, e_all, noise, valid, saturates)
+            free = blended(free, seen, noise, valid, saturates)
+            clean = held_to(free, seen, noise, valid, saturates)
         sigma = (cal.slope * free + cal.floor).sqrt()
         held = float(((clean - free).abs() > 0.5 * sigma).float().mean())
         clean = clean[0, 0].cpu().numpy().astype(np.float64)

@@ -60,6 +60,25 @@ def windowed(x: torch.Tensor, sigma: float = WINDOWS[-1]) -> torch.Tensor:
     return F.conv2d(x, taps.view(1, 1, -1, 1))
 
 
+class Seen:
+    """An input (B, 1, H, W) in electrons and its views through the windows, each computed
+    once: `readable`, `shown`, `blend` and `project` all look at it through the same ones."""
+
+    def __init__(self, electrons: torch.Tensor):
+        self.electrons = electrons
+        self._views: dict[float, torch.Tensor] = {}
+
+    def through(self, sigma: float = WINDOWS[-1]) -> torch.Tensor:
+        if sigma not in self._views:
+            self._views[sigma] = windowed(self.electrons, sigma)
+        return self._views[sigma]
+
+
+def seen_of(electrons: torch.Tensor | Seen) -> Seen:
+    """`electrons` as a `Seen` (its own, when one is given: its views are shared)."""
+    return electrons if isinstance(electrons, Seen) else Seen(electrons)
+
+
 def _correlate(x: torch.Tensor, taps: torch.Tensor, dim: int) -> torch.Tensor:
     """x along `dim` correlated with `taps`, valid part only (as conv2d gives it), by FFT."""
     n = x.shape[dim]
@@ -70,7 +89,9 @@ def _correlate(x: torch.Tensor, taps: torch.Tensor, dim: int) -> torch.Tensor:
     return y.narrow(dim, 0, n - len(taps) + 1)
 
 
-def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None, top=None):
+def project(
+    clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, valid=None, top=None
+):
     """`clean` (B, 1, H, W) brought within LIMIT sigma of the input through every window.
 
     Where the output strays beyond GROSS x LIMIT sigma in the finest window (something the
@@ -85,7 +106,9 @@ def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=No
     (`readable`); a window with more than a little else (1 - UNCLIPPED of its weight) is
     not compared. `top` (B,) is the clean level at which the output saturates (`shown`).
     """
-    mask = shown(clean, electrons, floor, slope, top)
+    inp = seen_of(electrons)
+    electrons = inp.electrons
+    mask = shown(clean, inp, floor, slope, top)
     shares = [None if mask is None else windowed(mask, s).clamp_min(1e-6) for s in WINDOWS]
     clipped = valid is not None and not bool(valid.all())
     keep = 1.0 if mask is None else mask  # what the corrections may move
@@ -98,7 +121,7 @@ def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=No
 
     def window(i: int):
         """The input through window i, and its noise there (inf: not compared)."""
-        seen = through(electrons, i)
+        seen = inp.through(WINDOWS[i]) if mask is None else through(electrons, i)
         noise = variance(seen, floor, slope, i)
         compared = torch.ones_like(seen, dtype=torch.bool)
         if mask is not None:  # fewer pixels, more noise; mostly saturated: nothing to say
@@ -124,7 +147,7 @@ def project(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=No
     return clean
 
 
-def blend(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None, top=None):
+def blend(clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, valid=None, top=None):
     """`clean` (B, 1, H, W) weighed against the input through the BLENDED windows, coarse to
     fine: two estimates of each window's level, the output's (its error's variance s2, one
     number per image) and the input's (its noise's variance v, known), combined as
@@ -134,15 +157,16 @@ def blend(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None
     follows the input by as much as its error outweighs the noise. Only windows of `valid`
     pixels (`project`) that the output shows unsaturated (`shown`) are compared and moved.
     """
-    shape = (-1, 1, 1, 1)
-    mask = shown(clean, electrons, floor, slope, top)
+    shape, inp = (-1, 1, 1, 1), seen_of(electrons)
+    mask = shown(clean, inp, floor, slope, top)
     usable = torch.ones_like(clean) if valid is None else valid.to(clean.dtype)
     usable = usable if mask is None else usable * mask
     for i, sigma in enumerate(BLENDED):
-        seen = windowed(electrons, sigma)
-        diff = seen - windowed(clean, sigma)
+        seen = inp.through(sigma)
+        output, covered = windowed(torch.cat([clean, usable]), sigma).chunk(2)  # one pass
+        diff = seen - output
         noise = variance(seen, floor, slope, i)
-        compared = (windowed(usable, sigma) > UNCLIPPED).to(clean.dtype)
+        compared = (covered > UNCLIPPED).to(clean.dtype)
         excess = ((diff.square() - noise) * compared).mean(dim=(1, 2, 3))
         share = compared.mean(dim=(1, 2, 3)).clamp_min(1e-6)
         s2 = (excess / share).clamp(0.0, BOUND).view(shape)
@@ -150,14 +174,14 @@ def blend(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, valid=None
     return clean.clamp_min(0.0)
 
 
-def shown(clean: torch.Tensor, electrons: torch.Tensor, floor, slope, top):
+def shown(clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, top):
     """(B, 1, H, W) 1 where the output shows the clean level, 0 where it will read saturated
     and the input (finest window) agrees that it is near the top or above it; None when
     nothing saturates. `floor`, `slope` (B, len(WINDOWS)): each window's noise."""
     if top is None:
         return None
     top = top.view(-1, 1, 1, 1)
-    seen = windowed(electrons)
+    seen = seen_of(electrons).through()
     below = seen < top - LIMIT * variance(seen, floor, slope, -1).sqrt()
     mask = ((clean < top) | below).to(clean.dtype)
     return None if bool(mask.all()) else mask
@@ -226,7 +250,7 @@ def unclipped(image: np.ndarray, values: np.ndarray | None = None) -> np.ndarray
     return (image > 0) & (image < top) if values is None else values < top
 
 
-def readable(clean: torch.Tensor, e: torch.Tensor, cal: Calibration, dtype, share=0.01):
+def readable(clean: torch.Tensor, e: torch.Tensor | Seen, cal: Calibration, dtype, share=0.01):
     """(B, 1, H, W) bool: where a reading would clip at either end of the detector's integer
     range less than `share` of the time (everywhere for a float image), at the level the
     output says or the input's 4.8 px window, whichever is higher (electrons `clean`, `e`).
@@ -236,7 +260,7 @@ def readable(clean: torch.Tensor, e: torch.Tensor, cal: Calibration, dtype, shar
     bright object the output lost in the comparison."""
     if np.dtype(dtype).kind not in "ui":
         return torch.ones_like(clean, dtype=torch.bool)
-    level = torch.maximum(clean, windowed(e, WINDOWS[1]))
+    level = torch.maximum(clean, seen_of(e).through(WINDOWS[1]))
     z = float(ndtri(1.0 - share))
     counts, spread = cal.counts(level), cal.gain * (cal.slope * level + cal.floor).sqrt()
     return (counts - z * spread > 0) & (counts + z * spread < float(np.iinfo(dtype).max))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from cimp.denoise.consistency import blend, project, window_noise
+from cimp.denoise.consistency import Seen, blend, project, window_noise
 from cimp.denoise.electrons import Calibration, stabilise, unstabilise
 
 
@@ -91,12 +91,12 @@ def finish(z: torch.Tensor, noise: Noise) -> torch.Tensor:
     return noise.unstabilise(z).clamp_min(0.0)
 
 
-def blended(clean: torch.Tensor, e: torch.Tensor, noise: Noise, valid=None, top=None):
+def blended(clean: torch.Tensor, e: torch.Tensor | Seen, noise: Noise, valid=None, top=None):
     """Clean electrons weighed against `e` in its coarse windows (`consistency.blend`)."""
     return blend(clean, e, noise.window_floor, noise.window_slope, valid, top)
 
 
-def held_to(clean: torch.Tensor, e: torch.Tensor, noise: Noise, valid=None, top=None):
+def held_to(clean: torch.Tensor, e: torch.Tensor | Seen, noise: Noise, valid=None, top=None):
     """Clean electrons made to agree with `e` within its noise (`consistency.project`;
     `top` (B,): the clean level at which the output saturates)."""
     return project(clean, e, noise.window_floor, noise.window_slope, valid, top).clamp_min(0.0)
