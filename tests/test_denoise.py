@@ -14,6 +14,7 @@ from conftest import quiet_scene, settings, tiny_train_config
 from scipy.ndimage import binary_dilation
 from typer.testing import CliRunner
 
+from cimp import workers
 from cimp.cli import app
 from cimp.denoise.apply import Denoiser
 from cimp.denoise.condition import condition_rows, physics, target_settings
@@ -34,7 +35,7 @@ from cimp.denoise.render import Noise, level
 from cimp.denoise.spectrum import invented_reflections, lattice_contrast, lattice_peaks
 from cimp.denoise.tiles import tiled
 from cimp.denoise.train import DenoiserConfig, train_denoiser
-from cimp.denoise.twin import twin_case
+from cimp.denoise.twin import twin_case, twin_cases
 from cimp.denoise.unet import FiLMUNet, UNetConfig, reach
 from cimp.errors import CimpError
 from cimp.ingest import ingest
@@ -248,6 +249,20 @@ def test_a_step_without_a_finite_loss_is_skipped_and_many_stop_the_training(
     with pytest.raises(CimpError, match=r"diverged.*up to step 3"):
         train_denoiser(config, show_progress=False)
     assert not (tmp_path / "e" / "unet.safetensors").exists()
+
+
+def _threads(_) -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info()]
+
+
+def test_twin_cases_in_workers_are_the_same_and_each_worker_keeps_to_one_thread():
+    """Two workers of two BLAS/OpenMP threads each on two cores made the twin 3x slower."""
+    with workers.pool(2) as pool:
+        assert {n for threads in pool.map(_threads, range(2)) for n in threads} == {1}
+    here, there = (twin_cases(3, 16, 64, "uniform", workers=w) for w in (1, 2))
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(here, there, strict=True))
 
 
 def test_trained_denoiser_reads_its_conditioning(drun):
