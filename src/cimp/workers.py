@@ -7,7 +7,11 @@ digital twin's cases: 5.0 s against 1.4 s for 200).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+
+from cimp.progress import track
 
 
 def one_thread() -> None:
@@ -20,3 +24,17 @@ def one_thread() -> None:
 def pool(workers: int) -> ProcessPoolExecutor:
     """A pool of `workers` processes, each on one thread."""
     return ProcessPoolExecutor(workers, initializer=one_thread)
+
+
+def mapped(
+    job: Callable, n: int, workers: int | None, label: str, show_progress: bool = False
+) -> Iterator:
+    """job(0), ..., job(n - 1) in order, with a progress bar: here when `workers` <= 1,
+    else in a `pool` of that many processes (None: one per core)."""
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if workers <= 1:
+        yield from track(map(job, range(n)), label, total=n, enabled=show_progress)
+        return
+    with pool(workers) as processes:
+        done = processes.map(job, range(n), chunksize=8)
+        yield from track(done, label, total=n, enabled=show_progress)

@@ -10,14 +10,12 @@ training (seeds from 0) and the benchmark (777, 778) never share a scene.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
 
 from cimp import schema
-from cimp.progress import track
 from cimp.simulate import archive
 from cimp.simulate.detector import detect
 from cimp.simulate.image import acquire, scattered_fraction
@@ -25,7 +23,7 @@ from cimp.simulate.profile import Profile
 from cimp.simulate.profile import default as default_profile
 from cimp.simulate.scene import sample_scene
 from cimp.simulate.settings import ELECTRONS_PER_PA_US, Settings, operator_gain, sample_settings
-from cimp.workers import pool as workers_pool
+from cimp.workers import mapped
 
 FIELDS = ("beam_current", "dwell_time")
 RATIOS = (1.5, 16.0)  # dose ratios drawn (log-uniform) when none is asked for
@@ -109,12 +107,7 @@ def twin_cases(
     if sampling not in SAMPLINGS:
         raise ValueError(f"unknown sampling {sampling!r}: use one of {', '.join(SAMPLINGS)}")
     job = partial(twin_case, seed, size=size, sampling=sampling, **fixed)
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    if workers <= 1 or n < 16:
-        return list(track(map(job, range(n)), "twin", total=n, enabled=show_progress))
-    with workers_pool(workers) as pool:
-        done = pool.map(job, range(n), chunksize=8)
-        return list(track(done, "twin", total=n, enabled=show_progress))
+    return list(mapped(job, n, 1 if n < 16 else workers, "twin", show_progress))
 
 
 def _source(seed, index, size, sampling, profile, rng):

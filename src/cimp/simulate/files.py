@@ -7,7 +7,6 @@ completes when started again.
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from pathlib import Path
 
@@ -15,13 +14,12 @@ import cimp
 from cimp.errors import CimpError
 from cimp.io.simulated import ROOT
 from cimp.io.write import hspy_signal, settings_tree, write_hspy
-from cimp.progress import track
 from cimp.simulate.crystals import library
 from cimp.simulate.generate import archive_image, simulate, simulate_pair
 from cimp.simulate.image import Acquisition
 from cimp.simulate.profile import Profile
 from cimp.simulate.profile import default as default_profile
-from cimp.workers import pool as workers_pool
+from cimp.workers import mapped
 
 
 def write(path: str | Path, acq: Acquisition, scene_id: str, generator: dict) -> None:
@@ -104,16 +102,10 @@ def write_run(
     was stopped completes when started again. `workers` None: one per core, each on one
     thread (`cimp.workers`).
     """
-    workers = (os.cpu_count() or 1) if workers is None else workers
     sampling = sampling or ("uniform" if pairs else "archive")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if pairs and sampling != "uniform":
         raise CimpError("dose pairs are drawn with uniform sampling only, for now")
     job = partial(write_one, out, seed, size=size, pairs=pairs, sampling=sampling, profile=profile)
-    if workers <= 1:
-        done = map(job, range(n))
-        return sum(track(done, "simulate", total=n, enabled=show_progress))
-    with workers_pool(workers) as pool:
-        done = pool.map(job, range(n), chunksize=8)
-        return sum(track(done, "simulate", total=n, enabled=show_progress))
+    return sum(mapped(job, n, workers, "simulate", show_progress))
