@@ -17,8 +17,9 @@ instrument profile and the file's gain and offset. Peers denoise the input and t
 result is taken to the target level: identity, Gaussian filter, non-local means
 (scikit-image) and BM3D (bm3d), the last two in electrons through the generalised
 Anscombe transform of the detector's noise, each with its parameter chosen per dose on
-separate tuning scenes (seed 778); the Fourier Wiener filter cimp's U-Net reads beside
-the image (its noise-only frequencies per image tuned); and Noise2Void (careamics, trained
+separate tuning scenes (seed 778); the two Fourier Wiener filters cimp's U-Net reads
+beside the image, of the whole image and in windows of 32 px (their noise-only
+frequencies tuned); and Noise2Void (careamics, trained
 on each dose's own noisy images, as it is meant to be used) in its own virtual
 environment, made on first use (careamics pins torch<2.14; --skip-n2v leaves it out).
 Scores: PSNR and SSIM against the ground truth (data range of the truth), PSNR against the
@@ -43,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cimp.denoise.wiener import guide, local_guide
 from cimp.schema import field
 from cimp.simulate.detector import UINT16_MAX
 
@@ -104,14 +106,18 @@ def nl_means(vst, h):
     return denoise_nl_means(vst, h=h, sigma=1.0, fast_mode=True, patch_size=5, patch_distance=6)
 
 
-def fourier_wiener(case, spurious):
-    """The empirical Wiener filter of the whole image's spectrum against the detector's
-    noise spectrum (cimp's own Fourier guide, `cimp.denoise.wiener`, on its own)."""
-    from cimp.denoise.electrons import calibrate
-    from cimp.denoise.wiener import guide
+def wiener_peer(estimate):
+    """A peer that is one of cimp's Wiener guides alone (`cimp.denoise.wiener`): `estimate`
+    (electrons, calibration, noise-only frequencies kept) of the case, back to counts."""
 
-    cal = calibrate(case.source)
-    return unbiased_counts(guide(cal.electrons(case.image.astype(np.float64)), cal, spurious), cal)
+    def run(case, spurious):
+        from cimp.denoise.electrons import calibrate
+
+        cal = calibrate(case.source)
+        e = cal.electrons(case.image.astype(np.float64))
+        return unbiased_counts(estimate(e, cal, spurious), cal)
+
+    return run
 
 
 def bm3d_filter(vst, sigma):
@@ -125,7 +131,10 @@ PEERS = {  # name -> (function of (case, parameter), parameters tried)
     "gaussian": (gaussian, [0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0]),
     "nl_means": (in_electrons(nl_means), [0.6, 0.8, 1.0, 1.3, 1.8, 2.5, 3.5]),
     "bm3d": (in_electrons(bm3d_filter), [0.8, 1.0, 1.2, 1.5, 2.0, 3.0, 4.0]),
-    "fourier_wiener": (fourier_wiener, [0.05, 0.5, 5.0, 50.0]),
+    # the whole image's spectrum against the detector's noise spectrum (noise-only
+    # frequencies per image), and the same in windows of 32 px (per window)
+    "fourier_wiener": (wiener_peer(guide), [0.05, 0.5, 5.0, 50.0]),
+    "local_wiener": (wiener_peer(local_guide), [0.002, 0.01, 0.05, 0.5]),
 }
 
 

@@ -102,7 +102,7 @@ def test_reach_says_how_far_a_net_looks():
 
 def test_tiles_give_the_image_one_pass_gives():
     net, cond = random_unet(), torch.randn(1, 5)
-    image = np.random.default_rng(0).normal(size=(2, 150, 130)).astype(np.float32)
+    image = np.random.default_rng(0).normal(size=(3, 150, 130)).astype(np.float32)
 
     def run(x):
         with torch.no_grad():
@@ -116,7 +116,7 @@ def test_tiles_give_the_image_one_pass_gives():
 
 
 def test_conditioning_changes_the_output():
-    net, z = random_unet(), torch.randn(1, 2, 32, 32)
+    net, z = random_unet(), torch.randn(1, 3, 32, 32)
     with torch.no_grad():
         a, b = net(z, torch.zeros(1, 5)), net(z, torch.ones(1, 5))
         again = net(z, torch.zeros(1, 5))
@@ -168,7 +168,7 @@ def test_pairs_are_found_by_session_and_dose(drun):
 
 def test_unknown_target_pixels_are_left_out_of_the_loss():
     net = random_unet()
-    electrons = 5 * torch.rand(2, 2, 32, 32)  # and a guide
+    electrons = 5 * torch.rand(2, 3, 32, 32)  # and its two guides
     target = electrons[:, :1].clone()
     target[0, 0, :8] = float("nan")  # clipped at the top of the integer range
     noise = Noise.of(
@@ -277,7 +277,7 @@ def test_trained_denoiser_reads_its_conditioning(drun):
     cond = condition_rows(
         denoiser.encoder, denoiser.normalizer, [case.image] * 2, [case.source] * 2, targets, rows
     )
-    z = torch.randn(1, 2, 32, 32).expand(2, -1, -1, -1)
+    z = torch.randn(1, 3, 32, 32).expand(2, -1, -1, -1)
     with torch.no_grad():
         out = denoiser.unet(z, cond)
     assert (out[0] - out[1]).abs().max() > 1e-3 * out.std()

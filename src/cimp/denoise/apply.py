@@ -2,9 +2,9 @@
 
 The image is taken to detected electrons with the instrument profile's calibration and the
 file's gain and offset (`electrons`), embedded once (centre crop, as the CIMP run embeds),
-its Fourier guide computed on the whole image (`wiener`), the U-Net runs over both in
-tiles (at two placements of its 2x2 grid, averaged), the result's pixel-parity means are
-the guide's, it is weighed against the input and held to it window by window
+its Fourier guides computed on the whole image (`wiener`), the U-Net runs over them all
+in tiles (at two placements of its 2x2 grid, averaged), the result's pixel-parity means
+are the whole image's guide's, it is weighed against the input and held to it window by window
 (`consistency`) and taken to the target dose: black + gain x ratio x clean electrons. The
 result is in the detector's counts at the target settings, as 32-bit floats: never below the
 black level, never above the top of the input's integer range (the detector's).
@@ -26,7 +26,7 @@ from cimp.denoise.electrons import Calibration, calibrate
 from cimp.denoise.render import Noise, blended, correct_on_both_grids, finish, held_to, level
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
-from cimp.denoise.wiener import guide, parities_from
+from cimp.denoise.wiener import parities_from, unet_inputs
 from cimp.device import resolve_device
 from cimp.errors import CimpError
 from cimp.run import Run
@@ -107,7 +107,7 @@ class Denoiser:
             x = tiles.to(self.device, memory_format=torch.channels_last)
             return correct_on_both_grids(self.unet, x, cond[rows], noise[rows], mean[rows])
 
-        channels = np.stack([e, guide(e, cal)])
+        channels = unet_inputs(e, cal, self.unet.config.inputs)
         multiple = self.unet.config.multiple
         z = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
         z = parities_from(z, channels[1])

@@ -68,7 +68,7 @@ def level(noise: Noise, e: torch.Tensor) -> torch.Tensor:
 
 def correct(unet, e: torch.Tensor, cond: torch.Tensor, noise: Noise, mean: torch.Tensor):
     """The U-Net's clean estimate in stabilised units, for a tile or a whole image; `e`
-    (B, 2, H, W): electrons and the whole image's Wiener guide (`wiener.guide`)."""
+    (B, inputs, H, W): electrons and their Wiener guides (`wiener.unet_inputs`)."""
     shift = mean.view(-1, 1, 1, 1)
     z = torch.cat([noise.stabilise(e[:, :1]), e[:, 1:]], dim=1)
     return shift + unet(z - shift, cond)

@@ -38,7 +38,7 @@ from cimp.denoise.pairs import dose_pairs
 from cimp.denoise.render import Noise, level
 from cimp.denoise.twin import RATIOS, twin_cases
 from cimp.denoise.unet import FiLMUNet, UNetConfig
-from cimp.denoise.wiener import guide
+from cimp.denoise.wiener import unet_inputs
 from cimp.device import resolve_device
 from cimp.errors import CimpError
 from cimp.optim import set_lr
@@ -59,7 +59,7 @@ class Examples:
     """Images in electrons, their targets (electrons at the source's level, NaN where not
     known), conditioning, noise models, stabilised levels and the detector's top."""
 
-    electrons: list[torch.Tensor]  # (2, H, W) each: electrons and their `wiener.guide`
+    electrons: list[torch.Tensor]  # (inputs, H, W) each: `wiener.unet_inputs`
     targets: list[torch.Tensor]
     cond: torch.Tensor  # (N, D)
     noise: Noise
@@ -82,11 +82,13 @@ class Examples:
         )
 
 
-def examples(encoder, normalizer, images, targets, sources, wanted, ratios, clipped) -> Examples:
-    """Examples from source images (counts), target images (counts at the target dose),
-    their metadata and dose ratios; `clipped` flags targets whose zeros are clipped (their
-    value unknown). Targets are scored as the detector records them, saturated at its top:
-    the loss clips the prediction there too."""
+def examples(
+    encoder, normalizer, inputs, images, targets, sources, wanted, ratios, clipped
+) -> Examples:
+    """Examples, each with `inputs` channels, from source images (counts), target images
+    (counts at the target dose), their metadata and dose ratios; `clipped` flags targets
+    whose zeros are clipped (their value unknown). Targets are scored as the detector
+    records them, saturated at its top: the loss clips the prediction there too."""
     detector = default_profile().detector
     cals = [calibrate(s, i, detector) for s, i in zip(sources, images, strict=True)]
     electrons, goals, rows, tops = [], [], [], []
@@ -98,7 +100,7 @@ def examples(encoder, normalizer, images, targets, sources, wanted, ratios, clip
         tops.append(cal.electrons(UINT16_MAX) / ratio)
         if clip:
             t[target == 0] = np.nan
-        electrons.append(torch.from_numpy(np.stack([e, guide(e, cal)]).astype(np.float32)))
+        electrons.append(torch.from_numpy(unet_inputs(e, cal, inputs)))
         goals.append(torch.from_numpy(t.astype(np.float32))[None])
         dwell_ratio = goal["dwell_time"] / source["dwell_time"]
         rows.append(physics(ratio, dwell_ratio, float(np.mean(e)), cal.floor))
@@ -119,7 +121,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     out = Path(cfg.out)
     unet = FiLMUNet(UNetConfig(cond_dim=2 * encoder.config.embed_dim + PHYSICS, widths=cfg.widths))
     done = _resume(unet, out) if cfg.resume else 0
-    train, val, about = _training_data(cfg, encoder, normalizer, show_progress)
+    train, val, about = _training_data(cfg, encoder, normalizer, unet.config.inputs, show_progress)
     unet.to(device, memory_format=torch.channels_last)  # steps 1.05x faster on a 2-core CPU
     optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
     config = {
@@ -190,14 +192,14 @@ def _resume(unet: FiLMUNet, out: Path) -> int:
     return int(earlier.get("steps_done", earlier["train"]["steps"]))
 
 
-def _training_data(cfg: DenoiserConfig, encoder, normalizer, show_progress: bool):
+def _training_data(cfg: DenoiserConfig, encoder, normalizer, inputs: int, show_progress: bool):
     """(train examples, validation examples or None, what they are)."""
     train, val, about = [], [], {}
     if cfg.twin:
         cases = _twin(cfg.seed, cfg.twin, cfg, show_progress)
         held = _twin(cfg.seed + VAL_SEED, min(64, max(cfg.twin // 10, 4)), cfg, False)
-        train.append(_twin_examples(encoder, normalizer, cases))
-        val.append(_twin_examples(encoder, normalizer, held))
+        train.append(_twin_examples(encoder, normalizer, inputs, cases))
+        val.append(_twin_examples(encoder, normalizer, inputs, held))
         about["twin"] = {
             "cases": cfg.twin,
             "sampling": cfg.sampling,
@@ -206,7 +208,7 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, show_progress: bool
             "low_dose_share": LOW_DOSES,
         }
     if cfg.dataset is not None:
-        pairs, held, ratios = _pair_examples(cfg.dataset, encoder, normalizer, cfg.crop)
+        pairs, held, ratios = _pair_examples(cfg.dataset, encoder, normalizer, inputs, cfg.crop)
         train.append(pairs)
         val.append(held)
         about["pairs"] = {"dataset": cfg.dataset, "ratio_range": ratios}
@@ -230,10 +232,11 @@ def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool):
     ]
 
 
-def _twin_examples(encoder, normalizer, cases) -> Examples:
+def _twin_examples(encoder, normalizer, inputs: int, cases) -> Examples:
     return examples(
         encoder,
         normalizer,
+        inputs,
         [c.image for c in cases],
         [c.truth for c in cases],
         [c.source for c in cases],
@@ -243,7 +246,7 @@ def _twin_examples(encoder, normalizer, cases) -> Examples:
     )
 
 
-def _pair_examples(dataset: str, encoder, normalizer, crop: int):
+def _pair_examples(dataset: str, encoder, normalizer, inputs: int, crop: int):
     """Train and validation examples of a dataset's dose pairs, and their ratio range."""
     store = Store(dataset)
     table = store.table()
@@ -262,6 +265,7 @@ def _pair_examples(dataset: str, encoder, normalizer, crop: int):
             examples(
                 encoder,
                 normalizer,
+                inputs,
                 [store.image(i) for i in lows["image_id"]],
                 [store.image(i) for i in highs["image_id"]],
                 lows.to_dict("records"),

@@ -26,7 +26,7 @@ class UNetConfig:
     cond_dim: int
     widths: list[int] = field(default_factory=lambda: [24, 48, 96])
     hidden: int = 128  # width of the conditioning MLP
-    inputs: int = 2  # the stabilised image and its Fourier guide (`wiener`)
+    inputs: int = 3  # the stabilised image, its whole-image and local Fourier guides (`wiener`)
     activation: str = "leaky_relu"  # of the image path: a key of ACTIVATIONS
 
     @property
@@ -79,7 +79,7 @@ class Block(nn.Module):
 
 
 class FiLMUNet(nn.Module):
-    """(variance-stabilised image and its Wiener guide around the image's mean,
+    """(variance-stabilised image and its Wiener guides around the image's mean,
     conditioning) -> the image's clean estimate.
 
     The image path is residual: the net predicts the correction to the image, working at half

@@ -1,4 +1,5 @@
-"""The whole image's empirical Wiener estimate in Fourier space: the U-Net's second input.
+"""Empirical Wiener estimates in Fourier space, of the whole image and in windows: the
+U-Net's second and third inputs.
 
 A lattice is a few sharp reflections in the image's spectrum and a smooth background a
 few low frequencies; noise spreads evenly over all of them. In stabilised units the noise
@@ -8,16 +9,27 @@ noise's by more than chance would give (fewer than SPURIOUS bins per image from 
 alone) is kept with the Wiener gain 1 - noise / power; all others are dropped. A 3x3
 convolution cannot see a lattice's repeats across the image; this estimate does, and the
 U-Net reads it beside the image. It is computed once per image, so tiles agree.
+
+A lattice often fills only part of an image (a particle on its support, grains), and the
+scan's drift and jitter bend it: the whole image's spectrum spreads a particle's
+reflections over the vacuum at their average strength and smears a bent lattice's. Over a
+few repeats a lattice is straight and in place, so a second, local estimate does the same
+in windows of LOCAL px overlapping by half (sine windows, analysis and synthesis, whose
+squares sum to one), reading a lattice in its neighbourhood as BM3D does. The U-Net
+reads both (`unet_inputs`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from cimp.denoise.electrons import Calibration, stabilise
 
 SPURIOUS = 0.05  # expected noise-only frequencies kept per image
+LOCAL = 32  # px: the local estimate's windows (a hop of half that)
+LOCAL_SPURIOUS = 0.01  # expected noise-only frequencies kept per window
 
 
 def line_spectrum(cal: Calibration, e_mean: float, width: int) -> np.ndarray:
@@ -44,6 +56,47 @@ def guide(e: np.ndarray, cal: Calibration, spurious: float = SPURIOUS) -> np.nda
     threshold = np.log(h * w / spurious) * noise  # exponential noise power: P(> t) = e^-t/N
     gain = np.where(power > threshold, 1.0 - noise / np.maximum(power, 1e-30), 0.0)
     return (z.mean() + np.fft.irfft2(gain * spectrum, s=(h, w))).astype(np.float32)
+
+
+def local_guide(
+    e: np.ndarray, cal: Calibration, size: int = LOCAL, spurious: float = LOCAL_SPURIOUS
+) -> np.ndarray:
+    """(H, W) float32: the Wiener estimate of the stabilised image of electrons `e` in
+    overlapping windows of `size` px, each keeping `spurious` noise-only frequencies on
+    average (its mean always kept)."""
+    z = stabilise(torch.from_numpy(np.asarray(e, dtype=np.float64)), cal.slope, cal.floor)
+    h, w = z.shape
+    hop = size // 2
+    below, right = hop + (-h) % hop, hop + (-w) % hop  # whole windows reach every pixel
+    padded = torch.from_numpy(np.pad(z.numpy(), ((hop, below), (hop, right)), mode="reflect"))
+    cols = F.unfold(padded[None, None], size, stride=hop)[0]  # (size * size, windows)
+    patches = cols.T.reshape(-1, size, size)
+    line = torch.sin(torch.pi * (torch.arange(size, dtype=torch.float64) + 0.5) / size)
+    window = line[:, None] * line[None, :]
+    means = patches.mean(dim=(1, 2), keepdim=True)
+    spectrum = torch.fft.rfft2((patches - means) * window)
+    noise = line_spectrum(cal, float(np.mean(e)), size)[: size // 2 + 1]
+    noise = torch.from_numpy(noise) * window.square().sum()
+    power = spectrum.abs().square()
+    threshold = np.log(size * size / spurious) * noise
+    gain = torch.where(power > threshold, 1.0 - noise / power.clamp_min(1e-30), 0.0)
+    gain[..., 0, 0] = 1.0
+    kept = (means * window + torch.fft.irfft2(gain * spectrum, s=(size, size))) * window
+    weights = window.square().reshape(-1, 1).expand(-1, cols.shape[1])
+    out, norm = (
+        F.fold(x[None], padded.shape, size, stride=hop)[0, 0]
+        for x in (kept.reshape(-1, size * size).T, weights)
+    )
+    return (out / norm)[hop : hop + h, hop : hop + w].numpy().astype(np.float32)
+
+
+def unet_inputs(e: np.ndarray, cal: Calibration, count: int) -> np.ndarray:
+    """(count, H, W) float32: the electrons, the whole image's guide and (count 3) the
+    local one; DRUNs trained before the local guide read 2."""
+    channels = [np.asarray(e, dtype=np.float32), guide(e, cal)]
+    if count == 3:
+        channels.append(local_guide(e, cal))
+    return np.stack(channels[:count])
 
 
 def parities_from(z: np.ndarray, estimate: np.ndarray) -> np.ndarray:
