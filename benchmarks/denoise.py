@@ -115,7 +115,7 @@ def wiener_peer(estimate):
 
         cal = calibrate(case.source)
         e = cal.electrons(case.image.astype(np.float64))
-        return unbiased_counts(estimate(e, cal, spurious), cal)
+        return unbiased_counts(estimate(e, cal, spurious=spurious), cal)
 
     return run
 

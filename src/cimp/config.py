@@ -121,7 +121,7 @@ class DenoiserConfig:
     dataset: str | None = (
         None  # dose pairs (same session, higher dose): the high image is the target
     )
-    # the defaults are the benchmark's recipe: 59.6 min on a 2-core CPU, simulation included
+    # the defaults are the benchmark's recipe: 54 min on a 2-core CPU, simulation included
     twin: int = 5000  # digital-twin cases with a noise-free target (0: none)
     sampling: Sampling = "both"  # of the twin's settings (both: half archive, half uniform)
     size: int = 128  # twin images' side (px)

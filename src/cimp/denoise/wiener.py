@@ -59,7 +59,7 @@ def guide(e: np.ndarray, cal: Calibration, spurious: float = SPURIOUS) -> np.nda
 
 
 def local_guide(
-    e: np.ndarray, cal: Calibration, size: int = LOCAL, spurious: float = LOCAL_SPURIOUS
+    e: np.ndarray, cal: Calibration, *, size: int = LOCAL, spurious: float = LOCAL_SPURIOUS
 ) -> np.ndarray:
     """(H, W) float32: the Wiener estimate of the stabilised image of electrons `e` in
     overlapping windows of `size` px, each keeping `spurious` noise-only frequencies on
