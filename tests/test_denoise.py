@@ -15,6 +15,7 @@ from scipy.ndimage import binary_dilation
 from typer.testing import CliRunner
 
 from cimp import workers
+from cimp.checkpoint import save_weights
 from cimp.cli import app
 from cimp.denoise.apply import Denoiser
 from cimp.denoise.condition import condition_rows, physics, target_settings
@@ -263,6 +264,19 @@ def test_twin_cases_in_workers_are_the_same_and_each_worker_keeps_to_one_thread(
         assert {n for threads in pool.map(_threads, range(2)) for n in threads} == {1}
     here, there = (twin_cases(3, 16, 64, "uniform", workers=w) for w in (1, 2))
     assert all(np.array_equal(a.image, b.image) for a, b in zip(here, there, strict=True))
+
+
+def test_a_drun_whose_unet_reads_two_inputs_still_denoises(drun, tmp_path):
+    """DRUNs trained before the local guide read the image and the whole image's guide."""
+    older = tmp_path / "older"
+    shutil.copytree(drun[0], older)
+    config = json.loads((older / "config.json").read_text())
+    config["unet"]["inputs"] = 2
+    (older / "config.json").write_text(json.dumps(config))
+    save_weights(FiLMUNet(UNetConfig.saved(config["unet"])), older / "unet.safetensors")
+    case = twin_case(3, 0, 64, "uniform", dose=300.0)
+    out = Denoiser(older, "cpu").transfer(case.image, case.source, {"dwell_time": "x4"})
+    assert out.image.shape == case.image.shape and np.isfinite(out.image).all()
 
 
 def test_trained_denoiser_reads_its_conditioning(drun):
