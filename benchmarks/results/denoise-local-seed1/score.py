@@ -1,13 +1,25 @@
+"""cimp alone on the dose benchmark's scenes: PSNR / SSIM and blocks beyond 3 sigma per set.
+
+.venv/bin/python benchmarks/results/denoise-local-seed1/score.py DRUN
+"""
+
 import sys
-sys.path.insert(0, "/work/main/benchmarks")
-import numpy as np, torch
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parents[2]))
 from denoise import scenes, scores
+
 from cimp.denoise.apply import Denoiser
+
 torch.set_num_threads(2)
-d = Denoiser(sys.argv[1], "cpu")
-for samp in ("archive", "uniform"):
+denoiser = Denoiser(sys.argv[1], "cpu")
+for sampling in ("archive", "uniform"):
     for dose in (5.0, 20.0, 100.0, 500.0):
-        cases = scenes(777, 16, dose, 128, 4.0, samp)
-        s = [scores(d.transfer(c.image, c.source, c.changes).image.astype(np.float64), c, 4.0) for c in cases]
-        m = np.nanmean(s, axis=0)
-        print(f"| {samp}, {dose:g} | {m[0]:.2f} / {m[1]:.3f} | {100*m[3]:.2f} % |", flush=True)
+        cases = scenes(777, 16, dose, 128, 4.0, sampling)
+        outputs = [denoiser.transfer(c.image, c.source, c.changes).image for c in cases]
+        each = [scores(o.astype(np.float64), c, 4.0) for o, c in zip(outputs, cases, strict=True)]
+        m = np.nanmean(each, axis=0)
+        print(f"| {sampling}, {dose:g} | {m[0]:.2f} / {m[1]:.3f} | {100 * m[3]:.2f} % |")
