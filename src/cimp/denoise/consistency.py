@@ -18,6 +18,8 @@ benchmark report.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -47,12 +49,18 @@ def window_taps(sigma: float) -> np.ndarray:
     return taps / taps.sum()
 
 
+def fitted_taps(sigma: float, h: int, w: int) -> np.ndarray:
+    """The window's taps cut to what an image of h x w px can mirror, renormalised."""
+    taps = window_taps(sigma)
+    r = min(len(taps) // 2, h - 1, w - 1)
+    taps = taps[len(taps) // 2 - r : len(taps) // 2 + r + 1]
+    return taps / taps.sum()
+
+
 def windowed(x: torch.Tensor, sigma: float = WINDOWS[-1]) -> torch.Tensor:
     """(B, 1, H, W) seen through a Gaussian window (mirrored at the borders)."""
-    taps = torch.as_tensor(window_taps(sigma), dtype=x.dtype, device=x.device)
-    r = min(len(taps) // 2, x.shape[-1] - 1, x.shape[-2] - 1)
-    taps = taps[len(taps) // 2 - r : len(taps) // 2 + r + 1]
-    taps = taps / taps.sum()
+    taps = torch.as_tensor(fitted_taps(sigma, *x.shape[-2:]), dtype=x.dtype, device=x.device)
+    r = len(taps) // 2
     x = F.pad(x, (r, r, r, r), mode="reflect")
     if len(taps) > FFT_TAPS:
         return _correlate(_correlate(x, taps, -1), taps, -2)
@@ -189,9 +197,36 @@ def shown(clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, top
 
 def variance(seen: torch.Tensor, floor, slope, i: int) -> torch.Tensor:
     """The input's noise variance through window i at the windowed level `seen`
-    (B, 1, H, W); `floor`, `slope` (B, len(WINDOWS)): var = slope * level + floor."""
+    (B, 1, H, W); `floor`, `slope` (B, len(WINDOWS)): var = slope * level + floor inside
+    the image, more near its borders (`border_excess`)."""
     shape = (-1, 1, 1, 1)
-    return slope[:, i].view(shape) * seen.clamp_min(0) + floor[:, i].view(shape)
+    inside = slope[:, i].view(shape) * seen.clamp_min(0) + floor[:, i].view(shape)
+    return inside * border_excess(*seen.shape[-2:], WINDOWS[i]).to(seen)
+
+
+@lru_cache(maxsize=32)
+def border_excess(h: int, w: int, sigma: float) -> torch.Tensor:
+    """(h, w) the noise variance a window sees at each pixel of an h x w image over what
+    `window_noise` says (a window far from the borders of a large image): the mirrored
+    padding counts a pixel near a border twice (1.5x the variance on a border row of the
+    1.2 px window, 2.3x in a corner), and a small image cuts the window short."""
+    taps, full = fitted_taps(sigma, h, w), np.square(window_taps(sigma)).sum()
+    return torch.from_numpy(np.outer(*(_mirrored_power(n, taps) / full for n in (h, w))))
+
+
+def _mirrored_power(n: int, taps: np.ndarray) -> np.ndarray:
+    """(n,) sum of the squared weights `taps` puts on each source pixel, applied with
+    mirrored padding at each of n positions along an axis."""
+    r = len(taps) // 2
+    near = np.unique(np.r_[np.arange(min(r, n)), np.arange(max(n - r, 0), n)])  # others: inside
+    source = np.abs(near[:, None] + np.arange(-r, r + 1)[None, :])
+    source = np.where(source > n - 1, 2 * (n - 1) - source, source)
+    weights = np.zeros((len(near), n))
+    rows = np.repeat(np.arange(len(near)), 2 * r + 1)
+    np.add.at(weights, (rows, source.ravel()), np.tile(taps, len(near)))
+    out = np.full(n, np.square(taps).sum())
+    out[near] = np.square(weights).sum(axis=1)
+    return out
 
 
 def window_noise(cal: Calibration) -> tuple[list[float], list[float]]:
