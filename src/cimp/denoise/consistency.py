@@ -209,7 +209,8 @@ def border_excess(h: int, w: int, sigma: float) -> torch.Tensor:
     """(h, w) the noise variance a window sees at each pixel of an h x w image over what
     `window_noise` says (a window far from the borders of a large image): the mirrored
     padding counts a pixel near a border twice (1.5x the variance on a border row of the
-    1.2 px window, 2.3x in a corner), and a small image cuts the window short."""
+    1.2 px window, 2.3x in a corner), and a small image cuts the window short. The ratio
+    is white noise's; it scales the line-correlated noise alike (an approximation)."""
     taps, full = fitted_taps(sigma, h, w), np.square(window_taps(sigma)).sum()
     return torch.from_numpy(np.outer(*(_mirrored_power(n, taps) / full for n in (h, w))))
 
