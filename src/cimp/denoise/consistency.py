@@ -212,7 +212,7 @@ def border_excess(h: int, w: int, sigma: float) -> torch.Tensor:
     1.2 px window, 2.3x in a corner), and a small image cuts the window short. The ratio
     is white noise's; it scales the line-correlated noise alike (an approximation)."""
     taps, full = fitted_taps(sigma, h, w), np.square(window_taps(sigma)).sum()
-    return torch.from_numpy(np.outer(*(_mirrored_power(n, taps) / full for n in (h, w))))
+    return torch.from_numpy(np.outer(*(_mirrored_power(n, taps) / full for n in (h, w)))).float()
 
 
 def _mirrored_power(n: int, taps: np.ndarray) -> np.ndarray:
