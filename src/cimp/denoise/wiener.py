@@ -15,15 +15,22 @@ scan's drift and jitter bend it: the whole image's spectrum spreads a particle's
 reflections over the vacuum at their average strength and smears a bent lattice's. Over a
 few repeats a lattice is straight and in place, so a second, local estimate does the same
 in windows of LOCAL px overlapping by half (sine windows, analysis and synthesis, whose
-squares sum to one), reading a lattice in its neighbourhood as BM3D does. The U-Net
-reads both (`unet_inputs`).
+squares sum to one), reading a lattice in its neighbourhood as BM3D does. Windows at the
+image's borders reach past it and read a mirror of it; the mirror counts pixels twice, so
+their noise is no longer even over the frequencies (a corner window kept 1.4-1.7
+noise-only frequencies, 150x the intended, which drew stripes in the corners): each window
+is weighed against its own noise spectrum (`window_noise`). The U-Net reads both guides
+(`unet_inputs`).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.special import chdtri
 
 from cimp.denoise.electrons import Calibration, stabilise
 
@@ -75,10 +82,12 @@ def local_guide(
     window = line[:, None] * line[None, :]
     means = patches.mean(dim=(1, 2), keepdim=True)
     spectrum = torch.fft.rfft2((patches - means) * window)
-    noise = line_spectrum(cal, float(np.mean(e)), size)[: size // 2 + 1]
-    noise = torch.from_numpy(noise) * window.square().sum()
+    line_noise = line_spectrum(cal, float(np.mean(e)), size)[: size // 2 + 1]
+    line_noise = torch.from_numpy(line_noise) * window.square().sum()
+    noise, threshold = (
+        line_noise * torch.from_numpy(x) for x in window_noise(h, w, size, spurious)
+    )
     power = spectrum.abs().square()
-    threshold = np.log(size * size / spurious) * noise
     gain = torch.where(power > threshold, 1.0 - noise / power.clamp_min(1e-30), 0.0)
     gain[..., 0, 0] = 1.0
     kept = (means * window + torch.fft.irfft2(gain * spectrum, s=(size, size))) * window
@@ -88,6 +97,50 @@ def local_guide(
         for x in (kept.reshape(-1, size * size).T, weights)
     )
     return (out / norm)[hop : hop + h, hop : hop + w].numpy().astype(np.float32)
+
+
+@lru_cache(maxsize=32)
+def window_noise(h: int, w: int, size: int, spurious: float) -> tuple[np.ndarray, np.ndarray]:
+    """(windows, size, size // 2 + 1) twice: the noise power of each of `local_guide`'s
+    windows on an h x w image at each frequency of its `rfft2` over an inside window's, and
+    the power, in the same units, that noise alone passes in `spurious` of size x size
+    frequencies. A window that reads the mirror beyond a border sees some pixels twice:
+    more noise at some frequencies, less at others, and a coefficient more real than
+    complex (as a window's mean and Nyquist frequencies are everywhere), whose power has a
+    longer tail than the exponential of complex noise (read here as a chi-square of the
+    degrees of freedom that match its variance). White noise's; it scales the noise along
+    the scan lines alike (an approximation)."""
+    hop, half = size // 2, size // 2 + 1
+    (pr, qr, rows), (pc, qc, cols) = (_mirrored(n, size, hop + (-n) % hop) for n in (h, w))
+    pc, qc = pc[:, :half], qc[:, :half]
+    power = pr[:, None, :, None] * pc[None, :, None, :]  # (row kinds, column kinds, k, l)
+    pseudo = np.abs(qr[:, None, :, None] * qc[None, :, None, :])
+    dof = 2.0 / (1.0 + np.square(pseudo / np.maximum(power, 1e-12)))
+    threshold = power * chdtri(dof, spurious / size**2) / dof
+    which = (rows[:, None], cols[None, :])
+    return tuple(x[which].reshape(-1, size, half) for x in (power, threshold))
+
+
+def _mirrored(n: int, size: int, after: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Along an axis of n px mirrored half a window before it and `after` px after it: the
+    power E|X|^2 and pseudo-power E[X^2] of white noise's DFT X in a sine window, over an
+    inside window's power (a pixel read twice: its terms add), (kinds, size) each, and
+    which kind each window is (windows,): inside ones are all alike."""
+    source = np.pad(np.arange(n), (size // 2, after), mode="reflect")
+    line = np.sin(np.pi * (np.arange(size) + 0.5) / size)
+    phases = line[:, None] * np.exp(-2j * np.pi * np.outer(np.arange(size), np.arange(size)) / size)
+    power, pseudo = [], []
+    for start in range(0, len(source) - size + 1, size // 2):
+        pixels, which = np.unique(source[start : start + size], return_inverse=True)
+        summed = np.zeros((len(pixels), size), dtype=complex)
+        np.add.at(summed, which, phases)
+        power.append(np.square(np.abs(summed)).sum(axis=0))
+        pseudo.append(np.square(summed).sum(axis=0))
+    inside = np.square(line).sum()
+    power, pseudo = np.array(power) / inside, np.array(pseudo) / inside
+    stacked = np.concatenate([power, pseudo.real, pseudo.imag], axis=1).round(9)
+    _, first, kind = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+    return power[first], pseudo[first], kind.ravel()
 
 
 def unet_inputs(e: np.ndarray, cal: Calibration, count: int) -> np.ndarray:
