@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from denoise_ceilings import CEILINGS
 
 from cimp.denoise.wiener import guide, local_guide
 from cimp.schema import field
@@ -392,7 +393,7 @@ def main() -> None:
             examples[f"{sampling} {dose:g}"] = {
                 "input": cases[0].image,
                 "truth": cases[0].truth,
-            } | {name: m[0][0] for name, m in methods.items()}
+            } | {name: m[0][0] for name, m in methods.items() if not name.startswith("ceiling")}
     results = {
         "command": " ".join(["python", *sys.argv]),
         "drun": args.drun,
@@ -432,6 +433,10 @@ def compare(denoiser, cases, tuning, ratio) -> dict:
     for name in PEERS:
         param = tune(name, tuning, ratio)
         methods[name] = (*run_peer(name, param, cases, ratio), param)
+    for name, ceiling in CEILINGS.items():
+        start = time.perf_counter()
+        outs = [to_target(ceiling(c), c, ratio) for c in cases]
+        methods[f"ceiling: {name}"] = (outs, time.perf_counter() - start, "reads the truth")
     return methods
 
 
@@ -446,6 +451,9 @@ def markdown(results: dict) -> str:
         "the source's clean image at the target level (noise removal alone); changed: share of",
         "4x4 blocks whose mean differs from the input's beyond 3 sigma of its noise (noise alone",
         "0.27 %); lead: PSNR over the best peer's. MP/s: inference on this machine.",
+        "Ceilings read the truth (`denoise_ceilings.py`): perfect, the source's clean image; the",
+        "oracle Wiener filters, the best linear filter of their kind for each image (whole, and",
+        "in the local guide's 32 px windows): not peers, and no lead is taken over them.",
         f"The U-Net's reach: {results['unet_reach_px']} px around a pixel hold 99.9 % of what "
         "its output reads of the image.",
         "Speed on one {size} px image (100 e/px): cimp {cimp_megapixels_per_s} MP/s, BM3D "
@@ -463,7 +471,10 @@ def markdown(results: dict) -> str:
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for dose, rows in part.groupby("dose", sort=False):
-            best = rows[~rows["method"].str.startswith("cimp") & (rows["method"] != "identity")]
+            peer = ~rows["method"].str.startswith(("cimp", "ceiling")) & (
+                rows["method"] != "identity"
+            )
+            best = rows[peer]
             best = best["psnr"].max()
             for r in rows.itertuples():
                 lead = f"{r.psnr - best:+.2f}" if r.method.startswith("cimp") else ""

@@ -73,13 +73,7 @@ def local_guide(
     average (its mean always kept)."""
     z = stabilise(torch.from_numpy(np.asarray(e, dtype=np.float64)), cal.slope, cal.floor)
     h, w = z.shape
-    hop = size // 2
-    below, right = hop + (-h) % hop, hop + (-w) % hop  # whole windows reach every pixel
-    padded = torch.from_numpy(np.pad(z.numpy(), ((hop, below), (hop, right)), mode="reflect"))
-    cols = F.unfold(padded[None, None], size, stride=hop)[0]  # (size * size, windows)
-    patches = cols.T.reshape(-1, size, size)
-    line = torch.sin(torch.pi * (torch.arange(size, dtype=torch.float64) + 0.5) / size)
-    window = line[:, None] * line[None, :]
+    patches, window = windows(z, size), sine_window(size)
     means = patches.mean(dim=(1, 2), keepdim=True)
     spectrum = torch.fft.rfft2((patches - means) * window)
     line_noise = line_spectrum(cal, float(np.mean(e)), size)[: size // 2 + 1]
@@ -90,13 +84,42 @@ def local_guide(
     power = spectrum.abs().square()
     gain = torch.where(power > threshold, 1.0 - noise / power.clamp_min(1e-30), 0.0)
     gain[..., 0, 0] = 1.0
-    kept = (means * window + torch.fft.irfft2(gain * spectrum, s=(size, size))) * window
-    weights = window.square().reshape(-1, 1).expand(-1, cols.shape[1])
+    kept = means * window + torch.fft.irfft2(gain * spectrum, s=(size, size))
+    return overlap_add(kept, h, w).numpy().astype(np.float32)
+
+
+def sine_window(size: int) -> torch.Tensor:
+    """(size, size) the local guide's window, for analysis and synthesis alike: at a hop of
+    half its size, the squares of overlapping windows sum to one."""
+    line = torch.sin(torch.pi * (torch.arange(size, dtype=torch.float64) + 0.5) / size)
+    return line[:, None] * line[None, :]
+
+
+def windows(z: torch.Tensor, size: int) -> torch.Tensor:
+    """(windows, size, size) the local guide's windows of z (H, W), row by row, a hop of
+    half a window apart, the image mirrored past its borders so that whole windows reach
+    every pixel (numpy's mirror, which reflects again past a small image's far side;
+    unwindowed: multiply by `sine_window`)."""
+    hop, (h, w) = size // 2, z.shape
+    below, right = hop + (-h) % hop, hop + (-w) % hop
+    padded = torch.from_numpy(np.pad(z.numpy(), ((hop, below), (hop, right)), mode="reflect"))
+    return F.unfold(padded[None, None], size, stride=hop)[0].T.reshape(-1, size, size)
+
+
+def overlap_add(patches: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(h, w) the image that `windows` of it, each multiplied by the sine window, then
+    edited, read: windowed again, added where they overlap, divided by the windows'
+    summed squares."""
+    size = patches.shape[-1]
+    hop = size // 2
+    shape = (h + 2 * hop + (-h) % hop, w + 2 * hop + (-w) % hop)
+    window = sine_window(size)
+    weights = window.square().reshape(-1, 1).expand(-1, len(patches))
     out, norm = (
-        F.fold(x[None], padded.shape, size, stride=hop)[0, 0]
-        for x in (kept.reshape(-1, size * size).T, weights)
+        F.fold(x[None], shape, size, stride=hop)[0, 0]
+        for x in ((patches * window).reshape(-1, size * size).T, weights)
     )
-    return (out / norm)[hop : hop + h, hop : hop + w].numpy().astype(np.float32)
+    return (out / norm)[hop : hop + h, hop : hop + w]
 
 
 @lru_cache(maxsize=32)
