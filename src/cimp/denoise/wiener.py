@@ -122,7 +122,6 @@ def overlap_add(patches: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return (out / norm)[hop : hop + h, hop : hop + w]
 
 
-@lru_cache(maxsize=32)
 def window_noise(h: int, w: int, size: int, spurious: float) -> tuple[np.ndarray, np.ndarray]:
     """(windows, size, size // 2 + 1) twice: the noise power of each of `local_guide`'s
     windows on an h x w image at each frequency of its `rfft2` over an inside window's, and
@@ -133,15 +132,23 @@ def window_noise(h: int, w: int, size: int, spurious: float) -> tuple[np.ndarray
     longer tail than the exponential of complex noise (read here as a chi-square of the
     degrees of freedom that match its variance). White noise's; it scales the noise along
     the scan lines alike (an approximation)."""
-    hop, half = size // 2, size // 2 + 1
-    (pr, qr, rows), (pc, qc, cols) = (_mirrored(n, size, hop + (-n) % hop) for n in (h, w))
-    pc, qc = pc[:, :half], qc[:, :half]
-    power = pr[:, None, :, None] * pc[None, :, None, :]  # (row kinds, column kinds, k, l)
+    power, threshold, rows, cols = _noise_kinds(h, w, size, spurious)
+    which = (rows[:, None], cols[None, :])
+    return tuple(x[which].reshape(-1, size, size // 2 + 1) for x in (power, threshold))
+
+
+@lru_cache(maxsize=32)
+def _noise_kinds(h: int, w: int, size: int, spurious: float):
+    """`window_noise` for each kind of window, (row kinds, column kinds, size, size // 2 + 1)
+    twice, and the kind of each row and column of windows (a few kinds: cached)."""
+    (pr, qr, rows), (pc, qc, cols) = (
+        _mirrored(n, size, size // 2 + (-n) % (size // 2)) for n in (h, w)
+    )
+    pc, qc = pc[:, : size // 2 + 1], qc[:, : size // 2 + 1]
+    power = pr[:, None, :, None] * pc[None, :, None, :]
     pseudo = np.abs(qr[:, None, :, None] * qc[None, :, None, :])
     dof = 2.0 / (1.0 + np.square(pseudo / np.maximum(power, 1e-12)))
-    threshold = power * chdtri(dof, spurious / size**2) / dof
-    which = (rows[:, None], cols[None, :])
-    return tuple(x[which].reshape(-1, size, half) for x in (power, threshold))
+    return power, power * chdtri(dof, spurious / size**2) / dof, rows, cols
 
 
 def _mirrored(n: int, size: int, after: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
