@@ -1,8 +1,9 @@
 """Ceilings of the dose benchmark: estimates that read the noise-free image (see denoise.py).
 
-- `perfect`: the source's clean image itself, taken to the target dose. No denoiser can do
-  better; it differs from the truth only by what the target's wider probe changes.
-- `oracle_wiener`: the best linear filter of the whole image for this image: it knows, at
+- `perfect`: the source's clean image itself, taken to the target dose: all the noise
+  removed; it differs from the truth only by what the target's wider probe changes.
+- `oracle_wiener`: the best filter that scales each frequency of the whole image, for this
+  image: it knows, at
   every frequency, the clean image's power and the truth's (the target brought back to
   the source's level, wider probe and all), and gains truth x conj(clean) / (power +
   noise): the ceiling of `fourier_wiener`.
