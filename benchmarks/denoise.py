@@ -474,8 +474,7 @@ def markdown(results: dict) -> str:
             peer = ~rows["method"].str.startswith(("cimp", "ceiling")) & (
                 rows["method"] != "identity"
             )
-            best = rows[peer]
-            best = best["psnr"].max()
+            best = rows.loc[peer, "psnr"].max()
             for r in rows.itertuples():
                 lead = f"{r.psnr - best:+.2f}" if r.method.startswith("cimp") else ""
                 lines.append(

@@ -3,10 +3,9 @@
 - `perfect`: the source's clean image itself, taken to the target dose: all the noise
   removed; it differs from the truth only by what the target's wider probe changes.
 - `oracle_wiener`: the best filter that scales each frequency of the whole image, for this
-  image: it knows, at
-  every frequency, the clean image's power and the truth's (the target brought back to
-  the source's level, wider probe and all), and gains truth x conj(clean) / (power +
-  noise): the ceiling of `fourier_wiener`.
+  image: it knows, at every frequency, the clean image's power and the truth's (the target
+  brought back to the source's level, wider probe and all), and gains truth x conj(clean)
+  / (power + noise): the ceiling of `fourier_wiener`.
 - `oracle_local_wiener`: the same in the local guide's windows of 32 px, each knowing its
   own: the ceiling of `local_wiener` and of any such filter in windows.
 

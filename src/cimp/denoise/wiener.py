@@ -91,8 +91,19 @@ def local_guide(
 def sine_window(size: int) -> torch.Tensor:
     """(size, size) the local guide's window, for analysis and synthesis alike: at a hop of
     half its size, the squares of overlapping windows sum to one."""
-    line = torch.sin(torch.pi * (torch.arange(size, dtype=torch.float64) + 0.5) / size)
+    line = _sine_line(size)
     return line[:, None] * line[None, :]
+
+
+def _sine_line(size: int) -> torch.Tensor:
+    return torch.sin(torch.pi * (torch.arange(size, dtype=torch.float64) + 0.5) / size)
+
+
+def _pads(n: int, size: int) -> tuple[int, int]:
+    """Pixels mirrored before and after an axis of n px, so that windows of `size` px at a
+    hop of half that reach every pixel whole."""
+    hop = size // 2
+    return hop, hop + (-n) % hop
 
 
 def windows(z: torch.Tensor, size: int) -> torch.Tensor:
@@ -100,10 +111,9 @@ def windows(z: torch.Tensor, size: int) -> torch.Tensor:
     half a window apart, the image mirrored past its borders so that whole windows reach
     every pixel (numpy's mirror, which reflects again past a small image's far side;
     unwindowed: multiply by `sine_window`)."""
-    hop, (h, w) = size // 2, z.shape
-    below, right = hop + (-h) % hop, hop + (-w) % hop
-    padded = torch.from_numpy(np.pad(z.numpy(), ((hop, below), (hop, right)), mode="reflect"))
-    return F.unfold(padded[None, None], size, stride=hop)[0].T.reshape(-1, size, size)
+    pads = [_pads(n, size) for n in z.shape]
+    padded = torch.from_numpy(np.pad(z.numpy(), pads, mode="reflect"))
+    return F.unfold(padded[None, None], size, stride=size // 2)[0].T.reshape(-1, size, size)
 
 
 def overlap_add(patches: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -112,7 +122,7 @@ def overlap_add(patches: torch.Tensor, h: int, w: int) -> torch.Tensor:
     summed squares."""
     size = patches.shape[-1]
     hop = size // 2
-    shape = (h + 2 * hop + (-h) % hop, w + 2 * hop + (-w) % hop)
+    shape = tuple(n + sum(_pads(n, size)) for n in (h, w))
     window = sine_window(size)
     weights = window.square().reshape(-1, 1).expand(-1, len(patches))
     out, norm = (
@@ -141,9 +151,7 @@ def window_noise(h: int, w: int, size: int, spurious: float) -> tuple[np.ndarray
 def _noise_kinds(h: int, w: int, size: int, spurious: float):
     """`window_noise` for each kind of window, (row kinds, column kinds, size, size // 2 + 1)
     twice, and the kind of each row and column of windows (a few kinds: cached)."""
-    (pr, qr, rows), (pc, qc, cols) = (
-        _mirrored(n, size, size // 2 + (-n) % (size // 2)) for n in (h, w)
-    )
+    (pr, qr, rows), (pc, qc, cols) = (_mirrored(n, size) for n in (h, w))
     pc, qc = pc[:, : size // 2 + 1], qc[:, : size // 2 + 1]
     power = pr[:, None, :, None] * pc[None, :, None, :]
     pseudo = np.abs(qr[:, None, :, None] * qc[None, :, None, :])
@@ -151,13 +159,13 @@ def _noise_kinds(h: int, w: int, size: int, spurious: float):
     return power, power * chdtri(dof, spurious / size**2) / dof, rows, cols
 
 
-def _mirrored(n: int, size: int, after: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Along an axis of n px mirrored half a window before it and `after` px after it: the
+def _mirrored(n: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Along an axis of n px mirrored as `windows` mirrors it (`_pads`): the
     power E|X|^2 and pseudo-power E[X^2] of white noise's DFT X in a sine window, over an
     inside window's power (a pixel read twice: its terms add), (kinds, size) each, and
     which kind each window is (windows,): inside ones are all alike."""
-    source = np.pad(np.arange(n), (size // 2, after), mode="reflect")
-    line = np.sin(np.pi * (np.arange(size) + 0.5) / size)
+    source = np.pad(np.arange(n), _pads(n, size), mode="reflect")
+    line = _sine_line(size).numpy()
     phases = line[:, None] * np.exp(-2j * np.pi * np.outer(np.arange(size), np.arange(size)) / size)
     power, pseudo = [], []
     for start in range(0, len(source) - size + 1, size // 2):
