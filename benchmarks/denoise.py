@@ -189,16 +189,18 @@ def cosine(denoiser, outputs, cases) -> float:
     return float(np.mean(np.sum(np.stack(images) * meta, axis=1)))
 
 
-def run_cimp(denoiser, cases, hold: bool = True, passes: int = 1):
-    """cimp's outputs, and the median seconds of `passes` passes over the cases: one pass
-    over 16 scenes of 128 px takes about a second, where a hiccup of the machine shows (a
-    peer's pass takes 10-20 s and averages it out)."""
+def run_cimp(denoiser, cases, passes: int = 1, **options):
+    """cimp's outputs (`options`: of `Denoiser.transfer`), the median seconds of `passes`
+    passes over the cases (one pass over 16 scenes of 128 px takes about a second, where a
+    hiccup of the machine shows; a peer's pass takes 10-20 s and averages it out), and the
+    local guide's mean share in the outputs (`cimp.denoise.sure`)."""
     seconds = []
     for _ in range(passes):
         start = time.perf_counter()
-        outputs = [denoiser.transfer(c.image, c.source, c.changes, hold=hold) for c in cases]
+        outputs = [denoiser.transfer(c.image, c.source, c.changes, **options) for c in cases]
         seconds.append(time.perf_counter() - start)
-    return [o.image.astype(np.float64) for o in outputs], float(np.median(seconds))
+    share = f"guide share {np.mean([o.guide for o in outputs]):.2f}"
+    return [o.image.astype(np.float64) for o in outputs], float(np.median(seconds)), share
 
 
 def run_peer(name, param, cases, ratio):
@@ -428,8 +430,9 @@ def unet_reach(denoiser) -> int:
 
 def compare(denoiser, cases, tuning, ratio) -> dict:
     """name -> (outputs at the target dose, seconds, parameter) for cimp and every peer."""
-    methods = {"cimp": (*run_cimp(denoiser, cases, passes=3), None)}
-    methods["cimp, no hold"] = (*run_cimp(denoiser, cases, hold=False), "ablation")
+    methods = {"cimp": run_cimp(denoiser, cases, passes=3)}
+    methods["cimp, no guide"] = (*run_cimp(denoiser, cases, guided=False)[:2], "ablation")
+    methods["cimp, no hold"] = (*run_cimp(denoiser, cases, hold=False)[:2], "ablation")
     for name in PEERS:
         param = tune(name, tuning, ratio)
         methods[name] = (*run_peer(name, param, cases, ratio), param)
@@ -451,6 +454,8 @@ def markdown(results: dict) -> str:
         "the source's clean image at the target level (noise removal alone); changed: share of",
         "4x4 blocks whose mean differs from the input's beyond 3 sigma of its noise (noise alone",
         "0.27 %); lead: PSNR over the best peer's. MP/s: inference on this machine.",
+        "cimp blends in the local guide by the share SURE reads per image (`sure`; parameter:",
+        "its mean); ablations: no guide, the U-Net's estimate held alone; no hold, neither.",
         "Ceilings read the truth (`denoise_ceilings.py`): perfect, the source's clean image; the",
         "oracle Wiener filters, the best linear filter of their kind for each image (whole, and",
         "in the local guide's 32 px windows): not peers, and no lead is taken over them.",

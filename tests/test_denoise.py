@@ -281,6 +281,17 @@ def test_a_drun_whose_unet_reads_two_inputs_still_denoises(drun, tmp_path):
     assert out.image.shape == case.image.shape and np.isfinite(out.image).all()
 
 
+def test_the_output_takes_a_share_of_the_local_guide_only_when_asked(drun):
+    """The share SURE gives the local guide (`sure`) is reported; without the blend the
+    share is 0 and the output differs."""
+    denoiser = Denoiser(drun[0], "cpu")
+    case = twin_case(3, 0, 64, "uniform", dose=300.0)
+    guided = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"})
+    alone = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}, guided=False)
+    assert 0.0 < guided.guide <= 1.0 and alone.guide == 0.0
+    assert np.abs(guided.image - alone.image).max() > 1.0
+
+
 def test_trained_denoiser_reads_its_conditioning(drun):
     denoiser = Denoiser(drun[0], "cpu")
     case = twin_case(3, 0, 64, "uniform", dose=300.0)

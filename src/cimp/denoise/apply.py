@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,16 @@ from cimp.checkpoint import file_id, load_weights
 from cimp.denoise.condition import condition_rows, physics, target_settings
 from cimp.denoise.consistency import LIMIT, Seen, readable, unclipped
 from cimp.denoise.electrons import Calibration, calibrate
-from cimp.denoise.render import Noise, blended, correct_on_both_grids, finish, held_to, level
+from cimp.denoise.render import (
+    Noise,
+    blended,
+    correct,
+    correct_on_both_grids,
+    finish,
+    held_to,
+    level,
+)
+from cimp.denoise.sure import guide_share
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.denoise.wiener import parities_from, unet_inputs
@@ -47,6 +57,7 @@ class Transfer:
     ratio: float  # target dose / source dose
     calibration: Calibration  # counts <-> electrons of the source
     held: float  # share of pixels the hold moved by over half their noise (after the blend)
+    guide: float = 0.0  # share of the local Wiener guide in the output (`sure`)
     notes: list[str] = field(default_factory=list)  # what the user should know
 
     @property
@@ -93,33 +104,44 @@ class Denoiser:
         tile: int = 512,
         show_progress: bool = False,
         hold: bool = True,
+        guided: bool = True,
     ) -> Transfer:
         """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied; `hold`
-        False leaves the U-Net's output as it is, neither blended nor held (the benchmark's
-        ablation)."""
+        False leaves the U-Net's output as it is, neither blended nor held, `guided` False
+        takes none of the local guide (`sure`) (the benchmark's ablations)."""
         target, ratio, cal, e, cond = self.conditioning(image, source, changes)
         noise = Noise.of([cal], self.device)
         e_all = torch.from_numpy(e)[None, None].to(self.device)
         mean = level(noise, e_all)
 
-        def run(tiles: torch.Tensor) -> torch.Tensor:
+        def run(tiles: torch.Tensor, both: bool = True) -> torch.Tensor:
             rows = [0] * len(tiles)
             x = tiles.to(self.device, memory_format=torch.channels_last)
-            return correct_on_both_grids(self.unet, x, cond[rows], noise[rows], mean[rows])
+            parts = (self.unet, x, cond[rows], noise[rows], mean[rows])
+            return correct_on_both_grids(*parts) if both else correct(*parts)
 
-        channels = unet_inputs(e, cal, self.unet.config.inputs)
-        multiple = self.unet.config.multiple
-        z = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
+        def estimate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """The U-Net at one grid placement, and the local guide, of electrons x (`sure`)."""
+            parts = unet_inputs(x, cal, inputs)
+            return tiled(partial(run, both=False), parts, tile, multiple=multiple), parts[2]
+
+        inputs, multiple = self.unet.config.inputs, self.unet.config.multiple
+        channels = unet_inputs(e, cal, inputs)
+        z, first = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
         z = parities_from(z, channels[1])
         z_all = torch.from_numpy(z)[None, None].to(self.device)
         free = finish(z_all, noise)
         top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
-        clean = free
+        clean, guide = free, 0.0
         if hold:
             seen = Seen(e_all)  # the input's windows, shared by all three
             valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)
             valid &= readable(free, seen, cal, image.dtype)
             saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
+            if guided and inputs == 3:
+                g = finish(torch.from_numpy(channels[2])[None, None].to(self.device), noise)
+                readings = valid & (free < saturates)  # what SURE can read
+                free, guide = self.guided(free, g, e, cal, readings, estimate, (first, channels[2]))
             free = blended(free, seen, noise, valid, saturates)
             clean = held_to(free, seen, noise, valid, saturates)
         sigma = (cal.slope * free + cal.floor).sqrt()
@@ -129,7 +151,18 @@ class Denoiser:
         over = float(np.mean(out > top))
         out = np.minimum(out, top).astype(np.float32)
         notes = self.notes(ratio, cal, held, over)
-        return Transfer(out, source, target, ratio, cal, held, notes)
+        return Transfer(out, source, target, ratio, cal, held, guide, notes)
+
+    def guided(self, free, g, e, cal, valid, estimate, known) -> tuple[torch.Tensor, float]:
+        """The U-Net's clean electrons `free` blended with the local guide's `g` (both
+        (1, 1, H, W)) by the SURE-optimal share over the `valid` pixels, and that share
+        (`sure.guide_share`, which reads `estimate` and `known`)."""
+        u, guide = (x[0, 0].cpu().numpy().astype(np.float64) for x in (free, g))
+        mask = valid[0, 0].cpu().numpy()
+        share = guide_share(u, guide, e, cal, mask, estimate, known)
+        if share == 0.0:
+            return free, share
+        return torch.where(valid, free + share * (g - free), free), share
 
     def conditioning(self, image: np.ndarray, source: dict, changes: dict[str, str]):
         """(target settings, dose ratio, calibration, electrons, conditioning row (1, D) on

@@ -35,7 +35,8 @@ def tiled(
     border: int = 8,
 ) -> np.ndarray:
     """fn over (B, C, h, w) float tensors, applied tile by tile to an image (h, w) or its
-    channels (C, h, w); fn returns one channel."""
+    channels (C, h, w); fn returns K channels: the result is (h, w) for one, (K, h, w)
+    for more."""
     channels = image if image.ndim == 3 else image[None]
     h, w = channels.shape[-2:]
     halo = round_up(halo, multiple)
@@ -43,7 +44,7 @@ def tiled(
     pad = [(border, s - n - border) for s, n in zip(size, (h, w), strict=True)]
     padded = torch.from_numpy(np.pad(channels.astype(np.float32), ((0, 0), *pad), "symmetric"))
     tile = min(round_up(tile + 2 * border, multiple), max(size))  # `tile` px of the image
-    out = np.empty(size, dtype=np.float32)
+    out = None
     windows: dict[tuple, list] = {}  # tiles grouped by the shape of their window
     for r in range(0, size[0], tile):
         for c in range(0, size[1], tile):
@@ -56,9 +57,12 @@ def tiled(
             for start in range(0, len(group), batch):
                 part = group[start : start + batch]
                 x = torch.stack([padded[:, r0 : r0 + dh, c0 : c0 + dw] for _, _, r0, c0 in part])
-                y = fn(x)[:, 0].float().cpu().numpy()
+                y = fn(x).float().cpu().numpy()
+                if out is None:
+                    out = np.empty((y.shape[1], *size), dtype=np.float32)
                 for (r, c, r0, c0), result in zip(part, y, strict=True):
-                    keep = result[r - r0 : r - r0 + tile, c - c0 : c - c0 + tile]
-                    out[r : r + keep.shape[0], c : c + keep.shape[1]] = keep
+                    keep = result[:, r - r0 : r - r0 + tile, c - c0 : c - c0 + tile]
+                    out[:, r : r + keep.shape[1], c : c + keep.shape[2]] = keep
                 bar.advance(len(part))
-    return out[border : border + h, border : border + w]
+    out = out[:, border : border + h, border : border + w]
+    return out[0] if len(out) == 1 else out

@@ -1,0 +1,124 @@
+"""How much of the local Wiener guide the output takes, chosen per image without the truth.
+
+The U-Net reads the local guide beside the image (`wiener`), yet on some images the guide
+alone is the better estimate: on the dose benchmark's archive scenes of one session (0.6-2
+detected electrons a pixel under 5.5 e of read noise) the U-Net drew 10-20 px blotches
+where the local Wiener filter scored 2-3.5 dB higher, and a gate on the image's statistics
+did not carry over to other scenes. Stein's unbiased risk estimate (SURE) of the mean
+squared error against the clean image of u + w (g - u), u the U-Net's estimate and g the
+guide's (electrons), is quadratic in w; its minimum, clipped to [0, 1], is
+
+    w = -(<u - y, d> + tr(S J_g) - tr(S J_u)) / |d|^2,    d = g - u,
+
+y the image, S its noise's covariance, J the Jacobians. Each trace is read from one
+perturbation of the image by noise of its own spectrum (Monte Carlo SURE, Ramani, Blu and
+Unser 2008): tr(S J_f) ~ b . (f(y + eps b) - f(y)) / eps. That costs one more U-Net pass,
+on one placement of its grid (`render.correct_on_both_grids`: the placements differ by a
+pixel's shift, their traces alike) and at most REGION px square: a larger image's traces
+are read on its centre and scaled to the whole.
+SURE holds where the noise model does: pixels whose readings may clip (near the black
+level, at the detector's top at either dose) are left out, and an image with under half
+its pixels left keeps the U-Net's estimate (with clipped pixels in, SURE chose the guide on
+images where it lost 6-19 dB).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from cimp.denoise.electrons import Calibration, stabilise, unstabilise
+from cimp.denoise.wiener import line_spectrum
+
+EPS = 0.1  # the perturbation, in units of the noise
+REGION = 256  # px: the largest square the traces are read on
+MARGIN = 32  # px of a region's inner sides left out: its mirror there is not the image
+MIN_SHARE = 0.5  # of an image's pixels SURE must read for a blend
+SEED = 0  # the perturbation's: the same image gets the same output
+
+# electrons (h, w) -> the U-Net's estimate at one grid placement and the local guide's, both
+# stabilised (h, w)
+Estimate = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def guide_share(
+    u: np.ndarray,
+    g: np.ndarray,
+    e: np.ndarray,
+    cal: Calibration,
+    valid: np.ndarray,
+    estimate: Estimate,
+    known=None,
+) -> float:
+    """The SURE-optimal share w of the guide in u + w (g - u) (electrons (H, W)) for the
+    image `e` (electrons), read over its `valid` pixels; `estimate`, `known`: as `traces`
+    reads them. 0 where under MIN_SHARE of the pixels are valid."""
+    if valid.mean() < MIN_SHARE:
+        return 0.0
+    d = np.where(valid, g - u, 0.0)
+    power = float(np.square(d).sum())
+    if power <= 0.0:
+        return 0.0
+    t_u, t_g = traces(e, cal, estimate, valid, known)
+    return float(np.clip(-(float(((u - e) * d).sum()) + t_g - t_u) / power, 0.0, 1.0))
+
+
+def traces(
+    e: np.ndarray, cal: Calibration, estimate: Estimate, valid: np.ndarray, known=None
+) -> tuple[float, float]:
+    """tr(S J) of the U-Net's and the guide's estimates in electrons, summed over the `valid`
+    pixels of the image `e` (read on its centre REGION, scaled to the whole); `known`:
+    `estimate(e)` already computed, used where the region is the whole image."""
+    rows, cols = (_centre(n) for n in e.shape)
+    sub = e[rows, cols]
+    inside = np.zeros(sub.shape, dtype=bool)
+    inside[_inner(rows, e.shape[0]), _inner(cols, e.shape[1])] = True
+    inside &= valid[rows, cols]
+    if not inside.any():
+        return 0.0, 0.0
+    whole = sub.shape == e.shape and known is not None
+    before = known if whole else estimate(sub)
+    noisy, step = perturbed(sub, cal)
+    after = estimate(noisy)
+    scale = valid.sum() / inside.sum()
+    sums = []
+    for b, a in zip(before, after, strict=True):
+        change = _electrons(a, cal) - _electrons(b, cal)
+        sums.append(scale * float((step * change)[inside].sum()) / EPS)
+    return sums[0], sums[1]
+
+
+def perturbed(e: np.ndarray, cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
+    """(the image moved by EPS of a draw of its own noise, in its stabilised units, and that
+    draw in electrons (the move / EPS)): the scan lines' spectrum, `wiener.line_spectrum`."""
+    h, w = e.shape
+    white = np.random.default_rng(SEED).standard_normal((h, w))
+    shape = np.sqrt(line_spectrum(cal, float(np.mean(e)), w))
+    noise = np.fft.ifft(np.fft.fft(white, axis=1) * shape, axis=1).real
+    z = stabilise(torch.from_numpy(e.astype(np.float64)), cal.slope, cal.floor)
+    moved = unstabilise(z + EPS * torch.from_numpy(noise), cal.slope, cal.floor).numpy()
+    return moved.astype(np.float32), (moved - e) / EPS
+
+
+def _electrons(z: np.ndarray, cal: Calibration) -> np.ndarray:
+    """Stabilised -> electrons, non-negative (as `render.finish`)."""
+    e = unstabilise(torch.from_numpy(z.astype(np.float64)), cal.slope, cal.floor).numpy()
+    return np.maximum(e, 0.0)
+
+
+def _centre(n: int) -> slice:
+    """The centre REGION px of an axis of n, starting on the 16 px grid of the local guide's
+    windows and the U-Net's pooling (all of it when it is no longer)."""
+    if n <= REGION:
+        return slice(0, n)
+    start = (n - REGION) // 2 // 16 * 16
+    return slice(start, start + REGION)
+
+
+def _inner(part: slice, n: int) -> slice:
+    """The part of a region's axis away from its sides that are not the image's."""
+    low = 0 if part.start == 0 else MARGIN
+    high = part.stop - part.start - (0 if part.stop == n else MARGIN)
+    return slice(low, high)

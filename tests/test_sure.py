@@ -1,0 +1,94 @@
+"""The guide's share by SURE (`cimp.denoise.sure`): what the truth would choose, read
+without it."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.ndimage import gaussian_filter
+
+from cimp.denoise import sure
+from cimp.denoise.electrons import calibrate, stabilise, unstabilise
+from cimp.denoise.wiener import line_spectrum
+
+CAL = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
+
+
+def _z(e):
+    return stabilise(torch.from_numpy(np.asarray(e, dtype=np.float64)), CAL.slope, CAL.floor)
+
+
+def _e(z):
+    return unstabilise(torch.as_tensor(z, dtype=torch.float64), CAL.slope, CAL.floor).numpy()
+
+
+def _scene(period: float, size: int = 128) -> np.ndarray:
+    """Clean electrons: a lattice of `period` px over a level of 40 e."""
+    y, x = np.mgrid[:size, :size] * (2 * np.pi / period)
+    return 40.0 + 15.0 * np.cos(x) * np.cos(0.8 * y)
+
+
+def _noisy(clean: np.ndarray, seed: int) -> np.ndarray:
+    """The image of `clean`: its stabilised level plus noise of the detector's spectrum."""
+    h, w = clean.shape
+    white = np.random.default_rng(seed).standard_normal((h, w))
+    shape = np.sqrt(line_spectrum(CAL, float(clean.mean()), w))
+    noise = np.fft.ifft(np.fft.fft(white, axis=1) * shape, axis=1).real
+    return _e(_z(clean).numpy() + noise).astype(np.float32)
+
+
+def _blurs(e: np.ndarray):
+    """Two linear estimates in stabilised units: a strong blur (the 'U-Net') and a light
+    one (the 'guide')."""
+    z = _z(e).numpy()
+    return gaussian_filter(z, 2.5, mode="reflect"), gaussian_filter(z, 0.8, mode="reflect")
+
+
+@pytest.mark.parametrize(
+    "period, low, high", [(40.0, 0.0, 0.1), (10.0, 0.85, 1.0), (3.0, 0.5, 0.8)]
+)
+def test_the_share_is_the_truths_best_blend(period, low, high):
+    """Smooth content wants the strong blur, finer content the light one, the finest a
+    blend (the light blur loses it too): SURE's share lands within 0.1 of the share the
+    clean image says is best. Without the traces it would take the light blur whole (its
+    unclipped share is 1.5-2.9 on all three)."""
+    clean = _scene(period)
+    e = _noisy(clean, seed=1)
+    u, g = (np.maximum(_e(z), 0.0) for z in _blurs(e))
+    valid = np.ones(e.shape, dtype=bool)
+    share = sure.guide_share(u, g, e, CAL, valid, _blurs)
+    d = g - u
+    best = float(np.clip(-np.sum((u - clean) * d) / np.sum(d * d), 0.0, 1.0))
+    assert abs(share - best) < 0.1
+    assert low <= share <= high
+
+
+def test_an_image_mostly_clipped_keeps_the_unets_estimate():
+    """Where clipping leaves SURE under half the pixels to read, the guide gets no share
+    and no extra pass is run."""
+    e = _noisy(_scene(3.0), seed=2)
+    u, g = (np.maximum(_e(z), 0.0) for z in _blurs(e))
+    valid = np.zeros(e.shape, dtype=bool)
+    valid[:, :60] = True
+
+    def never(_):
+        raise AssertionError("no pass is needed")
+
+    assert sure.guide_share(u, g, e, CAL, valid, never) == 0.0
+
+
+def test_a_large_images_traces_are_read_on_its_centre(monkeypatch):
+    """A 512 px image's traces come from its centre 256 px (one pass there), scaled to the
+    whole, within 5 % of those read on all of it."""
+    e = _noisy(_scene(7.0, size=512), seed=3)
+    valid = np.ones(e.shape, dtype=bool)
+    sizes = []
+
+    def estimate(x):
+        sizes.append(x.shape)
+        return _blurs(x)
+
+    centre = sure.traces(e, CAL, estimate, valid)
+    assert set(sizes) == {(256, 256)}
+    monkeypatch.setattr(sure, "REGION", 512)
+    whole = sure.traces(e, CAL, _blurs, valid)
+    assert centre == pytest.approx(whole, rel=0.05)
