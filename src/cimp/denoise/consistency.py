@@ -32,11 +32,6 @@ WINDOWS = (19.2, 4.8, 1.2)  # px: the Gaussians `project` compares through, coar
 # sigma: `project` moves what strays beyond this back to it; a margin below the 3 sigma
 # `outside` checks, since near a sharp edge a 4 x 4 block strays further than a window
 LIMIT = 2.75
-# per window: the finest has 16x the independent windows of the next ((4.8 / 1.2)^2), so at
-# LIMIT noise alone crossed it 16x as often (0.6 % of its windows), and moving each crossing
-# back by its excess, pixel by pixel, drew dark specks (up to 27 a scene at archive 500
-# e/px). At 3.5 sigma (0.05 %) it is crossed about as often per image as the next at LIMIT.
-LIMITS = (LIMIT, LIMIT, 3.5)
 GROSS = 2.0  # x LIMIT: beyond this (finest window) the input itself is handed back
 ROUNDS = 4  # of the smooth correction, per window (slow to converge at sharp features)
 UNCLIPPED = 0.99  # share of a window's weight on unclipped pixels needed to compare it
@@ -105,12 +100,12 @@ def _correlate(x: torch.Tensor, taps: torch.Tensor, dim: int) -> torch.Tensor:
 def project(
     clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, valid=None, top=None
 ):
-    """`clean` (B, 1, H, W) brought within LIMITS sigma of the input through its windows.
+    """`clean` (B, 1, H, W) brought within LIMIT sigma of the input through every window.
 
     Where the output strays beyond GROSS x LIMIT sigma in the finest window (something the
     input does not show, or the lack of something it does), the input itself is handed back,
     smoothly around it. Then, window by window from the coarsest (a level bias, small
-    beside one pixel's noise, is plain over many), whatever still strays beyond LIMITS is
+    beside one pixel's noise, is plain over many), whatever still strays beyond LIMIT is
     moved back by its windowed excess only: a smooth field, and a stray of noise size is
     barely touched (which matters where the signal is tiny beside the noise). `floor` and
     `slope` (B, len(WINDOWS)) describe each window's noise: var = slope * level + floor.
@@ -149,8 +144,8 @@ def project(
     gross = F.max_pool2d((off - GROSS).clamp(0.0, 1.0), 3, stride=1, padding=1)
     moved = windowed(gross).clamp(0.0, 1.0)
     clean = clean + moved * keep * (electrons - clean)
-    for i, ((seen, sd), bound) in enumerate(zip(views, LIMITS, strict=True)):
-        limit = bound * sd
+    for i, (seen, sd) in enumerate(views):
+        limit = LIMIT * sd
         for _ in range(ROUNDS):
             residual = seen - through(clean, i)
             excess = residual - torch.maximum(torch.minimum(residual, limit), -limit)
