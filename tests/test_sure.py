@@ -92,3 +92,21 @@ def test_a_large_images_traces_are_read_on_its_centre(monkeypatch):
     monkeypatch.setattr(sure, "REGION", 512)
     whole = sure.traces(e, CAL, _blurs, valid)
     assert centre == pytest.approx(whole, rel=0.05)
+
+
+def test_a_share_the_noise_alone_could_give_is_none():
+    """A 'guide' that differs from the estimate by a faint fixed pattern, not by anything
+    the image says: SURE's share is then the noise's draw (without the 2-standard-error
+    rule it was 0.03-1.0 on 7 of 12 draws); with it, none."""
+    pattern = np.random.default_rng(99).standard_normal((128, 128))
+
+    def faint(e):
+        u = _blurs(e)[0]
+        return u, u + 0.01 * pattern
+
+    shares = []
+    for seed in range(12):
+        e = _noisy(_scene(40.0), seed)
+        u, g = (np.maximum(_e(z), 0.0) for z in faint(e))
+        shares.append(sure.guide_share(u, g, e, CAL, np.ones(e.shape, dtype=bool), faint))
+    assert shares == [0.0] * 12
