@@ -4,7 +4,8 @@ The image is taken to detected electrons with the instrument profile's calibrati
 file's gain and offset (`electrons`), embedded once (centre crop, as the CIMP run embeds),
 its Fourier guides computed on the whole image (`wiener`), the U-Net runs over them all
 in tiles (at two placements of its 2x2 grid, averaged), the result's pixel-parity means
-are the whole image's guide's, it is weighed against the input and held to it window by window
+are the whole image's guide's, it takes the share of the local guide that SURE reads for
+the image (`sure`), is weighed against the input and held to it window by window
 (`consistency`) and taken to the target dose: black + gain x ratio x clean electrons. The
 result is in the detector's counts at the target settings, as 32-bit floats: never below the
 black level, never above the top of the input's integer range (the detector's).
@@ -113,6 +114,7 @@ class Denoiser:
         noise = Noise.of([cal], self.device)
         e_all = torch.from_numpy(e)[None, None].to(self.device)
         mean = level(noise, e_all)
+        inputs, multiple = self.unet.config.inputs, self.unet.config.multiple
 
         def run(tiles: torch.Tensor, both: bool = True) -> torch.Tensor:
             rows = [0] * len(tiles)
@@ -125,7 +127,6 @@ class Denoiser:
             parts = unet_inputs(x, cal, inputs)
             return tiled(partial(run, both=False), parts, tile, multiple=multiple), parts[2]
 
-        inputs, multiple = self.unet.config.inputs, self.unet.config.multiple
         channels = unet_inputs(e, cal, inputs)
         z, first = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
         z = parities_from(z, channels[1])
