@@ -116,6 +116,10 @@ def test_tiles_give_the_image_one_pass_gives():
     assert tiles.shape == image.shape[1:]
     assert np.abs(whole - image[0]).mean() > 0.1  # the net changes the image...
     assert np.abs(tiles - whole).max() < 1e-4 * whole.std()  # ...the same way in 25 tiles
+    # a net's several outputs come back as channels, each as its own tiling gives it
+    both = tiled(lambda x: torch.cat([run(x), -run(x)], dim=1), image, tile=32, multiple=8)
+    assert both.shape == (2, *image.shape[1:])
+    assert np.array_equal(both[0], tiles) and np.array_equal(both[1], -tiles)
 
 
 def test_conditioning_changes_the_output():
