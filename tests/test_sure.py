@@ -8,7 +8,6 @@ from scipy.ndimage import gaussian_filter
 
 from cimp.denoise import sure
 from cimp.denoise.electrons import calibrate, stabilise, unstabilise
-from cimp.denoise.wiener import line_spectrum
 
 CAL = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
 
@@ -29,10 +28,7 @@ def _scene(period: float, size: int = 128) -> np.ndarray:
 
 def _noisy(clean: np.ndarray, seed: int) -> np.ndarray:
     """The image of `clean`: its stabilised level plus noise of the detector's spectrum."""
-    h, w = clean.shape
-    white = np.random.default_rng(seed).standard_normal((h, w))
-    shape = np.sqrt(line_spectrum(CAL, float(clean.mean()), w))
-    noise = np.fft.ifft(np.fft.fft(white, axis=1) * shape, axis=1).real
+    noise = sure.noise_like(CAL, float(clean.mean()), clean.shape, np.random.default_rng(seed))
     return _e(_z(clean).numpy() + noise).astype(np.float32)
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from cimp.denoise.electrons import Calibration, stabilise, unstabilise
-from cimp.denoise.wiener import line_spectrum
+from cimp.denoise.wiener import LOCAL, line_spectrum
 
 EPS = 0.1  # the perturbation, in units of the noise
 REGION = 256  # px: the largest square the traces are read on
@@ -110,13 +110,18 @@ def traces(
 def perturbed(e: np.ndarray, cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
     """(the image moved by EPS of a draw of its own noise, in its stabilised units, and that
     draw in electrons (the move / EPS)): the scan lines' spectrum, `wiener.line_spectrum`."""
-    h, w = e.shape
-    white = np.random.default_rng(SEED).standard_normal((h, w))
-    shape = np.sqrt(line_spectrum(cal, float(np.mean(e)), w))
-    noise = np.fft.ifft(np.fft.fft(white, axis=1) * shape, axis=1).real
+    noise = noise_like(cal, float(np.mean(e)), e.shape, np.random.default_rng(SEED))
     z = stabilise(torch.from_numpy(e.astype(np.float64)), cal.slope, cal.floor)
     moved = unstabilise(z + EPS * torch.from_numpy(noise), cal.slope, cal.floor).numpy()
     return moved.astype(np.float32), (moved - e) / EPS
+
+
+def noise_like(cal: Calibration, e_mean: float, shape, rng) -> np.ndarray:
+    """A draw (H, W) of the image's noise in its stabilised units at a level of `e_mean`
+    electrons: unit variance, correlated along the scan lines (`wiener.line_spectrum`)."""
+    white = rng.standard_normal(shape)
+    gain = np.sqrt(line_spectrum(cal, e_mean, shape[1]))
+    return np.fft.ifft(np.fft.fft(white, axis=1) * gain, axis=1).real
 
 
 def _electrons(z: np.ndarray, cal: Calibration) -> np.ndarray:
@@ -126,11 +131,12 @@ def _electrons(z: np.ndarray, cal: Calibration) -> np.ndarray:
 
 
 def _centre(n: int) -> slice:
-    """The centre REGION px of an axis of n, starting on the 16 px grid of the local guide's
-    windows and the U-Net's pooling (all of it when it is no longer)."""
+    """The centre REGION px of an axis of n, starting on the grid of the local guide's
+    windows, so that the region's windows are the image's (all of it when no longer)."""
     if n <= REGION:
         return slice(0, n)
-    start = (n - REGION) // 2 // 16 * 16
+    hop = LOCAL // 2
+    start = (n - REGION) // 2 // hop * hop
     return slice(start, start + REGION)
 
 
