@@ -513,6 +513,20 @@ def test_cli_trains_a_denoiser_and_resumes_it(drun, tmp_path):
     assert other.exit_code != 0 and "another shape" in other.output
 
 
+def test_a_training_on_a_time_budget_stops_when_the_time_is_up(drun, tmp_path):
+    out = tmp_path / "budget"
+    args = ["train-denoiser", str(drun[1] / "run"), "--out", str(out), "--minutes", "0.0001"]
+    small = ["--widths", "8,16", "--twin", "8", "--size", "64", "--crop", "32"]
+    result = runner.invoke(app, [*args, *small])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert config["train"]["steps"] == config["steps_done"] == len(log) == 1
+    assert "val_loss" in log[-1]  # the last step is validated, as in a planned run
+    bad = runner.invoke(app, [*args[:-1], "0", *small])
+    assert bad.exit_code != 0 and "minutes must be positive" in bad.output
+
+
 def test_cli_asks_for_a_target(drun, tmp_path):
     result = runner.invoke(app, ["denoise", str(drun[0]), str(tmp_path / "x.hspy")])
     assert result.exit_code != 0 and "--dwell-time" in result.output

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cimp.cli import app
 from cimp.errors import CimpError
 from cimp.model import CIMP, ModelConfig
-from cimp.optim import lr_factor
+from cimp.optim import TimeBudget, lr_factor
 from cimp.train import train
 
 
@@ -57,6 +57,17 @@ def test_learning_rate_warms_up_then_decays_to_zero():
 
 
 @pytest.mark.slow
+def test_a_time_budget_plans_the_steps_that_fit_from_the_pace_so_far():
+    now = [40.0]
+    budget = TimeBudget(100.0, start=0.0, clock=lambda: now[0])
+    # 100 steps in 30 s after 10 s of simulation: 0.3 s a step, 60 s left
+    assert budget.total(100, loop_start=10.0) == 300
+    assert budget.total(100, loop_start=10.0, reserve=6.0) == 280
+    assert [budget.due(s, warmup=100) for s in (99, 100, 149, 150)] == [False, True, False, True]
+    now[0] = 101.0  # spent: plan at once, and no step more
+    assert budget.due(7, warmup=100) and budget.total(7, loop_start=10.0) == 7
+
+
 def test_torchrun_with_two_cpu_processes_trains_one_model(tiny_dataset, tmp_path):
     """The DistributedDataParallel path, with gloo on the CPU."""
     run = tmp_path / "ddp"

@@ -127,6 +127,7 @@ class DenoiserConfig:
     size: int = 128  # twin images' side (px)
     crop: int = 96  # training crops' side (px), a multiple of the U-Net's grid
     steps: int = 6000
+    minutes: float | None = None  # a wall-clock budget, simulation included: steps as fit
     batch_size: int = 16
     lr: float = 2e-3
     widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
@@ -143,6 +144,8 @@ class DenoiserConfig:
         for name in ("steps", "batch_size", "lr", "val_every", "size"):
             if not getattr(self, name) > 0:
                 raise CimpError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise CimpError(f"minutes must be positive, not {self.minutes}")
         grid = 2 ** len(self.widths)
         if not self.widths or min(self.widths) < 1:
             raise CimpError(f"widths {self.widths}: one positive width per U-Net level")

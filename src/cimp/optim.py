@@ -4,6 +4,8 @@ denoiser): AdamW parameter groups and one learning-rate schedule."""
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 
 import torch
 
@@ -28,6 +30,34 @@ def set_lr(optimizer, peak: float, step: int, total: int, warmup: int | None = N
     factor = lr_factor(step, warmup_steps(total) if warmup is None else warmup, total)
     for group in optimizer.param_groups:
         group["lr"] = peak * factor
+
+
+class TimeBudget:
+    """As many steps as fit in `seconds` of wall time from `start` (the work before the loop
+    counts): planned after the warm-up from the loop's pace so far and planned again every
+    REPLAN steps, so that the cosine decay ends when the time does, on any machine."""
+
+    REPLAN = 50
+
+    def __init__(
+        self, seconds: float, start: float, clock: Callable[[], float] = time.perf_counter
+    ):
+        self.seconds, self.start, self.clock = seconds, start, clock
+
+    def due(self, step: int, warmup: int) -> bool:
+        """Whether the steps are planned (again) after `step` (1-based): every REPLAN steps
+        from the warm-up's end, and at once when the time is up."""
+        if self.clock() >= self.start + self.seconds:
+            return True
+        return step >= warmup and (step - warmup) % self.REPLAN == 0
+
+    def total(self, step: int, loop_start: float, reserve: float = 0.0) -> int:
+        """The steps that fit, `step` done since `loop_start`; `reserve` seconds kept for the
+        work after the last step. Never fewer than `step`: an exhausted budget stops here."""
+        now = self.clock()
+        pace = (now - loop_start) / step
+        left = self.start + self.seconds - reserve - now
+        return step + max(int(left / pace), 0)
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:

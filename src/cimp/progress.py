@@ -44,6 +44,10 @@ class Bar:
         if self.enabled:
             self._progress.stop()
 
+    def set_total(self, total: int) -> None:
+        if self.enabled:
+            self._progress.update(self._task, total=total)
+
     def advance(self, n: int = 1, note: str | None = None) -> None:
         if not self.enabled:
             return

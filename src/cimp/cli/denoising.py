@@ -34,6 +34,10 @@ def train_denoiser(
     size: Annotated[int, typer.Option(help="Twin image side (px).")] = D.size,
     crop: Annotated[int, typer.Option(help="Training crop side (px).")] = D.crop,
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = D.steps,
+    minutes: Annotated[
+        float | None,
+        typer.Option(help="Wall-clock budget, simulation included: as many steps as fit."),
+    ] = D.minutes,
     batch_size: Annotated[int, typer.Option(help="Crops per step.")] = D.batch_size,
     widths: Annotated[str, typer.Option(help="U-Net level widths, comma separated.")] = ",".join(
         map(str, default(D, "widths"))
@@ -65,6 +69,7 @@ def train_denoiser(
         size=size,
         crop=crop,
         steps=steps,
+        minutes=minutes,
         batch_size=batch_size,
         widths=[int(w) for w in widths.split(",")],
         lr=lr,
