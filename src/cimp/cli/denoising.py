@@ -33,10 +33,12 @@ def train_denoiser(
     ] = D.sampling,
     size: Annotated[int, typer.Option(help="Twin image side (px).")] = D.size,
     crop: Annotated[int, typer.Option(help="Training crop side (px).")] = D.crop,
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = D.steps,
+    steps: Annotated[
+        int | None, typer.Option(help="Exactly this many optimizer steps (not --minutes).")
+    ] = D.steps,
     minutes: Annotated[
-        float | None,
-        typer.Option(help="Wall-clock budget, simulation included: as many steps as fit."),
+        float,
+        typer.Option(help="Without --steps: train this long, simulation included."),
     ] = D.minutes,
     batch_size: Annotated[int, typer.Option(help="Crops per step.")] = D.batch_size,
     widths: Annotated[str, typer.Option(help="U-Net level widths, comma separated.")] = ",".join(
@@ -54,7 +56,7 @@ def train_denoiser(
 
     It learns from the digital twin (noisy image, noise-free target) and, if given, from a
     dataset's dose pairs: images of one session that differ only in dwell time and current.
-    The defaults are the benchmark's recipe: about an hour on a 2-core CPU.
+    The defaults are the benchmark's recipe: 50 minutes, as many steps as fit in them.
     """
     from cimp.denoise.train import train_denoiser as run_training
     from cimp.run import Run

@@ -111,10 +111,10 @@ def examples(
 
 
 def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
-    """Train, save and return DRUN; the CIMP run stays frozen. With `cfg.minutes` the steps
-    are as many as fit in that time (`optim.TimeBudget`), `cfg.steps` is not read."""
+    """Train, save and return DRUN; the CIMP run stays frozen. Without `cfg.steps`, as many
+    steps as fit in `cfg.minutes` (`optim.TimeBudget`)."""
     started = time.perf_counter()
-    budget = None if cfg.minutes is None else TimeBudget(60.0 * cfg.minutes, started)
+    budget = None if cfg.steps else TimeBudget(60.0 * cfg.minutes, started)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -130,7 +130,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     _copy_run(Path(cfg.run), out / "cimp")
     total = cfg.steps if budget is None else None  # None: planned after the warm-up
-    warmup = warmup_steps(cfg.steps) if budget is None else MAX_WARMUP
+    warmup = MAX_WARMUP if budget else warmup_steps(cfg.steps)
     loop_start, failed, step, val_seconds = time.perf_counter(), 0, 0, 0.0
     with (
         (out / "log.jsonl").open("a" if cfg.resume else "w") as log,
