@@ -56,7 +56,6 @@ def test_learning_rate_warms_up_then_decays_to_zero():
     assert all(a >= b for a, b in itertools.pairwise(factors[9:]))
 
 
-@pytest.mark.slow
 def test_a_time_budget_plans_the_steps_that_fit_from_the_pace_so_far():
     now = [40.0]
     budget = TimeBudget(100.0, start=0.0, clock=lambda: now[0])
@@ -68,6 +67,7 @@ def test_a_time_budget_plans_the_steps_that_fit_from_the_pace_so_far():
     assert budget.due(7, warmup=100) and budget.total(7, loop_start=10.0) == 7
 
 
+@pytest.mark.slow
 def test_torchrun_with_two_cpu_processes_trains_one_model(tiny_dataset, tmp_path):
     """The DistributedDataParallel path, with gloo on the CPU."""
     run = tmp_path / "ddp"

@@ -129,7 +129,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
     out.mkdir(parents=True, exist_ok=True)
     _copy_run(Path(cfg.run), out / "cimp")
-    total = cfg.steps if budget is None else None  # None: planned after the warm-up
+    total = cfg.steps  # None: planned by the budget after the warm-up
     warmup = MAX_WARMUP if budget else warmup_steps(cfg.steps)
     loop_start, failed, step, val_seconds = time.perf_counter(), 0, 0, 0.0
     with (
