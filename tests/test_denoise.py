@@ -40,6 +40,7 @@ from cimp.denoise.tiles import tiled
 from cimp.denoise.train import DenoiserConfig, train_denoiser
 from cimp.denoise.twin import twin_case, twin_cases
 from cimp.denoise.unet import FiLMUNet, UNetConfig, reach
+from cimp.device import bf16_native
 from cimp.errors import CimpError
 from cimp.ingest import ingest
 from cimp.io import read
@@ -501,11 +502,14 @@ def test_cli_trains_a_denoiser_and_resumes_it(drun, tmp_path):
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
     assert config["unet"]["widths"] == [8, 16] and set(config["examples"]) == {"twin", "pairs"}
+    native = bf16_native(torch.device("cpu"))
+    assert config["precision"] == ("bfloat16" if native else "float32")
     first = Denoiser(out, "cpu").weights
     assert first != Denoiser(drun[0], "cpu").weights
-    result = runner.invoke(app, [*args, "--steps", "2", "--resume", *small])
+    result = runner.invoke(app, [*args, "--steps", "2", "--resume", "--fp32", *small])
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
+    assert config["precision"] == "float32"
     log = (out / "log.jsonl").read_text().splitlines()
     assert config["steps_done"] == 5 and [json.loads(x)["step"] for x in log] == [1, 2, 3, 4, 5]
     assert Denoiser(out, "cpu").weights != first

@@ -11,6 +11,7 @@ from conftest import tiny_train_config
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+from cimp import device
 from cimp.cli import app
 from cimp.errors import CimpError
 from cimp.model import CIMP, ModelConfig
@@ -65,6 +66,16 @@ def test_a_time_budget_plans_the_steps_that_fit_from_the_pace_so_far():
     assert [budget.due(s, warmup=100) for s in (99, 100, 149, 150)] == [False, True, False, True]
     now[0] = 101.0  # spent: plan at once, and no step more
     assert budget.due(7, warmup=100) and budget.total(7, loop_start=10.0) == 7
+
+
+def test_bf16_autocast_runs_in_bfloat16_only_where_the_device_has_it(monkeypatch):
+    layer, x, cpu = torch.nn.Linear(4, 4), torch.randn(2, 4), torch.device("cpu")
+    for native in (False, True):
+        monkeypatch.setattr(device, "bf16_native", lambda _, native=native: native)
+        with device.bf16_autocast(cpu):
+            assert layer(x).dtype == (torch.bfloat16 if native else torch.float32)
+        with device.bf16_autocast(cpu, wanted=False):
+            assert layer(x).dtype == torch.float32
 
 
 @pytest.mark.slow

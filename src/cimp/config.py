@@ -135,6 +135,9 @@ class DenoiserConfig:
     seed: int = 0
     resume: bool = False  # start from the U-Net in `out` (same widths) instead of from scratch
     device: str = "auto"
+    # training steps in bfloat16 where the device computes it natively (`device.bf16_native`;
+    # 2.1x faster steps on a 2-core AVX512-BF16 CPU); validation and inference stay float32
+    bf16: bool = True
 
     def __post_init__(self):
         if self.sampling not in get_args(Sampling):

@@ -51,6 +51,13 @@ def train_denoiser(
     ] = D.resume,
     seed: Annotated[int, typer.Option()] = D.seed,
     device: Device = "auto",
+    bf16: Annotated[
+        bool,
+        typer.Option(
+            "--bf16/--fp32",
+            help="Training steps in bfloat16 where the hardware has it (inference: float32).",
+        ),
+    ] = D.bf16,
 ) -> None:
     """Train the FiLM U-Net that re-renders images at a higher dose, on top of a CIMP run.
 
@@ -79,6 +86,7 @@ def train_denoiser(
         resume=resume,
         seed=seed,
         device=device,
+        bf16=bf16,
     )
     drun = run_training(config, show_progress=sys.stderr.isatty())
     console.print(f"denoiser saved in {escape(str(drun))}")

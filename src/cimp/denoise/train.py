@@ -39,7 +39,7 @@ from cimp.denoise.render import Noise, level
 from cimp.denoise.twin import RATIOS, twin_cases
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.denoise.wiener import unet_inputs
-from cimp.device import resolve_device
+from cimp.device import bf16_autocast, bf16_native, resolve_device
 from cimp.errors import CimpError
 from cimp.optim import MAX_WARMUP, TimeBudget, set_lr, warmup_steps
 from cimp.progress import Bar
@@ -140,7 +140,8 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
             step += 1
             set_lr(optimizer, cfg.lr, step - 1, total or warmup, warmup)
             batch = _batch(train, rng.integers(len(train), size=cfg.batch_size), cfg.crop, rng)
-            loss = transfer_loss(unet, *(t.to(device) for t in batch))
+            with bf16_autocast(device, cfg.bf16):
+                loss = transfer_loss(unet, *(t.to(device) for t in batch))
             optimizer.zero_grad(set_to_none=True)
             updated = _step(optimizer, unet, loss)
             failed = 0 if updated else failed + 1
@@ -169,6 +170,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
         "cimp": {"run": str(run.path.resolve()), "weights": run.weights_id},
         "examples": about,
         "steps_done": done + step,
+        "precision": "bfloat16" if cfg.bf16 and bf16_native(device) else "float32",
         "seconds": round(time.perf_counter() - loop_start, 1),
     }
     save_weights(unet, out / "unet.safetensors")
