@@ -31,7 +31,7 @@ from cimp.denoise.consistency import (
     window_taps,
     windowed,
 )
-from cimp.denoise.electrons import calibrate, stabilise
+from cimp.denoise.electrons import calibrate, stabilise, unstabilise
 from cimp.denoise.loss import ssim, transfer_loss
 from cimp.denoise.pairs import dose_pairs
 from cimp.denoise.render import Noise, level
@@ -464,6 +464,20 @@ def test_the_hold_judges_clipping_by_the_output_not_by_the_noise(rng):
     assert not seen[:8].any()  # the dark field: its readings clip, nothing to compare
     assert seen[20:28, 20:28].all()  # the particle the output lost: compared
     assert readable(lost, e, cal, np.float32).all()  # a float image never clips
+    glare = torch.full_like(e, 1e7)  # an output that claims the top over the whole image
+    claimed = readable(glare, e, cal, counts.dtype)[0, 0]
+    assert claimed[:8].all() and claimed[20:28, 20:28].all()  # the input reads below: compared
+
+
+def test_a_stabilised_value_below_the_range_reads_as_no_electrons():
+    """The inverse transform of a far negative value (a U-Net's wild output) is no signal,
+    not its square: -10^4 had read as the detector's top on a dark image."""
+    cal = calibrate({"detector_gain": 40.0, "detector_offset": -4.1, "dwell_time": 2.0})
+    e = torch.tensor([0.0, 0.5, 30.0, 900.0], dtype=torch.float64)
+    z = stabilise(e, cal.slope, cal.floor)
+    assert torch.allclose(unstabilise(z, cal.slope, cal.floor), e)
+    below = unstabilise(torch.tensor([-1e4, -1.0, 0.0]), cal.slope, cal.floor)
+    assert (below <= 0.0).all() and below[0] == below[2]
 
 
 def test_cli_writes_the_result_beside_the_input_and_goes_on_past_bad_files(drun, tmp_path):

@@ -288,18 +288,24 @@ def unclipped(image: np.ndarray, values: np.ndarray | None = None) -> np.ndarray
 
 def readable(clean: torch.Tensor, e: torch.Tensor | Seen, cal: Calibration, dtype, share=0.01):
     """(B, 1, H, W) bool: where a reading would clip at either end of the detector's integer
-    range less than `share` of the time (everywhere for a float image), at the level the
-    output says or the input's 4.8 px window, whichever is higher (electrons `clean`, `e`).
-    The hold compares only windows of these (and of input pixels that did not clip): keeping
-    only windows whose own noisy pixels all stayed above zero keeps readings that noise
-    pushed up, and would lift a dark output to them; the input's smooth level keeps a
-    bright object the output lost in the comparison."""
+    range less than `share` of the time (everywhere for a float image): at zero at the level
+    the output says or the input's 4.8 px window, whichever is higher (electrons `clean`,
+    `e`), at the top at the input's. The hold compares only windows of these (and of input
+    pixels that did not clip): keeping only windows whose own noisy pixels all stayed above
+    zero keeps readings that noise pushed up, and would lift a dark output to them; the
+    input's smooth level keeps a bright object the output lost in the comparison, and an
+    output that claims the top where the input reads well below it is compared, not
+    excused."""
     if np.dtype(dtype).kind not in "ui":
         return torch.ones_like(clean, dtype=torch.bool)
-    level = torch.maximum(clean, seen_of(e).through(WINDOWS[1]))
+    seen = seen_of(e).through(WINDOWS[1])
     z = float(ndtri(1.0 - share))
-    counts, spread = cal.counts(level), cal.gain * (cal.slope * level + cal.floor).sqrt()
-    return (counts - z * spread > 0) & (counts + z * spread < float(np.iinfo(dtype).max))
+
+    def reading(level: torch.Tensor, sign: float) -> torch.Tensor:
+        return cal.counts(level) + sign * z * cal.gain * (cal.slope * level + cal.floor).sqrt()
+
+    top = float(np.iinfo(dtype).max)
+    return (reading(torch.maximum(clean, seen), -1.0) > 0) & (reading(seen, 1.0) < top)
 
 
 def outside(

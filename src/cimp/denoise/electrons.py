@@ -92,8 +92,10 @@ def stabilise(e: torch.Tensor, slope, floor) -> torch.Tensor:
 
 
 def unstabilise(z: torch.Tensor, slope, floor) -> torch.Tensor:
-    """The algebraic inverse of `stabilise` (the U-Net learns its bias away)."""
-    return ((slope * z / 2.0).square() - 0.375 * slope**2 - floor) / slope
+    """The algebraic inverse of `stabilise` (the U-Net learns its bias away) on z >= 0, its
+    range; z below it reads as 0 (squared, a far negative z would read as a bright level:
+    one U-Net's -10^4 on a dark, clipped image read as the detector's top)."""
+    return ((slope * z.clamp_min(0.0) / 2.0).square() - 0.375 * slope**2 - floor) / slope
 
 
 def calibrate(
