@@ -190,6 +190,22 @@ def test_unknown_target_pixels_are_left_out_of_the_loss():
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
 
 
+def test_the_loss_pulls_an_estimate_below_the_range_back():
+    """Below the stabilised range every estimate reads as no electrons; without a pull back,
+    a net that strayed there had no gradient at all (a training died so at step 4,900)."""
+    net = random_unet()
+    electrons = 5 * torch.rand(2, 3, 32, 32)
+    noise = Noise.of(
+        [calibrate({"detector_gain": 20.0, "detector_offset": -1, "dwell_time": 2})] * 2
+    )
+    levels, top = level(noise, electrons[:, :1]), torch.full((2,), 9.0)
+    with torch.no_grad():
+        net.final.bias.fill_(-1e3)
+    loss = transfer_loss(net, electrons, electrons[:, :1], torch.randn(2, 5), levels, noise, top)
+    loss.backward()
+    assert float(net.final.bias.grad) < -0.1  # raising the output lowers the loss
+
+
 def test_the_loss_sees_saturation_as_the_detector_does():
     """Above the detector's top every estimate reads the top: only one below it is wrong."""
 
