@@ -275,6 +275,26 @@ def test_a_step_without_a_finite_loss_is_skipped_and_many_stop_the_training(
     assert not (tmp_path / "e" / "unet.safetensors").exists()
 
 
+def test_a_collapsed_training_saves_its_best_validation_weights(drun, tmp_path, monkeypatch):
+    import cimp.denoise.train as training
+
+    losses, seen = iter([-20.0, -25.0, -5.0]), []
+
+    def validate(unet, val, device):
+        seen.append({k: v.clone() for k, v in unet.state_dict().items()})
+        return next(losses)
+
+    monkeypatch.setattr(training, "validate", validate)
+    small = {"twin": 4, "size": 64, "crop": 32, "widths": [8, 16], "val_every": 2}
+    config = DenoiserConfig(str(drun[1] / "run"), str(tmp_path / "d"), steps=5, **small)
+    out = train_denoiser(config, show_progress=False)
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["steps_done"], saved["kept_step"]) == (5, 4)
+    unet = Denoiser(out, "cpu").unet
+    assert all(torch.equal(v, seen[1][k]) for k, v in unet.state_dict().items())
+    assert not all(torch.equal(v, seen[2][k]) for k, v in unet.state_dict().items())
+
+
 def _threads(_) -> list[int]:
     from threadpoolctl import threadpool_info
 

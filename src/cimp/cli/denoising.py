@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -90,6 +91,12 @@ def train_denoiser(
     )
     drun = run_training(config, show_progress=sys.stderr.isatty())
     console.print(f"denoiser saved in {escape(str(drun))}")
+    saved = json.loads((drun / "config.json").read_text())
+    if saved["kept_step"] != saved["steps_done"]:
+        console.print(
+            f"[yellow]note:[/yellow] the validation loss collapsed after step "
+            f"{saved['kept_step']}: that step's U-Net was saved, not the last (try a lower --lr)"
+        )
 
 
 @app.command()

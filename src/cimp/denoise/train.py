@@ -52,6 +52,10 @@ from cimp.store import Store
 VAL_SEED = 100_000  # the twin's validation cases: seed + this
 LOW_DOSES = 0.5  # share of twin cases at a dose drawn from twin.DOSES
 MAX_FAILED = 50  # steps in a row without a finite loss and gradient: the training stops
+# validation loss (dB) this far above its best at the end: the training collapsed, and the
+# weights of its best validation are saved instead of the last (one died at step 4,900 and
+# ended 13 dB above its best)
+COLLAPSED = 3.0
 
 
 @dataclass
@@ -132,6 +136,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     total = cfg.steps  # None: planned by the budget after the warm-up
     warmup = MAX_WARMUP if budget else warmup_steps(cfg.steps)
     loop_start, failed, step, val_seconds = time.perf_counter(), 0, 0, 0.0
+    best = Best()
     with (
         (out / "log.jsonl").open("a" if cfg.resume else "w") as log,
         Bar("train denoiser", total, enabled=show_progress) as bar,
@@ -160,22 +165,46 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
                 before = time.perf_counter()
                 entry["val_loss"] = round(validate(unet, val, device), 4)
                 val_seconds = time.perf_counter() - before
+                best.see(unet, entry["val_loss"], done + step)
             log.write(json.dumps(entry) + "\n")
             log.flush()
             val_note = f" val {entry['val_loss']:.2f}" if "val_loss" in entry else ""
             bar.advance(note=f"-PSNR {entry['loss']:.2f}{val_note}")
+    kept = best.restore_if_collapsed(unet, done + step)
     config = {
         "unet": unet.config.to_dict(),
         "train": asdict(cfg) | {"steps": step},
         "cimp": {"run": str(run.path.resolve()), "weights": run.weights_id},
         "examples": about,
         "steps_done": done + step,
+        "kept_step": kept,  # whose weights were saved (not the last: the training collapsed)
         "precision": "bfloat16" if cfg.bf16 and bf16_native(device) else "float32",
         "seconds": round(time.perf_counter() - loop_start, 1),
     }
     save_weights(unet, out / "unet.safetensors")
     write_json(out / "config.json", config)
     return out
+
+
+class Best:
+    """The weights of the lowest validation loss seen, and their step."""
+
+    def __init__(self):
+        self.loss, self.step, self.weights, self.last = np.inf, 0, None, np.inf
+
+    def see(self, unet: FiLMUNet, loss: float, step: int) -> None:
+        self.last = loss
+        if loss < self.loss:
+            self.loss, self.step = loss, step
+            self.weights = {k: v.detach().clone() for k, v in unet.state_dict().items()}
+
+    def restore_if_collapsed(self, unet: FiLMUNet, step: int) -> int:
+        """The step whose weights `unet` holds: its best's where the last validation lies
+        COLLAPSED above the best (loaded back), else `step`."""
+        if self.weights is None or self.last <= self.loss + COLLAPSED:
+            return step
+        unet.load_state_dict(self.weights)
+        return self.step
 
 
 def _step(optimizer, unet: FiLMUNet, loss: torch.Tensor) -> bool:
