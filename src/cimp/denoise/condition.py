@@ -80,10 +80,11 @@ def _absolute(name: str, text: str) -> float:
         raise CimpError(f"{name}: {text!r}: {err}") from None
 
 
-def metadata_shift(model, normalizer, source: pd.DataFrame, target: pd.DataFrame) -> np.ndarray:
-    """(B, E) target-minus-source metadata embeddings of matching rows (one encoder call)."""
-    both = embed_metadata(model, normalizer, pd.concat([source, target], ignore_index=True))
-    return both[len(source) :] - both[: len(source)]
+def metadata_shift(model, normalizer, sources: list[dict], targets: list[dict]) -> np.ndarray:
+    """(B, E) target-minus-source metadata embeddings of matching rows (one table, one
+    encoder call)."""
+    both = embed_metadata(model, normalizer, pd.DataFrame([*sources, *targets]))
+    return both[len(sources) :] - both[: len(sources)]
 
 
 PHYSICS = 4  # entries of `physics`
@@ -108,7 +109,7 @@ def condition_rows(encoder, normalizer, images, sources, targets, physics_rows, 
                 f"the image ({image.shape[0]} x {image.shape[1]}) is smaller than the {crop} px "
                 "crop the CIMP encoder reads"
             )
-    shift = metadata_shift(encoder, normalizer, pd.DataFrame(sources), pd.DataFrame(targets))
+    shift = metadata_shift(encoder, normalizer, sources, targets)
     device = next(encoder.parameters()).device
     rows = []
     for start in range(0, len(images), batch):
