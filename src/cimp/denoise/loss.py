@@ -8,8 +8,8 @@ level with 1 dB of PSNR. Crops saturated all over are not scored.
 
 Below the variance-stabilising transform's range (z < 0) an estimate reads as no electrons
 (`electrons.unstabilise`), and no change of it changes that: a net that strays there gets
-no gradient back. One training did (SSIM weight 3, an experiment), at step 4,900 of
-15,000, and never came back (its output -10^11 everywhere, validation flat for 10,000
+no gradient back. One training did (SSIM weight 3, an experiment), around step 4,900 of
+14,969, and never came back (its output -10^11 everywhere, validation flat for 10,000
 steps). RANGE_WEIGHT dB per unit of the mean excursion below the range pulls such
 estimates back.
 """
