@@ -123,7 +123,8 @@ class DenoiserConfig:
     )
     # the defaults are the benchmark's recipe: 50 min, simulation included, on any machine
     twin: int = 5000  # digital-twin cases with a noise-free target (0: none)
-    sampling: Sampling = "both"  # of the twin's settings (both: half archive, half uniform)
+    sampling: Sampling = "both"  # of the twin's settings (both: archive and uniform)
+    archive_share: float = 0.5  # with sampling both: the share of twin cases from the archive
     size: int = 128  # twin images' side (px)
     crop: int = 96  # training crops' side (px), a multiple of the U-Net's grid
     steps: int | None = None  # exactly this many; None: as many as fit in `minutes`
@@ -142,6 +143,8 @@ class DenoiserConfig:
     def __post_init__(self):
         if self.sampling not in get_args(Sampling):
             raise CimpError(f"sampling {self.sampling!r}: use one of {get_args(Sampling)}")
+        if not 0.0 <= self.archive_share <= 1.0:
+            raise CimpError(f"archive_share {self.archive_share}: a share between 0 and 1")
         if self.twin < 0 or (self.twin == 0 and self.dataset is None):
             raise CimpError("nothing to train on: give a dataset of dose pairs and/or twin > 0")
         for name in ("steps", "minutes", "batch_size", "lr", "val_every", "size"):

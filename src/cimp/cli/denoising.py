@@ -30,8 +30,11 @@ def train_denoiser(
         int, typer.Option(help="Digital-twin examples with noise-free targets (0: none).")
     ] = D.twin,
     sampling: Annotated[
-        str, typer.Option(help="Twin settings: both (half each), archive or uniform.")
+        str, typer.Option(help="Twin settings: both (archive and uniform), archive or uniform.")
     ] = D.sampling,
+    archive_share: Annotated[
+        float, typer.Option(help="With --sampling both: the share of twin cases from the archive.")
+    ] = D.archive_share,
     size: Annotated[int, typer.Option(help="Twin image side (px).")] = D.size,
     crop: Annotated[int, typer.Option(help="Training crop side (px).")] = D.crop,
     steps: Annotated[
@@ -76,6 +79,7 @@ def train_denoiser(
         dataset=None if dataset is None else str(dataset),
         twin=twin,
         sampling=sampling,
+        archive_share=archive_share,
         size=size,
         crop=crop,
         steps=steps,

@@ -245,6 +245,7 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, inputs: int, show_p
         about["twin"] = {
             "cases": cfg.twin,
             "sampling": cfg.sampling,
+            "archive_share": cfg.archive_share if cfg.sampling == "both" else None,
             "size": cfg.size,
             "ratio_range": list(RATIOS),
             "low_dose_share": LOW_DOSES,
@@ -261,13 +262,17 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, inputs: int, show_p
 
 
 def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool):
-    """n twin cases of cfg.sampling (both: half archive, then half uniform), half of them at
-    doses drawn from twin.DOSES."""
-    kinds = ["archive", "uniform"] if cfg.sampling == "both" else [cfg.sampling]
-    counts = [n // len(kinds) + (i < n % len(kinds)) for i in range(len(kinds))]
+    """n twin cases of cfg.sampling (both: cfg.archive_share of them archive, then the rest
+    uniform), half of them at doses drawn from twin.DOSES."""
+    if cfg.sampling == "both":
+        archive = round(n * cfg.archive_share)
+        kinds = {"archive": archive, "uniform": n - archive}
+    else:
+        kinds = {cfg.sampling: n}
     return [
         case
-        for kind, count in zip(kinds, counts, strict=True)
+        for kind, count in kinds.items()
+        if count
         for case in twin_cases(
             seed, count, cfg.size, kind, show_progress=show_progress, low_dose_share=LOW_DOSES
         )
