@@ -247,21 +247,24 @@ def test_training_needs_something_to_learn_from(drun, tiny_dataset, tmp_path):
         train_denoiser(config, show_progress=False)
 
 
-def test_the_twin_draws_the_archive_share_asked_for(drun, tmp_path, monkeypatch):
+def test_the_twin_draws_the_archive_share_asked_for(tmp_path, monkeypatch):
     import cimp.denoise.train as training
 
     drawn = []
     monkeypatch.setattr(
         training, "twin_cases", lambda s, n, z, kind, **k: drawn.append((kind, n)) or []
     )
-    config = DenoiserConfig(str(drun[1] / "run"), str(tmp_path / "d"), archive_share=0.7)
+    config = DenoiserConfig(str(tmp_path / "run"), str(tmp_path / "d"), archive_share=0.7)
     training._twin(0, 10, config, False)
     assert drawn == [("archive", 7), ("uniform", 3)]
+    drawn.clear()
+    training._twin(0, 5, replace(config, archive_share=0.5), False)
+    assert drawn == [("archive", 3), ("uniform", 2)]  # the odd case to the archive, as before
     drawn.clear()
     training._twin(0, 10, replace(config, archive_share=0.0), False)
     assert drawn == [("uniform", 10)]
     with pytest.raises(CimpError, match=r"archive_share 1\.5"):
-        DenoiserConfig(str(drun[1] / "run"), str(tmp_path / "d"), archive_share=1.5)
+        DenoiserConfig(str(tmp_path / "run"), str(tmp_path / "d"), archive_share=1.5)
 
 
 def test_a_step_without_a_finite_loss_is_skipped_and_many_stop_the_training(

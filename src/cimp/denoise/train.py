@@ -265,7 +265,7 @@ def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool):
     """n twin cases of cfg.sampling (both: cfg.archive_share of them archive, then the rest
     uniform), half of them at doses drawn from twin.DOSES."""
     if cfg.sampling == "both":
-        archive = round(n * cfg.archive_share)
+        archive = int(n * cfg.archive_share + 0.5)  # half up: an odd n's extra case, as before
         kinds = {"archive": archive, "uniform": n - archive}
     else:
         kinds = {cfg.sampling: n}
