@@ -9,7 +9,15 @@ from conftest import quiet_scene, settings
 from scipy.ndimage import gaussian_filter
 
 from cimp.denoise.electrons import calibrate, stabilise
-from cimp.denoise.wiener import LOCAL, guide, line_spectrum, local_guide, parities_from, unet_inputs
+from cimp.denoise.wiener import (
+    LOCAL,
+    WIDE,
+    guide,
+    line_spectrum,
+    local_guide,
+    parities_from,
+    unet_inputs,
+)
 from cimp.simulate import acquire
 
 
@@ -123,10 +131,14 @@ def test_noise_alone_draws_no_stripes_in_the_local_guides_corners(dwell, rng):
     assert np.mean(np.array(corners) > 10 * np.median(inside)) < 0.15
 
 
-def test_older_druns_read_two_inputs_and_new_ones_three(rng):
+def test_older_druns_read_two_inputs_newer_three_and_the_wide_guide_is_a_fourth(rng):
     s = settings(size=32)
     cal, e, _ = stabilised(s, acquire(quiet_scene(None), s, rng, expected=True).image)
     assert unet_inputs(e, cal, 2).shape == (2, 32, 32)
     three = unet_inputs(e, cal, 3)
     assert np.array_equal(three[2], local_guide(e, cal))
     assert np.array_equal(three[0], e.astype(np.float32))
+    four = unet_inputs(e, cal, 4)
+    assert np.array_equal(four[:3], three)
+    assert np.array_equal(four[3], local_guide(e, cal, size=WIDE))
+    assert not np.allclose(four[3], four[2])

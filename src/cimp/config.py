@@ -132,6 +132,9 @@ class DenoiserConfig:
     batch_size: int = 16
     lr: float = 2e-3
     widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
+    # the U-Net's inputs (`wiener.unet_inputs`): the image, its whole-image guide, the local
+    # guide in 32 px windows (3) and in 64 px ones (4)
+    inputs: int = 3
     val_every: int = 250
     seed: int = 0
     resume: bool = False  # start from the U-Net in `out` (same widths) instead of from scratch
@@ -151,6 +154,8 @@ class DenoiserConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise CimpError(f"{name} must be positive, not {value}")
+        if self.inputs not in (2, 3, 4):
+            raise CimpError(f"inputs {self.inputs}: 2, 3 or 4 (the image and its guides)")
         grid = 2 ** len(self.widths)
         if not self.widths or min(self.widths) < 1:
             raise CimpError(f"widths {self.widths}: one positive width per U-Net level")

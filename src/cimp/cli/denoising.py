@@ -48,6 +48,10 @@ def train_denoiser(
     widths: Annotated[str, typer.Option(help="U-Net level widths, comma separated.")] = ",".join(
         map(str, default(D, "widths"))
     ),
+    inputs: Annotated[
+        int,
+        typer.Option(help="U-Net inputs: image and guides (2), + 32 px local (3), + 64 px (4)."),
+    ] = D.inputs,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,
     val_every: Annotated[int, typer.Option(help="Steps between validations.")] = D.val_every,
     resume: Annotated[
@@ -86,6 +90,7 @@ def train_denoiser(
         minutes=minutes,
         batch_size=batch_size,
         widths=[int(w) for w in widths.split(",")],
+        inputs=inputs,
         lr=lr,
         val_every=val_every,
         resume=resume,

@@ -139,7 +139,7 @@ class Denoiser:
             valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)
             valid &= readable(free, seen, cal, image.dtype)
             saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
-            if guided and inputs == 3:
+            if guided and inputs >= 3:
                 g = finish(torch.from_numpy(channels[2])[None, None].to(self.device), noise)
                 readings = valid & (free < saturates)  # what SURE can read
                 free, guide = self.guided(free, g, e, cal, readings, estimate, (first, channels[2]))

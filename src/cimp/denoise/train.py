@@ -126,7 +126,8 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     encoder, normalizer = run.load_model(device), run.normalizer
     encoder.requires_grad_(False)
     out = Path(cfg.out)
-    unet = FiLMUNet(UNetConfig(cond_dim=2 * encoder.config.embed_dim + PHYSICS, widths=cfg.widths))
+    cond_dim = 2 * encoder.config.embed_dim + PHYSICS
+    unet = FiLMUNet(UNetConfig(cond_dim=cond_dim, widths=cfg.widths, inputs=cfg.inputs))
     done = _resume(unet, out) if cfg.resume else 0
     train, val, about = _training_data(cfg, encoder, normalizer, unet.config.inputs, show_progress)
     unet.to(device, memory_format=torch.channels_last)  # steps 1.05x faster on a 2-core CPU

@@ -37,6 +37,7 @@ from cimp.denoise.electrons import Calibration, stabilise
 SPURIOUS = 0.05  # expected noise-only frequencies kept per image
 LOCAL = 32  # px: the local estimate's windows (a hop of half that)
 LOCAL_SPURIOUS = 0.01  # expected noise-only frequencies kept per window
+WIDE = 64  # px: the wide local estimate's windows (more repeats of a coarse lattice)
 
 
 def line_spectrum(cal: Calibration, e_mean: float, width: int) -> np.ndarray:
@@ -182,12 +183,11 @@ def _mirrored(n: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def unet_inputs(e: np.ndarray, cal: Calibration, count: int) -> np.ndarray:
-    """(count, H, W) float32: the electrons, the whole image's guide and (count 3) the
-    local one; DRUNs trained before the local guide read 2."""
+    """(count, H, W) float32: the electrons, the whole image's guide, (count 3) the local
+    one and (count 4) the wide local one; DRUNs trained before the local guide read 2."""
     channels = [np.asarray(e, dtype=np.float32), guide(e, cal)]
-    if count == 3:
-        channels.append(local_guide(e, cal))
-    return np.stack(channels[:count])
+    channels += [local_guide(e, cal, size=size) for size in (LOCAL, WIDE)[: count - 2]]
+    return np.stack(channels)
 
 
 def parities_from(z: np.ndarray, estimate: np.ndarray) -> np.ndarray:
