@@ -1,7 +1,7 @@
 """The output must say what the input says: agreement of local means within the noise.
 
 Whatever the U-Net draws, the clean image seen through Gaussian windows (from 1.2 px, the
-noise averaging of a 4 x 4 block, to 19 px) must lie within `LIMITS` standard deviations of
+noise averaging of a 4 x 4 block, to 19 px) must lie within `LIMIT` standard deviations of
 the input seen through the same window, the deviation being the input's noise
 (`Calibration.filtered_variance`). Where it strays, `project` moves it back to that bound
 (and hands back the input itself where it strays far), so an object the input does not show
@@ -32,12 +32,6 @@ WINDOWS = (19.2, 4.8, 1.2)  # px: the Gaussians `project` compares through, coar
 # sigma: `project` moves what strays beyond this back to it; a margin below the 3 sigma
 # `outside` checks, since near a sharp edge a 4 x 4 block strays further than a window
 LIMIT = 2.75
-# per window of WINDOWS: the finest, about a 4 x 4 block's noise, at 3.5. There a hold at
-# 2.75 moved a right output toward the input's own noise in 0.6 % of windows by chance
-# (more where a window holds a few electrons, whose noise is not Gaussian) and cost 0.14 dB
-# at archive 500 e/px, 0.3 dB at uniform 100; at 3.5 the 4 x 4 blocks beyond 3 sigma stay
-# within 0.4 % (noise alone: 0.27 %; `benchmarks/results/denoise-wide-guide`)
-LIMITS = (LIMIT, LIMIT, 3.5)
 GROSS = 2.0  # x LIMIT: beyond this (finest window) the input itself is handed back
 ROUNDS = 4  # of the smooth correction, per window (slow to converge at sharp features)
 UNCLIPPED = 0.99  # share of a window's weight on unclipped pixels needed to compare it
@@ -106,12 +100,12 @@ def _correlate(x: torch.Tensor, taps: torch.Tensor, dim: int) -> torch.Tensor:
 def project(
     clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, valid=None, top=None
 ):
-    """`clean` (B, 1, H, W) brought within LIMITS sigma of the input through each window.
+    """`clean` (B, 1, H, W) brought within LIMIT sigma of the input through every window.
 
     Where the output strays beyond GROSS x LIMIT sigma in the finest window (something the
     input does not show, or the lack of something it does), the input itself is handed back,
     smoothly around it. Then, window by window from the coarsest (a level bias, small
-    beside one pixel's noise, is plain over many), whatever still strays beyond its limit is
+    beside one pixel's noise, is plain over many), whatever still strays beyond LIMIT is
     moved back by its windowed excess only: a smooth field, and a stray of noise size is
     barely touched (which matters where the signal is tiny beside the noise). `floor` and
     `slope` (B, len(WINDOWS)) describe each window's noise: var = slope * level + floor.
@@ -150,8 +144,8 @@ def project(
     gross = F.max_pool2d((off - GROSS).clamp(0.0, 1.0), 3, stride=1, padding=1)
     moved = windowed(gross).clamp(0.0, 1.0)
     clean = clean + moved * keep * (electrons - clean)
-    for i, ((seen, sd), bound) in enumerate(zip(views, LIMITS, strict=True)):
-        limit = bound * sd
+    for i, (seen, sd) in enumerate(views):
+        limit = LIMIT * sd
         for _ in range(ROUNDS):
             residual = seen - through(clean, i)
             excess = residual - torch.maximum(torch.minimum(residual, limit), -limit)
