@@ -19,8 +19,8 @@ squares sum to one), reading a lattice in its neighbourhood as BM3D does. Window
 image's borders reach past it and read a mirror of it; the mirror counts pixels twice, so
 their noise is no longer even over the frequencies (a corner window kept 1.4-1.7
 noise-only frequencies, 150x the intended, which drew stripes in the corners): each window
-is weighed against its own noise spectrum (`window_noise`). The U-Net reads both guides
-(`unet_inputs`).
+is weighed against its own noise spectrum (`window_noise`). The U-Net reads both guides,
+and a DRUN trained with four inputs the local one in WIDE windows too (`unet_inputs`).
 """
 
 from __future__ import annotations
