@@ -365,7 +365,7 @@ def test_trained_denoiser_reads_its_conditioning(drun):
     cond = condition_rows(
         denoiser.encoder, denoiser.normalizer, [case.image] * 2, [case.source] * 2, targets, rows
     )
-    z = torch.randn(1, 3, 32, 32).expand(2, -1, -1, -1)
+    z = torch.randn(1, denoiser.unet.config.inputs, 32, 32).expand(2, -1, -1, -1)
     with torch.no_grad():
         out = denoiser.unet(z, cond)
     assert (out[0] - out[1]).abs().max() > 1e-3 * out.std()
