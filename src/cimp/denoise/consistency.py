@@ -57,9 +57,12 @@ def fitted_taps(sigma: float, h: int, w: int) -> np.ndarray:
     return taps / taps.sum()
 
 
-def windowed(x: torch.Tensor, sigma: float = WINDOWS[-1]) -> torch.Tensor:
-    """(B, 1, H, W) seen through a Gaussian window (mirrored at the borders)."""
-    taps = torch.as_tensor(fitted_taps(sigma, *x.shape[-2:]), dtype=x.dtype, device=x.device)
+def windowed(x: torch.Tensor, sigma: float = WINDOWS[-1], squared: bool = False) -> torch.Tensor:
+    """(B, 1, H, W) seen through a Gaussian window (mirrored at the borders); `squared`:
+    through its squared weights, normalised (what a pixel's noise adds to the window's)."""
+    taps = fitted_taps(sigma, *x.shape[-2:])
+    taps = np.square(taps) / np.square(taps).sum() if squared else taps
+    taps = torch.as_tensor(taps, dtype=x.dtype, device=x.device)
     r = len(taps) // 2
     x = F.pad(x, (r, r, r, r), mode="reflect")
     if len(taps) > FFT_TAPS:
@@ -118,6 +121,7 @@ def project(
     electrons = inp.electrons
     mask = shown(clean, inp, floor, slope, top)
     shares = [None if mask is None else windowed(mask, s).clamp_min(1e-6) for s in WINDOWS]
+    squares = [None if mask is None else windowed(mask, s, squared=True) for s in WINDOWS]
     clipped = valid is not None and not bool(valid.all())
     keep = 1.0 if mask is None else mask  # what the corrections may move
 
@@ -132,8 +136,9 @@ def project(
         seen = inp.through(WINDOWS[i]) if mask is None else through(electrons, i)
         noise = variance(seen, floor, slope, i)
         compared = torch.ones_like(seen, dtype=torch.bool)
-        if mask is not None:  # fewer pixels, more noise; mostly saturated: nothing to say
-            noise, compared = noise / shares[i], shares[i] > 0.05
+        if mask is not None:  # fewer pixels, more noise (under their squared weights: a
+            # few at a window's centre are noisier than their share); mostly saturated: none
+            noise, compared = noise * squares[i] / shares[i].square(), shares[i] > 0.05
         if clipped:
             compared &= windowed(valid.to(seen.dtype), WINDOWS[i]) > UNCLIPPED
         return seen, torch.where(compared, noise.sqrt(), torch.inf)
