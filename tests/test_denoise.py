@@ -87,9 +87,15 @@ def random_unet() -> FiLMUNet:
     return net.eval()
 
 
+def test_the_guide_smoothing_is_an_odd_number_of_bins(tmp_path):
+    with pytest.raises(CimpError, match="guide_smoothing 2"):
+        DenoiserConfig("run", str(tmp_path), guide_smoothing=2)
+
+
 def test_a_unet_saved_before_its_activation_was_recorded_loads_as_silu():
     saved = UNetConfig(cond_dim=5, widths=[8, 16, 32]).to_dict()
     assert saved.pop("activation") == "leaky_relu"  # what new trainings use
+    assert saved.pop("guide_smoothing") == 1  # new, its default the guide older ones read
     assert UNetConfig.saved(saved).activation == "silu"  # what older ones used
     assert UNetConfig.saved({**saved, "activation": "leaky_relu"}).activation == "leaky_relu"
     with pytest.raises(ValueError, match="tanh"):
@@ -602,7 +608,7 @@ def test_cli_trains_a_denoiser_and_resumes_it(drun, tmp_path):
     assert config["steps_done"] == 5 and [json.loads(x)["step"] for x in log] == [1, 2, 3, 4, 5]
     assert Denoiser(out, "cpu").weights != first
     other = runner.invoke(app, [*args, "--steps", "1", "--resume", "--widths", "8,16,32"])
-    assert other.exit_code != 0 and "another shape" in other.output
+    assert other.exit_code != 0 and "differs from the one asked for" in other.output
 
 
 def test_a_training_on_a_time_budget_stops_when_the_time_is_up(drun, tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import quiet_scene, settings
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import gaussian_filter, maximum_filter
 
 from cimp.denoise.electrons import calibrate, stabilise
 from cimp.denoise.wiener import (
@@ -64,6 +64,23 @@ def test_a_lattice_is_kept_and_its_noise_removed(rng):
     assert kept.sum() >= reflections.sum() >= 8
     assert (power[1][kept] > 1.0).all()  # every frequency kept is the crystal's...
     assert power[0][reflections].sum() == pytest.approx(power[1][reflections].sum(), rel=0.1)
+
+
+def test_a_reflection_spread_over_its_neighbours_is_kept_by_their_mean(rng):
+    # 0.047 nm pixels: the Au lattice is not periodic in the image, its reflections leak
+    s = settings(beam_current=0.5, pixel_size=0.047, size=128)
+    acq = acquire(quiet_scene("Au [001]"), s, rng, expected=True)
+    cal, e, _ = stabilised(s, acq.image)
+    truth = stabilised(s, acq.expected)[2]
+    single, smoothed = (np.sqrt(np.mean((guide(e, cal, smoothing=k) - truth) ** 2)) for k in (1, 3))
+    assert smoothed < 0.93 * single
+    power = [
+        np.abs(np.fft.fft2(x - x.mean())) ** 2 / x.size for x in (guide(e, cal, smoothing=3), truth)
+    ]
+    # every frequency kept is the crystal's or next to one (kept by its neighbourhood)
+    assert (maximum_filter(power[1], 3, mode="wrap") > 1.0)[power[0] > 1.0].all()
+    # what a DRUN trained with --guide-smoothing 3 reads beside the image
+    assert np.array_equal(unet_inputs(e, cal, 3, smoothing=3)[1], guide(e, cal, smoothing=3))
 
 
 def test_the_pixel_parities_come_from_the_guide_and_nothing_else_moves(rng):

@@ -137,6 +137,11 @@ class DenoiserConfig:
     # archive 500 on two seeds, but a worse tiny U-Net on the real Talos fixture;
     # `benchmarks/results/denoise-wide-guide`)
     inputs: int = 3
+    # the whole-image guide's spectrum smoothing (`wiener.guide`): 1, single frequencies;
+    # 3, also those whose 3 x 3 neighbourhood stands above the noise (on one seed with four
+    # inputs: +0.2-0.5 dB on uniform scenes, -0.2-0.4 on archive ones;
+    # `benchmarks/results/denoise-smoothed-guide`)
+    guide_smoothing: int = 1
     val_every: int = 250
     seed: int = 0
     resume: bool = False  # start from the U-Net in `out` (same widths) instead of from scratch
@@ -158,6 +163,10 @@ class DenoiserConfig:
                 raise CimpError(f"{name} must be positive, not {value}")
         if self.inputs not in (2, 3, 4):
             raise CimpError(f"inputs {self.inputs}: 2, 3 or 4 (the image and its guides)")
+        if self.guide_smoothing < 1 or self.guide_smoothing % 2 == 0:
+            raise CimpError(
+                f"guide_smoothing {self.guide_smoothing}: an odd number of bins, 1 or more"
+            )
         grid = 2 ** len(self.widths)
         if not self.widths or min(self.widths) < 1:
             raise CimpError(f"widths {self.widths}: one positive width per U-Net level")

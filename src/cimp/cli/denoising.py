@@ -52,6 +52,13 @@ def train_denoiser(
         int,
         typer.Option(help="U-Net inputs: image and guides (2), + 32 px local (3), + 64 px (4)."),
     ] = D.inputs,
+    guide_smoothing: Annotated[
+        int,
+        typer.Option(
+            help="Whole-image guide: keep frequencies by their own power (1) or also "
+            "by their k x k neighbourhood's (3)."
+        ),
+    ] = D.guide_smoothing,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,
     val_every: Annotated[int, typer.Option(help="Steps between validations.")] = D.val_every,
     resume: Annotated[
@@ -91,6 +98,7 @@ def train_denoiser(
         batch_size=batch_size,
         widths=[int(w) for w in widths.split(",")],
         inputs=inputs,
+        guide_smoothing=guide_smoothing,
         lr=lr,
         val_every=val_every,
         resume=resume,

@@ -115,6 +115,7 @@ class Denoiser:
         e_all = torch.from_numpy(e)[None, None].to(self.device)
         mean = level(noise, e_all)
         inputs, multiple = self.unet.config.inputs, self.unet.config.multiple
+        smoothing = self.unet.config.guide_smoothing
 
         def run(tiles: torch.Tensor, both: bool = True) -> torch.Tensor:
             rows = [0] * len(tiles)
@@ -124,10 +125,10 @@ class Denoiser:
 
         def estimate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """The U-Net at one grid placement, and the local guide, of electrons x (`sure`)."""
-            parts = unet_inputs(x, cal, inputs)
+            parts = unet_inputs(x, cal, inputs, smoothing)
             return tiled(partial(run, both=False), parts, tile, multiple=multiple), parts[2]
 
-        channels = unet_inputs(e, cal, inputs)
+        channels = unet_inputs(e, cal, inputs, smoothing)
         z, first = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
         z = parities_from(z, channels[1])
         z_all = torch.from_numpy(z)[None, None].to(self.device)

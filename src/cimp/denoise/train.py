@@ -87,9 +87,9 @@ class Examples:
 
 
 def examples(
-    encoder, normalizer, inputs, images, targets, sources, wanted, ratios, clipped
+    encoder, normalizer, unet: UNetConfig, images, targets, sources, wanted, ratios, clipped
 ) -> Examples:
-    """Examples, each with `inputs` channels, from source images (counts), target images
+    """Examples, each with the channels `unet` reads, from source images (counts), target images
     (counts at the target dose), their metadata and dose ratios; `clipped` flags targets
     whose zeros are clipped (their value unknown). Targets are scored as the detector
     records them, saturated at its top: the loss clips the prediction there too."""
@@ -104,7 +104,7 @@ def examples(
         tops.append(cal.electrons(UINT16_MAX) / ratio)
         if clip:
             t[target == 0] = np.nan
-        electrons.append(torch.from_numpy(unet_inputs(e, cal, inputs)))
+        electrons.append(torch.from_numpy(unet_inputs(e, cal, unet.inputs, unet.guide_smoothing)))
         goals.append(torch.from_numpy(t.astype(np.float32))[None])
         dwell_ratio = goal["dwell_time"] / source["dwell_time"]
         rows.append(physics(ratio, dwell_ratio, float(np.mean(e)), cal.floor))
@@ -127,9 +127,10 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     encoder.requires_grad_(False)
     out = Path(cfg.out)
     cond_dim = 2 * encoder.config.embed_dim + PHYSICS
-    unet = FiLMUNet(UNetConfig(cond_dim=cond_dim, widths=cfg.widths, inputs=cfg.inputs))
+    shape = dict(widths=cfg.widths, inputs=cfg.inputs, guide_smoothing=cfg.guide_smoothing)
+    unet = FiLMUNet(UNetConfig(cond_dim=cond_dim, **shape))
     done = _resume(unet, out) if cfg.resume else 0
-    train, val, about = _training_data(cfg, encoder, normalizer, unet.config.inputs, show_progress)
+    train, val, about = _training_data(cfg, encoder, normalizer, unet.config, show_progress)
     unet.to(device, memory_format=torch.channels_last)  # steps 1.05x faster on a 2-core CPU
     optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
     out.mkdir(parents=True, exist_ok=True)
@@ -229,20 +230,21 @@ def _resume(unet: FiLMUNet, out: Path) -> int:
     saved = UNetConfig.saved(earlier["unet"])
     if saved != unet.config:
         raise CimpError(
-            f"--resume: {out}'s U-Net has another shape ({saved.widths}, {saved.activation})"
+            f"--resume: {out}'s U-Net differs from the one asked for ({saved.widths}, "
+            f"{saved.activation}, {saved.inputs} inputs, guide smoothing {saved.guide_smoothing})"
         )
     load_weights(unet, out / "unet.safetensors")
     return int(earlier.get("steps_done", earlier["train"]["steps"]))
 
 
-def _training_data(cfg: DenoiserConfig, encoder, normalizer, inputs: int, show_progress: bool):
+def _training_data(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig, show_progress):
     """(train examples, validation examples or None, what they are)."""
     train, val, about = [], [], {}
     if cfg.twin:
         cases = _twin(cfg.seed, cfg.twin, cfg, show_progress)
         held = _twin(cfg.seed + VAL_SEED, min(64, max(cfg.twin // 10, 4)), cfg, False)
-        train.append(_twin_examples(encoder, normalizer, inputs, cases))
-        val.append(_twin_examples(encoder, normalizer, inputs, held))
+        train.append(_twin_examples(encoder, normalizer, unet, cases))
+        val.append(_twin_examples(encoder, normalizer, unet, held))
         about["twin"] = {
             "cases": cfg.twin,
             "sampling": cfg.sampling,
@@ -252,7 +254,7 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, inputs: int, show_p
             "low_dose_share": LOW_DOSES,
         }
     if cfg.dataset is not None:
-        pairs, held, ratios = _pair_examples(cfg.dataset, encoder, normalizer, inputs, cfg.crop)
+        pairs, held, ratios = _pair_examples(cfg.dataset, encoder, normalizer, unet, cfg.crop)
         train.append(pairs)
         val.append(held)
         about["pairs"] = {"dataset": cfg.dataset, "ratio_range": ratios}
@@ -280,11 +282,11 @@ def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool):
     ]
 
 
-def _twin_examples(encoder, normalizer, inputs: int, cases) -> Examples:
+def _twin_examples(encoder, normalizer, unet: UNetConfig, cases) -> Examples:
     return examples(
         encoder,
         normalizer,
-        inputs,
+        unet,
         [c.image for c in cases],
         [c.truth for c in cases],
         [c.source for c in cases],
@@ -294,7 +296,7 @@ def _twin_examples(encoder, normalizer, inputs: int, cases) -> Examples:
     )
 
 
-def _pair_examples(dataset: str, encoder, normalizer, inputs: int, crop: int):
+def _pair_examples(dataset: str, encoder, normalizer, unet: UNetConfig, crop: int):
     """Train and validation examples of a dataset's dose pairs, and their ratio range."""
     store = Store(dataset)
     table = store.table()
@@ -313,7 +315,7 @@ def _pair_examples(dataset: str, encoder, normalizer, inputs: int, crop: int):
             examples(
                 encoder,
                 normalizer,
-                inputs,
+                unet,
                 [store.image(i) for i in lows["image_id"]],
                 [store.image(i) for i in highs["image_id"]],
                 lows.to_dict("records"),

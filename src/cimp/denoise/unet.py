@@ -28,6 +28,7 @@ class UNetConfig:
     hidden: int = 128  # width of the conditioning MLP
     inputs: int = 3  # the stabilised image, its whole-image and local Fourier guides (`wiener`)
     activation: str = "leaky_relu"  # of the image path: a key of ACTIVATIONS
+    guide_smoothing: int = 1  # of the whole-image guide's spectrum (`wiener.guide`)
 
     @property
     def multiple(self) -> int:

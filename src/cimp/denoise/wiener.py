@@ -30,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import uniform_filter1d
 from scipy.special import chdtri
 
 from cimp.denoise.electrons import Calibration, stabilise
@@ -52,18 +53,42 @@ def line_spectrum(cal: Calibration, e_mean: float, width: int) -> np.ndarray:
     return power / power.mean()
 
 
-def guide(e: np.ndarray, cal: Calibration, spurious: float = SPURIOUS) -> np.ndarray:
+def guide(
+    e: np.ndarray, cal: Calibration, spurious: float = SPURIOUS, smoothing: int = 1
+) -> np.ndarray:
     """(H, W) float32: the Wiener estimate of the stabilised image of electrons `e`, keeping
-    `spurious` noise-only frequencies per image on average."""
+    `spurious` noise-only frequencies per image on average, by their own power and (with
+    `smoothing` > 1) by the mean power of the `smoothing` x `smoothing` bins around them: a
+    lattice bent by the scan, or not periodic in the image, spreads each reflection over
+    its neighbours, each too weak alone."""
     z = stabilise(torch.from_numpy(np.asarray(e, dtype=np.float64)), cal.slope, cal.floor)
     z = z.numpy()
     h, w = z.shape
     spectrum = np.fft.rfft2(z - z.mean())
-    noise = h * w * line_spectrum(cal, float(np.mean(e)), w)[: w // 2 + 1]
+    line = h * w * line_spectrum(cal, float(np.mean(e)), w)
+    noise = line[: w // 2 + 1]
     power = np.abs(spectrum) ** 2
     threshold = np.log(h * w / spurious) * noise  # exponential noise power: P(> t) = e^-t/N
     gain = np.where(power > threshold, 1.0 - noise / np.maximum(power, 1e-30), 0.0)
+    if smoothing > 1:
+        bins = smoothing**2  # a mean of `bins` exponentials: a chi-square of 2 x bins dof
+        near = _smoothed(power, w, smoothing)
+        near_noise = uniform_filter1d(line, smoothing, mode="wrap")[: w // 2 + 1]
+        signal = np.maximum(near - near_noise, 0.0)
+        kept = near > chdtri(2 * bins, spurious / (h * w)) / (2 * bins) * near_noise
+        gain = np.maximum(gain, np.where(kept, signal / (signal + noise), 0.0))
     return (z.mean() + np.fft.irfft2(gain * spectrum, s=(h, w))).astype(np.float32)
+
+
+def _smoothed(power: np.ndarray, w: int, k: int) -> np.ndarray:
+    """`power` (h, w // 2 + 1), an `rfft2`'s, averaged over the k x k bins around each bin
+    of the whole spectrum (wrapping; the half `rfft2` leaves out read by its symmetry)."""
+    r = k // 2
+    mirrored = np.roll(power[::-1], 1, axis=0)  # row q holds row -q: P(q, -c) = P(-q, c)
+    left = mirrored[:, r:0:-1]
+    right = mirrored[:, [w - w // 2 - j for j in range(1, r + 1)]]
+    full = uniform_filter1d(np.concatenate([left, power, right], axis=1), k, axis=0, mode="wrap")
+    return uniform_filter1d(full, k, axis=1)[:, r : r + power.shape[1]]
 
 
 def local_guide(
@@ -182,10 +207,11 @@ def _mirrored(n: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return power[first], pseudo[first], kind.ravel()
 
 
-def unet_inputs(e: np.ndarray, cal: Calibration, count: int) -> np.ndarray:
-    """(count, H, W) float32: the electrons, the whole image's guide, (count 3) the local
-    one and (count 4) the wide local one; DRUNs trained before the local guide read 2."""
-    channels = [np.asarray(e, dtype=np.float32), guide(e, cal)]
+def unet_inputs(e: np.ndarray, cal: Calibration, count: int, smoothing: int = 1):
+    """(count, H, W) float32: the electrons, the whole image's guide (its spectrum's
+    `smoothing`), (count 3) the local one and (count 4) the wide local one; DRUNs trained
+    before the local guide read 2."""
+    channels = [np.asarray(e, dtype=np.float32), guide(e, cal, smoothing=smoothing)]
     channels += [local_guide(e, cal, size=size) for size in (LOCAL, WIDE)[: count - 2]]
     return np.stack(channels)
 
