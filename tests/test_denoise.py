@@ -321,6 +321,36 @@ def test_a_collapsed_training_saves_its_best_validation_weights(drun, tmp_path, 
     assert not all(torch.equal(v, seen[2][k]) for k, v in unet.state_dict().items())
 
 
+def test_a_collapsing_training_goes_on_from_its_best_weights(drun, tmp_path, monkeypatch):
+    """A net that died (validation 3 dB or more above its best) learns nothing more: the
+    training goes back to its best weights, with fresh optimiser moments, and on."""
+    import cimp.denoise.train as training
+
+    losses, seen, rewound = iter([-20.0, -25.0, -5.0, -26.0, -27.0]), [], []
+
+    def validate(unet, val, device):
+        seen.append({k: v.clone() for k, v in unet.state_dict().items()})
+        return next(losses)
+
+    def restore(best, unet):
+        step = restore_best(best, unet)
+        rewound.append({k: v.clone() for k, v in unet.state_dict().items()})
+        return step
+
+    restore_best = training.Best.restore
+    monkeypatch.setattr(training, "validate", validate)
+    monkeypatch.setattr(training.Best, "restore", restore)
+    small = {"twin": 4, "size": 64, "crop": 32, "widths": [8, 16], "val_every": 2}
+    config = DenoiserConfig(str(drun[1] / "run"), str(tmp_path / "d"), steps=9, **small)
+    out = train_denoiser(config, show_progress=False)
+    log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [(x["step"], x["rewound_to"]) for x in log if "rewound_to" in x] == [(6, 4)]
+    assert len(rewound) == 1 and all(torch.equal(v, seen[1][k]) for k, v in rewound[0].items())
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["steps_done"], saved["kept_step"]) == (9, 9)  # it recovered: the last kept
+    assert not all(torch.equal(v, seen[1][k]) for k, v in seen[3].items())  # and learnt on
+
+
 def _threads(_) -> list[int]:
     from threadpoolctl import threadpool_info
 

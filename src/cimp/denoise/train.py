@@ -52,9 +52,10 @@ from cimp.store import Store
 VAL_SEED = 100_000  # the twin's validation cases: seed + this
 LOW_DOSES = 0.5  # share of twin cases at a dose drawn from twin.DOSES
 MAX_FAILED = 50  # steps in a row without a finite loss and gradient: the training stops
-# validation loss (dB) this far above its best at the end: the training collapsed, and the
-# weights of its best validation are saved instead of the last (one died at step 4,900 and
-# ended 13 dB above its best)
+# validation loss (dB) this far above its best: the training collapsed (one died at step
+# 4,900 and ended 13 dB above its best, another at 3,400 of 20,000): it goes on from the
+# weights of its best validation, with the optimiser's moments reset, and those weights are
+# saved if it ends collapsed
 COLLAPSED = 3.0
 
 
@@ -168,6 +169,9 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
                 entry["val_loss"] = round(validate(unet, val, device), 4)
                 val_seconds = time.perf_counter() - before
                 best.see(unet, entry["val_loss"], done + step)
+                if best.collapsed:  # a dead net learns nothing more: back to the best
+                    entry["rewound_to"] = best.restore(unet)
+                    optimizer.state.clear()
             log.write(json.dumps(entry) + "\n")
             log.flush()
             val_note = f" val {entry['val_loss']:.2f}" if "val_loss" in entry else ""
@@ -200,13 +204,20 @@ class Best:
             self.loss, self.step = loss, step
             self.weights = {k: v.detach().clone() for k, v in unet.state_dict().items()}
 
+    @property
+    def collapsed(self) -> bool:
+        """Whether the last validation lies COLLAPSED above the best."""
+        return self.weights is not None and self.last > self.loss + COLLAPSED
+
+    def restore(self, unet: FiLMUNet) -> int:
+        """Load the best weights into `unet`; their step."""
+        unet.load_state_dict(self.weights)
+        return self.step
+
     def restore_if_collapsed(self, unet: FiLMUNet, step: int) -> int:
         """The step whose weights `unet` holds: its best's where the last validation lies
         COLLAPSED above the best (loaded back), else `step`."""
-        if self.weights is None or self.last <= self.loss + COLLAPSED:
-            return step
-        unet.load_state_dict(self.weights)
-        return self.step
+        return self.restore(unet) if self.collapsed else step
 
 
 def _step(optimizer, unet: FiLMUNet, loss: torch.Tensor) -> bool:
