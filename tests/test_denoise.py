@@ -96,10 +96,26 @@ def test_a_unet_saved_before_its_activation_was_recorded_loads_as_silu():
     saved = UNetConfig(cond_dim=5, widths=[8, 16, 32]).to_dict()
     assert saved.pop("activation") == "leaky_relu"  # what new trainings use
     assert saved.pop("guide_smoothing") == 1  # new, its default the guide older ones read
+    assert saved.pop("head") == "residual"  # new, its default the head older ones had
     assert UNetConfig.saved(saved).activation == "silu"  # what older ones used
+    assert UNetConfig.saved(saved).head == "residual"
     assert UNetConfig.saved({**saved, "activation": "leaky_relu"}).activation == "leaky_relu"
     with pytest.raises(ValueError, match="tanh"):
         FiLMUNet(UNetConfig(cond_dim=5, activation="tanh"))
+
+
+def test_the_mix_head_weighs_the_image_and_its_guides_per_pixel(tmp_path):
+    net = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32], inputs=4, head="mix"))
+    z, cond = torch.randn(2, 4, 32, 32), torch.randn(2, 5)
+    with torch.no_grad():
+        assert torch.allclose(net(z, cond), z.mean(dim=1, keepdim=True), atol=1e-6)  # fresh
+        net.final.bias.copy_(torch.tensor([0.5, 0.0, 30.0, 0.0, 0.0]))  # the first guide
+        assert torch.allclose(net(z, cond), z[:, 1:2] + 0.5, atol=1e-5)
+    assert net.final.out_channels == 5  # the correction, and one weight per input
+    with pytest.raises(CimpError, match="head 'blend'"):
+        DenoiserConfig("run", str(tmp_path), head="blend")
+    with pytest.raises(ValueError, match="head 'blend'"):
+        FiLMUNet(UNetConfig(cond_dim=5, head="blend"))
 
 
 def test_reach_says_how_far_a_net_looks():

@@ -110,6 +110,9 @@ class TrainConfig:
 
 
 Sampling = Literal["both", "archive", "uniform"]
+# what the U-Net's last layer adds to (`denoise.unet`): the image (residual), or a per-pixel
+# weighted mean of the image and its guides, the weights the net's own (mix)
+Head = Literal["residual", "mix"]
 
 
 @dataclass
@@ -142,6 +145,9 @@ class DenoiserConfig:
     # inputs: +0.2-0.5 dB on uniform scenes, -0.2-0.4 on archive ones;
     # `benchmarks/results/denoise-smoothed-guide`)
     guide_smoothing: int = 1
+    # the U-Net's head (`denoise.unet`): mix, +0.5-0.8 dB at 5 e/px, -0.2-0.5 at 500 (one
+    # seed, two starts; `benchmarks/results/denoise-mix-head`)
+    head: Head = "residual"
     val_every: int = 250
     seed: int = 0
     resume: bool = False  # start from the U-Net in `out` (same widths) instead of from scratch
@@ -161,6 +167,8 @@ class DenoiserConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise CimpError(f"{name} must be positive, not {value}")
+        if self.head not in get_args(Head):
+            raise CimpError(f"head {self.head!r}: use one of {get_args(Head)}")
         if self.inputs not in (2, 3, 4):
             raise CimpError(f"inputs {self.inputs}: 2, 3 or 4 (the image and its guides)")
         if self.guide_smoothing < 1 or self.guide_smoothing % 2 == 0:

@@ -59,6 +59,13 @@ def train_denoiser(
             "by their k x k neighbourhood's (3)."
         ),
     ] = D.guide_smoothing,
+    head: Annotated[
+        str,
+        typer.Option(
+            help="U-Net output: the image plus a correction (residual), or a per-pixel mix "
+            "of the image and its guides plus a correction (mix)."
+        ),
+    ] = D.head,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,
     val_every: Annotated[int, typer.Option(help="Steps between validations.")] = D.val_every,
     resume: Annotated[
@@ -99,6 +106,7 @@ def train_denoiser(
         widths=[int(w) for w in widths.split(",")],
         inputs=inputs,
         guide_smoothing=guide_smoothing,
+        head=head,
         lr=lr,
         val_every=val_every,
         resume=resume,

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass, field
+from typing import get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from cimp.config import Head
 
 
 @dataclass
@@ -29,6 +32,7 @@ class UNetConfig:
     inputs: int = 3  # the stabilised image, its whole-image and local Fourier guides (`wiener`)
     activation: str = "leaky_relu"  # of the image path: a key of ACTIVATIONS
     guide_smoothing: int = 1  # of the whole-image guide's spectrum (`wiener.guide`)
+    head: str = "residual"  # what the net's last layer adds to: one of HEADS (`config.Head`)
 
     @property
     def multiple(self) -> int:
@@ -41,12 +45,14 @@ class UNetConfig:
 
     @classmethod
     def saved(cls, values: dict) -> UNetConfig:
-        """The config a DRUN saved (those saved before `activation` existed used SiLU)."""
-        return cls(**{"activation": "silu", **values})
+        """The config a DRUN saved (those saved before `activation` existed used SiLU,
+        before `head` the residual head)."""
+        return cls(**{"activation": "silu", "head": "residual", **values})
 
 
 FINE_CHANNELS = 8  # channels of the last, full-resolution layer
 ACTIVATIONS = {"silu": F.silu, "leaky_relu": lambda x: F.leaky_relu(x, 0.1)}
+HEADS = get_args(Head)
 
 
 class FiLM(nn.Module):
@@ -83,10 +89,12 @@ class FiLMUNet(nn.Module):
     """(variance-stabilised image and its Wiener guides around the image's mean,
     conditioning) -> the image's clean estimate.
 
-    The image path is residual: the net predicts the correction to the image, working at half
-    resolution on the four 2x2 sub-images (as FFDNet does, 4x less work) and back, with one
-    last convolution at full resolution so that the 2x2 grid leaves no checkerboard (it did,
-    at the Nyquist frequency, without it).
+    The image path predicts a correction to the image (head "residual") or to a per-pixel
+    weighted mean of the image and its guides (head "mix", the weights a softmax of the net's
+    own; it starts as their plain mean), working at half resolution on the four 2x2
+    sub-images (as FFDNet does, 4x less work) and back, with one last convolution at full
+    resolution so that the 2x2 grid leaves no checkerboard (it did, at the Nyquist
+    frequency, without it).
     """
 
     def __init__(self, config: UNetConfig):
@@ -95,6 +103,8 @@ class FiLMUNet(nn.Module):
         w, h, act = config.widths, config.hidden, config.activation
         if act not in ACTIVATIONS:
             raise ValueError(f"activation {act!r}: use one of {tuple(ACTIVATIONS)}")
+        if config.head not in HEADS:
+            raise ValueError(f"head {config.head!r}: use one of {HEADS}")
         self.act = ACTIVATIONS[act]
         self.cond = nn.Sequential(nn.Linear(config.cond_dim, h), nn.SiLU(), nn.Linear(h, h))
         self.inp = nn.Conv2d(4 * config.inputs, w[0], 3, padding=1)
@@ -104,9 +114,10 @@ class FiLMUNet(nn.Module):
         self.up = nn.ModuleList(Block(a + b, a, h, act) for a, b in itertools.pairwise(w))
         self.lift = nn.ModuleList(nn.Conv2d(b, b, 1) for b in w[1:])
         self.out = nn.Conv2d(w[0], 4 * FINE_CHANNELS, 3, padding=1)
-        self.final = nn.Conv2d(
-            FINE_CHANNELS, 1, 3, padding=1
-        )  # at full resolution: no checkerboard
+        # at full resolution (no checkerboard): the correction, and with the mix head one
+        # weight per input
+        mixed = config.inputs if config.head == "mix" else 0
+        self.final = nn.Conv2d(FINE_CHANNELS, 1 + mixed, 3, padding=1)
         nn.init.zeros_(self.final.weight)
         nn.init.zeros_(self.final.bias)
 
@@ -129,7 +140,11 @@ class FiLMUNet(nn.Module):
         ):
             x = F.interpolate(lift(x), scale_factor=2, mode="nearest")
             x = block(torch.cat([x, skip], dim=1), c)
-        return z[:, :1] + self.final(self.act(F.pixel_shuffle(self.out(x), 2)))
+        fine = self.final(self.act(F.pixel_shuffle(self.out(x), 2)))
+        if self.config.head == "residual":
+            return z[:, :1] + fine
+        weights = torch.softmax(fine[:, 1:].float(), dim=1)  # starts as the plain mean
+        return (weights * z).sum(dim=1, keepdim=True) + fine[:, :1]
 
 
 def reach(net: FiLMUNet, cond: torch.Tensor, size: int = 192, share: float = 0.999) -> int:
