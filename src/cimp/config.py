@@ -145,8 +145,9 @@ class DenoiserConfig:
     # inputs: +0.2-0.5 dB on uniform scenes, -0.2-0.4 on archive ones;
     # `benchmarks/results/denoise-smoothed-guide`)
     guide_smoothing: int = 1
-    # the U-Net's head (`denoise.unet`): mix, +0.5-0.8 dB at 5 e/px, -0.2-0.5 at 500 (one
-    # seed, two starts; `benchmarks/results/denoise-mix-head`)
+    # the U-Net's head (`denoise.unet`): mix, +0.5-0.8 dB at 5 e/px, -0.2-0.5 at 500 and
+    # 0.5 % of the real Talos fixture's blocks beyond 3 sigma (one seed, two starts;
+    # `benchmarks/results/denoise-mix-head`)
     head: Head = "residual"
     val_every: int = 250
     seed: int = 0

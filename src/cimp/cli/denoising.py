@@ -63,7 +63,8 @@ def train_denoiser(
         str,
         typer.Option(
             help="U-Net output: the image plus a correction (residual), or a per-pixel mix "
-            "of the image and its guides plus a correction (mix)."
+            "of the image and its guides plus a correction (mix: better at 5-20 e/px, worse "
+            "at 500 and on a real file; benchmarks/results/denoise-mix-head)."
         ),
     ] = D.head,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,
