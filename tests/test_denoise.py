@@ -655,6 +655,7 @@ def test_cli_trains_a_denoiser_and_resumes_it(drun, tmp_path):
     assert Denoiser(out, "cpu").weights != first
     other = runner.invoke(app, [*args, "--steps", "1", "--resume", "--widths", "8,16,32"])
     assert other.exit_code != 0 and "differs from the one asked for" in other.output
+    assert "widths [8, 16] (asked: [8, 16, 32])" in " ".join(other.output.split())
 
 
 def test_a_training_on_a_time_budget_stops_when_the_time_is_up(drun, tmp_path):

@@ -128,10 +128,15 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     encoder.requires_grad_(False)
     out = Path(cfg.out)
     cond_dim = 2 * encoder.config.embed_dim + PHYSICS
-    shape = dict(
-        widths=cfg.widths, inputs=cfg.inputs, guide_smoothing=cfg.guide_smoothing, head=cfg.head
+    unet = FiLMUNet(
+        UNetConfig(
+            cond_dim=cond_dim,
+            widths=cfg.widths,
+            inputs=cfg.inputs,
+            guide_smoothing=cfg.guide_smoothing,
+            head=cfg.head,
+        )
     )
-    unet = FiLMUNet(UNetConfig(cond_dim=cond_dim, **shape))
     done = _resume(unet, out) if cfg.resume else 0
     train, val, about = _training_data(cfg, encoder, normalizer, unet.config, show_progress)
     unet.to(device, memory_format=torch.channels_last)  # steps 1.05x faster on a 2-core CPU
@@ -242,11 +247,13 @@ def _resume(unet: FiLMUNet, out: Path) -> int:
     earlier = json.loads((out / "config.json").read_text())
     saved = UNetConfig.saved(earlier["unet"])
     if saved != unet.config:
-        raise CimpError(
-            f"--resume: {out}'s U-Net differs from the one asked for ({saved.widths}, "
-            f"{saved.activation}, {saved.inputs} inputs, guide smoothing {saved.guide_smoothing}, "
-            f"{saved.head} head)"
+        asked = unet.config.to_dict()
+        differs = "; ".join(
+            f"{name} {value} (asked: {asked[name]})"
+            for name, value in saved.to_dict().items()
+            if value != asked[name]
         )
+        raise CimpError(f"--resume: {out}'s U-Net differs from the one asked for: {differs}")
     load_weights(unet, out / "unet.safetensors")
     return int(earlier.get("steps_done", earlier["train"]["steps"]))
 
