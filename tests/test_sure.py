@@ -106,3 +106,29 @@ def test_a_share_the_noise_alone_could_give_is_none():
         u, g = (np.maximum(_e(z), 0.0) for z in faint(e))
         shares.append(sure.guide_share(u, g, e, CAL, np.ones(e.shape, dtype=bool), faint))
     assert shares == [0.0] * 12
+
+
+def test_the_share_is_chosen_for_the_output_after_what_follows():
+    """A guide whose level is off by 6 e everywhere, followed by a step that takes the
+    image's level from the input (as the blend takes window levels): SURE with `after` lands
+    within 0.1 of the share the clean image says is best after that step, where the share
+    read on the output as it stands is pulled down by an offset the step removes anyway."""
+    clean = _scene(10.0)
+    e = _noisy(clean, seed=1)
+    u, g = (np.maximum(_e(z), 0.0) for z in _blurs(e))
+    g = g + 6.0
+
+    def level_off(x):
+        z_u, z_g = _blurs(x)
+        return z_u, _z(np.maximum(_e(z_g), 0.0) + 6.0).numpy()
+
+    def survives(change):
+        return change - change.mean()
+
+    base = u + (e - u).mean()
+    valid = np.ones(e.shape, dtype=bool)
+    share = sure.guide_share(u, g, e, CAL, valid, level_off, after=(base, survives))
+    d = survives(g - u)
+    best = float(np.clip(-np.sum((base - clean) * d) / np.sum(d * d), 0.0, 1.0))
+    assert abs(share - best) < 0.1
+    assert sure.guide_share(u, g, e, CAL, valid, level_off) < best - 0.3

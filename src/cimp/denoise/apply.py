@@ -23,7 +23,14 @@ import torch
 
 from cimp.checkpoint import file_id, load_weights
 from cimp.denoise.condition import condition_rows, physics, target_settings
-from cimp.denoise.consistency import LIMIT, Seen, readable, unclipped
+from cimp.denoise.consistency import (
+    LIMIT,
+    Seen,
+    blend_change,
+    blend_gains,
+    readable,
+    unclipped,
+)
 from cimp.denoise.electrons import Calibration, calibrate
 from cimp.denoise.render import (
     Noise,
@@ -34,7 +41,7 @@ from cimp.denoise.render import (
     held_to,
     level,
 )
-from cimp.denoise.sure import guide_share
+from cimp.denoise.sure import After, guide_share
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.denoise.wiener import parities_from, unet_inputs
@@ -143,7 +150,9 @@ class Denoiser:
             if guided and inputs >= 3:
                 g = finish(torch.from_numpy(channels[2])[None, None].to(self.device), noise)
                 readings = valid & (free < saturates)  # what SURE can read
-                free, guide = self.guided(free, g, e, cal, readings, estimate, (first, channels[2]))
+                after = _after_blend(free, seen, noise, valid, saturates)
+                known = (first, channels[2])
+                free, guide = self.guided(free, g, e, cal, readings, estimate, known, after)
             free = blended(free, seen, noise, valid, saturates)
             clean = held_to(free, seen, noise, valid, saturates)
         sigma = (cal.slope * free + cal.floor).sqrt()
@@ -155,13 +164,15 @@ class Denoiser:
         notes = self.notes(ratio, cal, held, over)
         return Transfer(out, source, target, ratio, cal, held, guide, notes)
 
-    def guided(self, free, g, e, cal, valid, estimate, known) -> tuple[torch.Tensor, float]:
+    def guided(
+        self, free, g, e, cal, valid, estimate, known, after=None
+    ) -> tuple[torch.Tensor, float]:
         """The U-Net's clean electrons `free` blended with the local guide's `g` (both
         (1, 1, H, W)) by the SURE-optimal share over the `valid` pixels, and that share
-        (`sure.guide_share`, which reads `estimate` and `known`)."""
-        u, guide = (x[0, 0].cpu().numpy().astype(np.float64) for x in (free, g))
+        (`sure.guide_share`, which reads `estimate`, `known` and `after`)."""
+        u, guide = (_array(x) for x in (free, g))
         mask = valid[0, 0].cpu().numpy()
-        share = guide_share(u, guide, e, cal, mask, estimate, known)
+        share = guide_share(u, guide, e, cal, mask, estimate, known, after)
         if share == 0.0:
             return free, share
         return torch.where(valid, free + share * (g - free), free), share
@@ -218,6 +229,21 @@ class Denoiser:
                 "they read as saturated"
             )
         return notes
+
+
+def _array(x: torch.Tensor) -> np.ndarray:
+    """(H, W) float64 of a (1, 1, H, W) tensor."""
+    return x[0, 0].cpu().numpy().astype(np.float64)
+
+
+def _after_blend(free, seen: Seen, noise: Noise, valid, top) -> After:
+    """What the blend does to the output `free` and to a change of it (`sure.After`)."""
+    base, gains = blend_gains(free, seen, noise.window_floor, noise.window_slope, valid, top)
+
+    def survives(change: np.ndarray) -> np.ndarray:
+        return _array(blend_change(torch.from_numpy(change)[None, None].to(free), gains))
+
+    return _array(base), survives
 
 
 def _dwell_ratio(source: dict, target: dict, changes: dict[str, str]) -> float:

@@ -170,10 +170,17 @@ def blend(clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, val
     follows the input by as much as its error outweighs the noise. Only windows of `valid`
     pixels (`project`) that the output shows unsaturated (`shown`) are compared and moved.
     """
+    return blend_gains(clean, electrons, floor, slope, valid, top)[0]
+
+
+def blend_gains(clean, electrons: torch.Tensor | Seen, floor, slope, valid=None, top=None):
+    """(`blend`'s output, its gains per window (B, 1, H, W): how far each pixel moved to
+    the input's level in that window, s2 / (s2 + v), 0 where not compared)."""
     shape, inp = (-1, 1, 1, 1), seen_of(electrons)
     mask = shown(clean, inp, floor, slope, top)
     usable = torch.ones_like(clean) if valid is None else valid.to(clean.dtype)
     usable = usable if mask is None else usable * mask
+    gains = []
     for i, sigma in enumerate(BLENDED):
         seen = inp.through(sigma)
         output, covered = windowed(torch.cat([clean, usable]), sigma).chunk(2)  # one pass
@@ -183,8 +190,17 @@ def blend(clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, val
         excess = ((diff.square() - noise) * compared).mean(dim=(1, 2, 3))
         share = compared.mean(dim=(1, 2, 3)).clamp_min(1e-6)
         s2 = (excess / share).clamp(0.0, BOUND).view(shape)
-        clean = clean + compared * diff * (s2 / (s2 + noise))
-    return clean.clamp_min(0.0)
+        gains.append(compared * (s2 / (s2 + noise)))
+        clean = clean + gains[-1] * diff
+    return clean.clamp_min(0.0), gains
+
+
+def blend_change(change: torch.Tensor, gains: list[torch.Tensor]) -> torch.Tensor:
+    """What of a `change` (B, 1, H, W) to an output survives a blend of these `gains`
+    (`blend_gains`), held fixed: the blend's linear part."""
+    for gain, sigma in zip(gains, BLENDED, strict=True):
+        change = change - gain * windowed(change, sigma)
+    return change
 
 
 def shown(clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, top):
