@@ -25,11 +25,11 @@ in <u - y, d> is none.
 The blend that follows (`consistency.blend`) moves the output's window levels toward the
 input's, so the error that counts is the one after it: the share is chosen for B(u) + w P d,
 B(u) the blended estimate, P the blend's linear part at its gains for u (`After`). Chosen
-for u + w d as it stands, the share was 0.1-0.5 too small on the dose benchmark's dim
+for u + w d as it stands, the share was up to 0.5 too small on the dose benchmark's dim
 archive scenes at 500 e/px (part of the error SURE saw there the blend removes anyway);
-after the blend, archive 500 e/px scored 0.10 dB higher. The traces are read before the
-blend: a perturbation's change is finer than its windows (with them read after it, the
-shares moved by 0.02 at most).
+chosen after the blend, archive 500 e/px scored 0.08 dB higher. The traces are read
+before the blend: a perturbation's change is finer than its windows (read after it, the
+mean scores moved by 0.01 dB at most).
 """
 
 from __future__ import annotations
