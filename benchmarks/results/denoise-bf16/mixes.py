@@ -62,9 +62,9 @@ def main() -> None:
     denoiser = apply.Denoiser(sys.argv[1], "cpu")
     sure, mix = apply.Denoiser.guided, {}
 
-    def guided(self, free, g, e, cal, valid, estimate, known):
+    def guided(self, free, g, e, cal, valid, estimate, known, after=None):
         if "ab" not in mix:
-            return sure(self, free, g, e, cal, valid, estimate, known)
+            return sure(self, free, g, e, cal, valid, estimate, known, after)
         if "w" not in mix:
             mix["w"] = second_stage(e, free[0, 0], cal)
         a, b = mix["ab"]

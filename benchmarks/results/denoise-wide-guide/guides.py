@@ -26,9 +26,9 @@ denoiser = apply.Denoiser(sys.argv[2], "cpu")
 cimp_guided, variant = apply.Denoiser.guided, {}
 
 
-def guided(self, free, g, e, cal, valid, estimate, known):
+def guided(self, free, g, e, cal, valid, estimate, known, after=None):
     if not variant:
-        return cimp_guided(self, free, g, e, cal, valid, estimate, known)
+        return cimp_guided(self, free, g, e, cal, valid, estimate, known, after)
     z = torch.from_numpy(local_guide(e, cal, **variant).astype(np.float64))
     out = unstabilise(z, cal.slope, cal.floor).clamp_min(0).float()[None, None]
     return torch.where(valid, out, free), 0.0
