@@ -147,17 +147,21 @@ class Denoiser:
             valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)
             valid &= readable(free, seen, cal, image.dtype)
             saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
+            unguided = None  # the U-Net's estimate blended: the output's where no guide is taken
             if guided and inputs >= 3:
                 g = finish(torch.from_numpy(channels[2])[None, None].to(self.device), noise)
                 readings = valid & (free < saturates)  # what SURE can read
-                after = _after_blend(free, seen, noise, valid, saturates)
+                unguided, after = _after_blend(free, seen, noise, valid, saturates)
                 known = (first, channels[2])
                 free, guide = self.guided(free, g, e, cal, readings, estimate, known, after)
-            free = blended(free, seen, noise, valid, saturates)
+            if unguided is None or guide > 0.0:
+                free = blended(free, seen, noise, valid, saturates)
+            else:
+                free = unguided
             clean = held_to(free, seen, noise, valid, saturates)
         sigma = (cal.slope * free + cal.floor).sqrt()
         held = float(((clean - free).abs() > 0.5 * sigma).float().mean())
-        clean = clean[0, 0].cpu().numpy().astype(np.float64)
+        clean = _array(clean)
         out = cal.counts(ratio * clean)
         over = float(np.mean(out > top))
         out = np.minimum(out, top).astype(np.float32)
@@ -236,14 +240,15 @@ def _array(x: torch.Tensor) -> np.ndarray:
     return x[0, 0].cpu().numpy().astype(np.float64)
 
 
-def _after_blend(free, seen: Seen, noise: Noise, valid, top) -> After:
-    """What the blend does to the output `free` and to a change of it (`sure.After`)."""
+def _after_blend(free, seen: Seen, noise: Noise, valid, top) -> tuple[torch.Tensor, After]:
+    """The output `free` blended, and what the blend does to it and to a change of it
+    (`sure.After`)."""
     base, gains = blend_gains(free, seen, noise.window_floor, noise.window_slope, valid, top)
 
     def survives(change: np.ndarray) -> np.ndarray:
         return _array(blend_change(torch.from_numpy(change)[None, None].to(free), gains))
 
-    return _array(base), survives
+    return base, (_array(base), survives)
 
 
 def _dwell_ratio(source: dict, target: dict, changes: dict[str, str]) -> float:
