@@ -42,10 +42,10 @@ def main() -> None:
         valid = torch.from_numpy(unclipped(c.image))[None, None]
         valid &= readable(truth, seen, cal, c.image.dtype)
         top = torch.tensor([cal.electrons(float(np.iinfo(c.image.dtype).max)) / c.ratio])
-        row = []
+        noise, row = Noise.of([cal]), []
         for limits, gross in VARIANTS.values():
             space["LIMITS"], space["GROSS"] = limits, gross
-            held = held_to(truth, seen, Noise.of([cal]), valid, top)[0, 0].numpy()
+            held = held_to(truth, seen, noise, valid, top)[0, 0].numpy()
             row.append(scores(cal.counts(c.ratio * held.astype(np.float64)), c, 4.0)[0])
         rows.append(row)
     print(f"archive {dose:g} e/px, the truth held: PSNR per scene")
