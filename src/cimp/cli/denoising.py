@@ -59,6 +59,14 @@ def train_denoiser(
             "by their k x k neighbourhood's (3)."
         ),
     ] = D.guide_smoothing,
+    weighed_means: Annotated[
+        bool,
+        typer.Option(
+            "--weighed-means/--kept-means",
+            help="Local guides: weigh each window's mean against the noise, as their other "
+            "frequencies (or keep it as it is).",
+        ),
+    ] = D.weighed_means,
     head: Annotated[
         str,
         typer.Option(
@@ -107,6 +115,7 @@ def train_denoiser(
         widths=[int(w) for w in widths.split(",")],
         inputs=inputs,
         guide_smoothing=guide_smoothing,
+        weighed_means=weighed_means,
         head=head,
         lr=lr,
         val_every=val_every,

@@ -122,7 +122,7 @@ class Denoiser:
         e_all = torch.from_numpy(e)[None, None].to(self.device)
         mean = level(noise, e_all)
         inputs, multiple = self.unet.config.inputs, self.unet.config.multiple
-        smoothing = self.unet.config.guide_smoothing
+        guides = (self.unet.config.guide_smoothing, self.unet.config.weighed_means)
 
         def run(tiles: torch.Tensor, both: bool = True) -> torch.Tensor:
             rows = [0] * len(tiles)
@@ -132,10 +132,10 @@ class Denoiser:
 
         def estimate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """The U-Net at one grid placement, and the local guide, of electrons x (`sure`)."""
-            parts = unet_inputs(x, cal, inputs, smoothing)
+            parts = unet_inputs(x, cal, inputs, *guides)
             return tiled(partial(run, both=False), parts, tile, multiple=multiple), parts[2]
 
-        channels = unet_inputs(e, cal, inputs, smoothing)
+        channels = unet_inputs(e, cal, inputs, *guides)
         z, first = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
         z = parities_from(z, channels[1])
         z_all = torch.from_numpy(z)[None, None].to(self.device)

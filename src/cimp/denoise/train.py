@@ -105,7 +105,8 @@ def examples(
         tops.append(cal.electrons(UINT16_MAX) / ratio)
         if clip:
             t[target == 0] = np.nan
-        electrons.append(torch.from_numpy(unet_inputs(e, cal, unet.inputs, unet.guide_smoothing)))
+        channels = unet_inputs(e, cal, unet.inputs, unet.guide_smoothing, unet.weighed_means)
+        electrons.append(torch.from_numpy(channels))
         goals.append(torch.from_numpy(t.astype(np.float32))[None])
         dwell_ratio = goal["dwell_time"] / source["dwell_time"]
         rows.append(physics(ratio, dwell_ratio, float(np.mean(e)), cal.floor))
@@ -134,6 +135,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
             widths=cfg.widths,
             inputs=cfg.inputs,
             guide_smoothing=cfg.guide_smoothing,
+            weighed_means=cfg.weighed_means,
             head=cfg.head,
         )
     )

@@ -32,6 +32,7 @@ class UNetConfig:
     inputs: int = 3  # the stabilised image, its whole-image and local Fourier guides (`wiener`)
     activation: str = "leaky_relu"  # of the image path: a key of ACTIVATIONS
     guide_smoothing: int = 1  # of the whole-image guide's spectrum (`wiener.guide`)
+    weighed_means: bool = False  # the local guides' window means (`wiener.local_guide`)
     head: str = "residual"  # what the net's last layer adds to: one of HEADS (`config.Head`)
 
     @property

@@ -92,11 +92,17 @@ def _smoothed(power: np.ndarray, w: int, k: int) -> np.ndarray:
 
 
 def local_guide(
-    e: np.ndarray, cal: Calibration, *, size: int = LOCAL, spurious: float = LOCAL_SPURIOUS
+    e: np.ndarray,
+    cal: Calibration,
+    *,
+    size: int = LOCAL,
+    spurious: float = LOCAL_SPURIOUS,
+    prior: np.ndarray | None = None,
 ) -> np.ndarray:
     """(H, W) float32: the Wiener estimate of the stabilised image of electrons `e` in
     overlapping windows of `size` px, each keeping `spurious` noise-only frequencies on
-    average (its mean always kept)."""
+    average and its mean: as it is, or weighed against the `prior`'s over the window
+    (`weighed_means`; stabilised (H, W), the whole image's guide)."""
     z = stabilise(torch.from_numpy(np.asarray(e, dtype=np.float64)), cal.slope, cal.floor)
     h, w = z.shape
     patches, window = windows(z, size), sine_window(size)
@@ -110,8 +116,22 @@ def local_guide(
     power = spectrum.abs().square()
     gain = torch.where(power > threshold, 1.0 - noise / power.clamp_min(1e-30), 0.0)
     gain[..., 0, 0] = 1.0
+    if prior is not None:
+        noise_of_mean = float(line_spectrum(cal, float(np.mean(e)), size)[0]) / size**2
+        prior_means = windows(torch.from_numpy(prior.astype(np.float64)), size).mean(dim=(1, 2))
+        means = weighed_means(means, prior_means[:, None, None], noise_of_mean)
     kept = means * window + torch.fft.irfft2(gain * spectrum, s=(size, size))
     return overlap_add(kept, h, w).numpy().astype(np.float32)
+
+
+def weighed_means(means: torch.Tensor, prior: torch.Tensor, noise: float) -> torch.Tensor:
+    """Window means (windows, 1, 1) weighed against the noise: each one's departure d from
+    the `prior`'s mean over the window kept with the Wiener gain max(0, 1 - noise / d^2),
+    `noise` the variance noise alone gives a window's mean (stabilised units: the line
+    spectrum's power at zero frequency over the window's pixels; a window reaching past a
+    border reads its mirror, a little noisier, and is weighed as an inside one)."""
+    d = means - prior
+    return prior + (1.0 - noise / d.square().clamp_min(1e-30)).clamp_min(0.0) * d
 
 
 def sine_window(size: int) -> torch.Tensor:
@@ -207,12 +227,17 @@ def _mirrored(n: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return power[first], pseudo[first], kind.ravel()
 
 
-def unet_inputs(e: np.ndarray, cal: Calibration, count: int, smoothing: int = 1):
+def unet_inputs(
+    e: np.ndarray, cal: Calibration, count: int, smoothing: int = 1, weigh_means: bool = False
+):
     """(count, H, W) float32: the electrons, the whole image's guide (its spectrum's
-    `smoothing`), (count 3) the local one and (count 4) the wide local one; DRUNs trained
+    `smoothing`), (count 3) the local one and (count 4) the wide local one, their window
+    means kept or weighed toward the whole image's guide (`local_guide`); DRUNs trained
     before the local guide read 2."""
-    channels = [np.asarray(e, dtype=np.float32), guide(e, cal, smoothing=smoothing)]
-    channels += [local_guide(e, cal, size=size) for size in (LOCAL, WIDE)[: count - 2]]
+    whole = guide(e, cal, smoothing=smoothing)
+    prior = whole if weigh_means else None
+    channels = [np.asarray(e, dtype=np.float32), whole]
+    channels += [local_guide(e, cal, size=size, prior=prior) for size in (LOCAL, WIDE)[: count - 2]]
     return np.stack(channels)
 
 
