@@ -96,9 +96,11 @@ def test_a_unet_saved_before_its_activation_was_recorded_loads_as_silu():
     saved = UNetConfig(cond_dim=5, widths=[8, 16, 32]).to_dict()
     assert saved.pop("activation") == "leaky_relu"  # what new trainings use
     assert saved.pop("guide_smoothing") == 1  # new, its default the guide older ones read
+    assert saved.pop("weighed_means") is False  # new: older ones kept the window means
     assert saved.pop("head") == "residual"  # new, its default the head older ones had
     assert UNetConfig.saved(saved).activation == "silu"  # what older ones used
     assert UNetConfig.saved(saved).head == "residual"
+    assert UNetConfig.saved(saved).weighed_means is False
     assert UNetConfig.saved({**saved, "activation": "leaky_relu"}).activation == "leaky_relu"
     with pytest.raises(ValueError, match="tanh"):
         FiLMUNet(UNetConfig(cond_dim=5, activation="tanh"))

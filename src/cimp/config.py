@@ -145,9 +145,10 @@ class DenoiserConfig:
     # inputs: +0.2-0.5 dB on uniform scenes, -0.2-0.4 on archive ones;
     # `benchmarks/results/denoise-smoothed-guide`)
     guide_smoothing: int = 1
-    # the local guides' window means weighed against the noise like their other frequencies
-    # (`wiener.local_guide`), not kept as they are: kept, they are noise at 5 e/px on dim
-    # scenes, and the U-Net drew it as blotches (`benchmarks/results/denoise-weighed-means`)
+    # the local guides' window means weighed toward the whole-image guide (`wiener.
+    # local_guide`), not kept as they are (at 5 e/px on dim scenes they are noise, which the
+    # U-Net draws): one seed, +0.24-0.71 dB at 5-100 e/px but -0.21 at archive 500
+    # (`benchmarks/results/denoise-weighed-means`)
     weighed_means: bool = False
     # the U-Net's head (`denoise.unet`): mix, +0.5-0.8 dB at 5 e/px, -0.2-0.5 at 500 and
     # 0.5 % of the real Talos fixture's blocks beyond 3 sigma (one seed, two starts;

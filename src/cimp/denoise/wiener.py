@@ -21,6 +21,10 @@ their noise is no longer even over the frequencies (a corner window kept 1.4-1.7
 noise-only frequencies, 150x the intended, which drew stripes in the corners): each window
 is weighed against its own noise spectrum (`window_noise`). The U-Net reads both guides,
 and a DRUN trained with four inputs the local one in WIDE windows too (`unet_inputs`).
+A window's mean is kept as it is, whatever the noise: where nothing stands above the noise
+(5 e/px on a dim scene) the means are the noise's, 16-32 px blotches, and a U-Net that read
+them drew them. A DRUN trained with weighed means (`weighed_means`) reads local guides whose
+window means are weighed toward the whole image's guide by their Wiener gain.
 """
 
 from __future__ import annotations
