@@ -54,6 +54,9 @@ from cimp.train import train
 runner = CliRunner()
 WIDE = {"COLUMNS": "250"}
 
+# the detector the loss, blend and hold tests read
+GAIN_20 = {"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0}
+
 
 @pytest.fixture(scope="module")
 def drun(tiny_dataset, tmp_path_factory):
@@ -203,9 +206,7 @@ def test_unknown_target_pixels_are_left_out_of_the_loss():
     electrons = 5 * torch.rand(2, 3, 32, 32)  # and its two guides
     target = electrons[:, :1].clone()
     target[0, 0, :8] = float("nan")  # clipped at the top of the integer range
-    noise = Noise.of(
-        [calibrate({"detector_gain": 20.0, "detector_offset": -1, "dwell_time": 2})] * 2
-    )
+    noise = Noise.of([calibrate(GAIN_20)] * 2)
     levels = level(noise, electrons[:, :1])
     top = torch.full((2,), 9.0)
     loss = transfer_loss(net, electrons, target, torch.randn(2, 5), levels, noise, top)
@@ -219,9 +220,7 @@ def test_the_loss_pulls_an_estimate_below_the_range_back():
     a net that strayed there had no gradient at all (a training died so at step 4,900)."""
     net = random_unet()
     electrons = 5 * torch.rand(2, 3, 32, 32)
-    noise = Noise.of(
-        [calibrate({"detector_gain": 20.0, "detector_offset": -1, "dwell_time": 2})] * 2
-    )
+    noise = Noise.of([calibrate(GAIN_20)] * 2)
     levels, top = level(noise, electrons[:, :1]), torch.full((2,), 9.0)
     with torch.no_grad():
         net.final.bias.fill_(-1e3)
@@ -236,7 +235,7 @@ def test_the_loss_sees_saturation_as_the_detector_does():
     def identity(z, cond):
         return z[:, :1]
 
-    noise = Noise.of([calibrate({"detector_gain": 20.0, "detector_offset": -1, "dwell_time": 2})])
+    noise = Noise.of([calibrate(GAIN_20)])
     target = torch.linspace(1.0, 20.0, 32 * 32).view(1, 1, 32, 32)
     top = torch.tensor([10.0])
 
@@ -450,16 +449,25 @@ def test_the_noise_model_is_the_detectors(electrons, dwell, gain, rng):
     assert z.std() == pytest.approx(1.0, abs=0.03)
 
 
-def test_what_the_net_invents_is_held_to_the_input(rng):
-    cal = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
-    counts = detect(np.full((32, 32), 2.0), 2.0, 20.0, -1.0, rng).astype(np.float32)
+def read_out(truth: np.ndarray, rng):
+    """`truth` (electrons a pixel) read by a detector of GAIN_20: its calibration, the counts,
+    their electrons (1, 1, H, W) and each window's noise (floor, slope) as `project` and
+    `blend` read it."""
+    cal = calibrate(GAIN_20)
+    settings = (GAIN_20[k] for k in ("dwell_time", "detector_gain", "detector_offset"))
+    counts = detect(truth, *settings, rng).astype(np.float32)
     e = torch.from_numpy(cal.electrons(counts))[None, None]
+    slope, floor = window_noise(cal)
+    return cal, counts, e, (torch.tensor([floor]), torch.tensor([slope]))
+
+
+def test_what_the_net_invents_is_held_to_the_input(rng):
+    cal, counts, e, (floor, slope) = read_out(np.full((32, 32), 2.0), rng)
     invented = torch.full_like(e, 2.0)
     invented[..., 8:16, 8:16] = 40.0  # a particle the input does not show
-    slope, floor = window_noise(cal)
-    held = project(invented, e, torch.tensor([floor]), torch.tensor([slope]))
+    held = project(invented, e, floor, slope)
     seen = windowed(e)
-    bound = 3.0 * torch.sqrt(slope[-1] * seen.clamp_min(0) + floor[-1])  # the finest window
+    bound = 3.0 * torch.sqrt(slope[0, -1] * seen.clamp_min(0) + floor[0, -1])  # finest window
     assert ((windowed(held) - seen).abs() <= 2 * bound).all()  # back within the noise
     assert torch.allclose(held[..., 10:14, 10:14], e[..., 10:14, 10:14], atol=0.5)  # the input
     output = cal.counts(held[0, 0].numpy())
@@ -469,15 +477,12 @@ def test_what_the_net_invents_is_held_to_the_input(rng):
 
 def test_the_hold_leaves_a_right_output_all_but_untouched(rng):
     """Where noise alone strays beyond the limit, the truth moves by the excess only."""
-    cal = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
     y, x = np.mgrid[:256, :256]
     lattice = 8.0 * np.cos(2 * np.pi * x / 5.0) * np.cos(2 * np.pi * y / 5.0)
     truth = 30.0 + 10.0 * np.sin(x / 9.0) * np.cos(y / 13.0) + lattice
-    counts = detect(truth, 2.0, 20.0, -1.0, rng).astype(np.float32)
-    e = torch.from_numpy(cal.electrons(counts))[None, None]
-    slope, floor = window_noise(cal)
+    cal, _, e, noise = read_out(truth, rng)
     right = torch.from_numpy(truth.astype(np.float32))[None, None]
-    held = project(right, e, torch.tensor([floor]), torch.tensor([slope]))
+    held = project(right, e, *noise)
     sd = np.sqrt(cal.slope * truth.mean() + cal.floor)  # a pixel's noise
     # 0.017-0.021 sd over 6 seeds (0.04 with LIMIT at 2.25 sigma)
     assert float((held - right).square().mean().sqrt()) < 0.03 * sd
@@ -486,13 +491,9 @@ def test_the_hold_leaves_a_right_output_all_but_untouched(rng):
 def test_the_blend_follows_the_input_only_as_far_as_the_output_errs(rng):
     """An output right within the noise is kept; one whose level is off everywhere follows
     the input most of the way; pixels not to be compared are never moved."""
-    cal = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
     y, x = np.mgrid[:96, :96]
     truth = 20.0 + 10.0 * np.sin(x / 9.0) * np.cos(y / 13.0)
-    counts = detect(truth, 2.0, 20.0, -1.0, rng).astype(np.float32)
-    e = torch.from_numpy(cal.electrons(counts))[None, None]
-    slope, floor = window_noise(cal)
-    noise = (torch.tensor([floor]), torch.tensor([slope]))
+    _, _, e, noise = read_out(truth, rng)
     right = torch.from_numpy(truth.astype(np.float32))[None, None]
     way = (windowed(e, 4.8) - right).abs().mean()  # to the input's noise in a fine window
     assert (blend(right, e, *noise) - right).abs().mean() < 0.25 * way  # 0-0.17 over 8 seeds
@@ -509,13 +510,10 @@ def test_the_blend_follows_the_input_only_as_far_as_the_output_errs(rng):
 def test_the_inputs_shared_windows_change_nothing(rng):
     """blend and hold given one `Seen` of the input (its windows computed once) give what
     they give on the input itself, saturated and clipped pixels included."""
-    cal = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
     truth = np.full((48, 48), 20.0)
     truth[16:32, 16:32] = 80.0
-    e = torch.from_numpy(cal.electrons(detect(truth, 2.0, 20.0, -1.0, rng)))[None, None]
-    e = e.float()
+    _, _, e, noise = read_out(truth, rng)
     clean = 1.2 * torch.from_numpy(truth.astype(np.float32))[None, None]
-    noise = tuple(torch.tensor([v]) for v in reversed(window_noise(cal)))
     valid = torch.ones_like(e, dtype=torch.bool)
     valid[..., :, :8] = False  # as if clipped
     top = torch.tensor([60.0])  # the particle saturates
@@ -553,20 +551,17 @@ def test_long_windows_by_fft_are_the_convolutions(monkeypatch):
 def test_the_hold_compares_only_what_the_output_shows(rng):
     """Where the output reads saturated, its excess above the top must not hide a dark rim
     beside it: the windows compare the unsaturated pixels alone."""
-    cal = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
     truth = np.full((48, 48), 20.0)
     truth[16:32, 16:32] = 80.0  # a particle brighter than the output can show
-    counts = detect(truth, 2.0, 20.0, -1.0, rng).astype(np.float32)
-    e = torch.from_numpy(cal.electrons(counts))[None, None]
+    _, _, e, noise = read_out(truth, rng)
     clean = torch.from_numpy(truth.astype(np.float32))[None, None]
     clean[..., 16:32, 16:32] = 95.0  # above the top (60): it reads saturated either way
     rim = torch.zeros_like(clean, dtype=torch.bool)
     rim[..., 14:34, 14:34] = True
     rim[..., 16:32, 16:32] = False
     clean[rim] = 10.0  # too dark beside it
-    slope, floor = window_noise(cal)
-    noise = (torch.tensor([floor]), torch.tensor([slope]))
-    sd = float(np.sqrt(slope[-1] * 20.0 + floor[-1]))  # the finest window's, at the rim
+    floor, slope = (float(x[0, -1]) for x in noise)
+    sd = np.sqrt(slope * 20.0 + floor)  # the finest window's, at the rim
     plain = project(clean, e, *noise)[rim].mean()
     assert plain < float(e[rim].mean()) - 4.5 * sd  # the excess hides the rim
     held = project(clean, e, *noise, top=torch.tensor([60.0]))
@@ -579,14 +574,10 @@ def test_the_hold_leaves_a_right_output_of_few_shown_pixels_as_it_is(rng):
     sees their noise under their squared weights, more than their share of the window says:
     read by the share, the hold took noise for a stray at 5 % of such dips, and moved
     a right output towards it (the benchmark's saturated scenes lost up to 0.55 dB)."""
-    cal = calibrate({"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0})
     truth = np.full((160, 160), 95.0)  # above the top (60): saturated at the target
     truth[4::8, 4::8] = 40.0  # 400 single pixels below it
-    counts = detect(truth, 2.0, 20.0, -1.0, rng).astype(np.float32)
-    e = torch.from_numpy(cal.electrons(counts))[None, None]
+    cal, _, e, noise = read_out(truth, rng)
     clean = torch.from_numpy(truth.astype(np.float32))[None, None]
-    slope, floor = window_noise(cal)
-    noise = (torch.tensor([floor]), torch.tensor([slope]))
     held = project(clean, e, *noise, top=torch.tensor([60.0]))
     sd = float(np.sqrt(cal.slope * 40.0 + cal.floor))
     assert ((held - clean).abs()[0, 0, 4::8, 4::8] > 0.1 * sd).float().mean() < 0.03
