@@ -147,8 +147,8 @@ class DenoiserConfig:
     guide_smoothing: int = 1
     # the local guides' window means weighed toward the whole-image guide (`wiener.
     # local_guide`), not kept as they are (at 5 e/px on dim scenes they are noise, which the
-    # U-Net draws): one seed, +0.24-0.71 dB at 5-100 e/px but -0.21 at archive 500
-    # (`benchmarks/results/denoise-weighed-means`)
+    # U-Net draws): two seeds, +0.24 dB at 5 e/px and -0.1 at archive 100-500 on average,
+    # within the training draw (`benchmarks/results/denoise-weighed-means`)
     weighed_means: bool = False
     # the U-Net's head (`denoise.unet`): mix, +0.5-0.8 dB at 5 e/px, -0.2-0.5 at 500 and
     # 0.5 % of the real Talos fixture's blocks beyond 3 sigma (one seed, two starts;

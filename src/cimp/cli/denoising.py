@@ -63,8 +63,9 @@ def train_denoiser(
         bool,
         typer.Option(
             "--weighed-means/--kept-means",
-            help="Local guides: weigh each window's mean against the noise, as their other "
-            "frequencies (or keep it as it is).",
+            help="Local guides: weigh each window's mean toward the whole-image guide by its "
+            "Wiener gain, or keep it as it is (no gain beyond the training draw on two seeds; "
+            "benchmarks/results/denoise-weighed-means).",
         ),
     ] = D.weighed_means,
     head: Annotated[
