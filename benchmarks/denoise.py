@@ -50,6 +50,7 @@ from cimp.schema import field
 from cimp.simulate.detector import UINT16_MAX
 
 RESULTS = Path(__file__).parent / "results" / "denoise"
+FLAT = "cimp's mean, flat"  # a reference row: cimp's output flattened to its own mean level
 N2V_VENV = Path(__file__).parent / ".venv-careamics"
 N2V_REQUIREMENT = "careamics==0.3.5"
 CURRENT, DWELL = field("beam_current").typical, field("dwell_time").typical
@@ -395,7 +396,11 @@ def main() -> None:
             examples[f"{sampling} {dose:g}"] = {
                 "input": cases[0].image,
                 "truth": cases[0].truth,
-            } | {name: m[0][0] for name, m in methods.items() if not name.startswith("ceiling")}
+            } | {
+                name: m[0][0]
+                for name, m in methods.items()
+                if not name.startswith("ceiling") and name != FLAT
+            }
     results = {
         "command": " ".join(["python", *sys.argv]),
         "drun": args.drun,
@@ -431,6 +436,8 @@ def unet_reach(denoiser) -> int:
 def compare(denoiser, cases, tuning, ratio) -> dict:
     """name -> (outputs at the target dose, seconds, parameter) for cimp and every peer."""
     methods = {"cimp": run_cimp(denoiser, cases, passes=3)}
+    outputs, seconds, _ = methods["cimp"]
+    methods[FLAT] = ([np.full_like(o, o.mean()) for o in outputs], seconds, "reference")
     methods["cimp, no guide"] = (*run_cimp(denoiser, cases, guided=False)[:2], "ablation")
     methods["cimp, no hold"] = (*run_cimp(denoiser, cases, hold=False)[:2], "ablation")
     for name in PEERS:
@@ -459,6 +466,9 @@ def markdown(results: dict) -> str:
         "Ceilings read the truth (`denoise_ceilings.py`): perfect, the source's clean image; the",
         "oracle Wiener filters, the best linear filter of their kind for each image (whole, and",
         "in the local guide's 32 px windows): not peers, and no lead is taken over them.",
+        f"{FLAT}: cimp's output replaced by its own mean level, a reference; where it scores",
+        "above cimp, what cimp draws beyond its level is worth less than nothing (at 5 e/px:",
+        "clouds the specimen lacks, `results/denoise-weighed-means`).",
         f"The U-Net's reach: {results['unet_reach_px']} px around a pixel hold 99.9 % of what "
         "its output reads of the image.",
         "Speed on one {size} px image (100 e/px): cimp {cimp_megapixels_per_s} MP/s, BM3D "
