@@ -88,8 +88,9 @@ def main() -> None:
         for b1, b in zip(drawn, parts, strict=True):
             power = max(float((b1 * b1).sum()), 1e-30)
             sd = np.sqrt((1 + 1 / ALPHA**2) * _noise_power(b1, held, cal))
-            beta, se = float((y2 * b1).sum()) / power, sd / power
-            if beta * power / max(sd, 1e-30) <= 3.0:
+            dot = float((y2 * b1).sum())
+            beta, se = dot / power, sd / power
+            if dot <= 3.0 * sd:  # T <= 3
                 drop -= b
             if beta >= -2.0 * se:
                 bound -= (1.0 - float(np.clip(beta + 2.0 * se, 0.0, 1.0))) * b

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from denoise import run_peer, scenes, scores, tune
+from denoise import FLAT, run_peer, scenes, scores, tune
 
 from cimp.denoise.apply import Denoiser
 
@@ -29,7 +29,7 @@ def main() -> None:
     outputs["cimp"] = [
         denoiser.transfer(c.image, c.source, c.changes).image.astype(np.float64) for c in cases
     ]
-    outputs["cimp's mean, flat"] = [np.full_like(o, o.mean()) for o in outputs["cimp"]]
+    outputs[FLAT] = [np.full_like(o, o.mean()) for o in outputs["cimp"]]
     outputs["truth's mean, flat"] = [np.full(c.truth.shape, c.truth.mean()) for c in cases]
     if len(sys.argv) > 4:
         figure(cases, outputs["cimp"], sys.argv[4])

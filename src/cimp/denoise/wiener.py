@@ -112,8 +112,8 @@ def local_guide(
     patches, window = windows(z, size), sine_window(size)
     means = patches.mean(dim=(1, 2), keepdim=True)
     spectrum = torch.fft.rfft2((patches - means) * window)
-    line_noise = line_spectrum(cal, float(np.mean(e)), size)[: size // 2 + 1]
-    line_noise = torch.from_numpy(line_noise) * window.square().sum()
+    line = line_spectrum(cal, float(np.mean(e)), size)
+    line_noise = torch.from_numpy(line[: size // 2 + 1]) * window.square().sum()
     noise, threshold = (
         line_noise * torch.from_numpy(x) for x in window_noise(h, w, size, spurious)
     )
@@ -121,7 +121,7 @@ def local_guide(
     gain = torch.where(power > threshold, 1.0 - noise / power.clamp_min(1e-30), 0.0)
     gain[..., 0, 0] = 1.0
     if prior is not None:
-        noise_of_mean = float(line_spectrum(cal, float(np.mean(e)), size)[0]) / size**2
+        noise_of_mean = float(line[0]) / size**2
         prior_means = windows(torch.from_numpy(prior.astype(np.float64)), size).mean(dim=(1, 2))
         means = weighed_means(means, prior_means[:, None, None], noise_of_mean)
     kept = means * window + torch.fft.irfft2(gain * spectrum, s=(size, size))
