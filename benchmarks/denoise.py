@@ -377,6 +377,8 @@ def main() -> None:
             for name, (outs, secs, param) in methods.items():
                 each = [scores(o, c, args.ratio) for o, c in zip(outs, cases, strict=True)]
                 psnr, ssim, psnr_denoise, changed = np.nanmean(each, axis=0)
+                if name == "cimp":
+                    cimp_psnr = np.asarray(each)[:, 0]
                 rows.append(
                     {
                         "sampling": sampling,
@@ -387,6 +389,7 @@ def main() -> None:
                         "ssim": round(float(ssim), 4),
                         "psnr_denoise": round(float(psnr_denoise), 2),
                         "blocks_outside_3sigma": round(float(changed), 5),
+                        "scenes_above_cimp": int(np.sum(np.asarray(each)[:, 0] > cimp_psnr)),
                         "cimp_cosine": round(cosine(denoiser, outs, cases), 4),
                         "megapixels_per_s": round(megapixels / secs, 3),
                         "parameter": param,
@@ -460,7 +463,8 @@ def markdown(results: dict) -> str:
         "PSNR and SSIM against the clean image at the target settings; PSNR (denoise) against",
         "the source's clean image at the target level (noise removal alone); changed: share of",
         "4x4 blocks whose mean differs from the input's beyond 3 sigma of its noise (noise alone",
-        "0.27 %); lead: PSNR over the best peer's. MP/s: inference on this machine.",
+        "0.27 %); lead: PSNR over the best peer's; above cimp: the scenes where a row's PSNR",
+        "is above cimp's. MP/s: inference on this machine.",
         "cimp blends in the local guide by the share SURE reads per image (`sure`; parameter:",
         "its mean); ablations: no guide, the U-Net's estimate held alone; no hold, neither.",
         "Ceilings read the truth (`denoise_ceilings.py`): perfect, the source's clean image; the",
@@ -481,9 +485,9 @@ def markdown(results: dict) -> str:
             "",
             f"### {sampling} sampling",
             "",
-            "| dose (e/px) | method | PSNR (dB) | lead (dB) | SSIM | PSNR denoise (dB) | changed "
-            "| CIMP cosine | MP/s | parameter |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| dose (e/px) | method | PSNR (dB) | lead (dB) | above cimp | SSIM "
+            "| PSNR denoise (dB) | changed | CIMP cosine | MP/s | parameter |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for dose, rows in part.groupby("dose", sort=False):
             peer = ~rows["method"].str.startswith(("cimp", "ceiling")) & (
@@ -492,8 +496,9 @@ def markdown(results: dict) -> str:
             best = rows.loc[peer, "psnr"].max()
             for r in rows.itertuples():
                 lead = f"{r.psnr - best:+.2f}" if r.method.startswith("cimp") else ""
+                above = "" if r.method == "cimp" else f"{r.scenes_above_cimp} / {r.scored}"
                 lines.append(
-                    f"| {dose:g} | {r.method} | {r.psnr:.2f} | {lead} | {r.ssim:.3f} | "
+                    f"| {dose:g} | {r.method} | {r.psnr:.2f} | {lead} | {above} | {r.ssim:.3f} | "
                     f"{r.psnr_denoise:.2f} | {100 * r.blocks_outside_3sigma:.2f} % | "
                     f"{r.cimp_cosine:.3f} | {r.megapixels_per_s:.3g} | "
                     f"{'' if r.parameter is None else r.parameter} |"

@@ -123,6 +123,16 @@ def test_the_mix_head_weighs_the_image_and_its_guides_per_pixel(tmp_path):
         FiLMUNet(UNetConfig(cond_dim=5, head="blend"))
 
 
+def test_the_gate_head_scales_the_images_departure_per_pixel():
+    net = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32], inputs=4, head="gate"))
+    z, cond = torch.randn(2, 4, 32, 32), torch.randn(2, 5)
+    with torch.no_grad():
+        assert torch.allclose(net(z, cond), 0.9526 * z[:, :1], atol=1e-4)  # fresh: 0.95
+        net.final.bias.copy_(torch.tensor([0.5, -30.0]))  # shut: the correction alone
+        assert torch.allclose(net(z, cond), torch.full_like(z[:, :1], 0.5), atol=1e-6)
+    assert net.final.out_channels == 2
+
+
 def test_reach_says_how_far_a_net_looks():
     fresh = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32]))  # the identity: 1 px
     assert reach(fresh, torch.zeros(1, 5), size=64) == 1

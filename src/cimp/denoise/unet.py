@@ -52,6 +52,7 @@ class UNetConfig:
 
 
 FINE_CHANNELS = 8  # channels of the last, full-resolution layer
+GATE_START = 3.0  # the gate head's logit at the start: 0.95 of the image's departure kept
 ACTIVATIONS = {"silu": F.silu, "leaky_relu": lambda x: F.leaky_relu(x, 0.1)}
 HEADS = get_args(Head)
 
@@ -90,9 +91,11 @@ class FiLMUNet(nn.Module):
     """(variance-stabilised image and its Wiener guides around the image's mean,
     conditioning) -> the image's clean estimate.
 
-    The image path predicts a correction to the image (head "residual") or to a per-pixel
+    The image path predicts a correction to the image (head "residual"), to a per-pixel
     weighted mean of the image and its guides (head "mix", the weights a softmax of the net's
-    own; it starts as their plain mean), working at half resolution on the four 2x2
+    own; it starts as their plain mean) or to the image's departure from its mean level
+    scaled per pixel by a gate in (0, 1) (head "gate": where the image holds nothing, the
+    net need not cancel its noise to give a flat output), working at half resolution on the four 2x2
     sub-images (as FFDNet does, 4x less work) and back, with one last convolution at full
     resolution so that the 2x2 grid leaves no checkerboard (it did, at the Nyquist
     frequency, without it).
@@ -116,11 +119,13 @@ class FiLMUNet(nn.Module):
         self.lift = nn.ModuleList(nn.Conv2d(b, b, 1) for b in w[1:])
         self.out = nn.Conv2d(w[0], 4 * FINE_CHANNELS, 3, padding=1)
         # at full resolution (no checkerboard): the correction, and with the mix head one
-        # weight per input
-        mixed = config.inputs if config.head == "mix" else 0
-        self.final = nn.Conv2d(FINE_CHANNELS, 1 + mixed, 3, padding=1)
+        # weight per input, with the gate head the gate's logit
+        extra = {"mix": config.inputs, "gate": 1}.get(config.head, 0)
+        self.final = nn.Conv2d(FINE_CHANNELS, 1 + extra, 3, padding=1)
         nn.init.zeros_(self.final.weight)
         nn.init.zeros_(self.final.bias)
+        if config.head == "gate":
+            nn.init.constant_(self.final.bias[1:], GATE_START)
 
     def condition(self, cond: torch.Tensor) -> torch.Tensor:
         return F.silu(self.cond(cond))
@@ -144,6 +149,8 @@ class FiLMUNet(nn.Module):
         fine = self.final(self.act(F.pixel_shuffle(self.out(x), 2)))
         if self.config.head == "residual":
             return z[:, :1] + fine
+        if self.config.head == "gate":  # z is centred on the image's mean (`render.correct`)
+            return torch.sigmoid(fine[:, 1:].float()) * z[:, :1] + fine[:, :1]
         weights = torch.softmax(fine[:, 1:].float(), dim=1)  # starts as the plain mean
         return (weights * z).sum(dim=1, keepdim=True) + fine[:, :1]
 
