@@ -113,7 +113,7 @@ Sampling = Literal["both", "archive", "uniform"]
 # what the U-Net's last layer adds to (`denoise.unet`): the image (residual), a per-pixel
 # weighted mean of the image and its guides, the weights the net's own (mix), or the image's
 # departure from its mean scaled by the net's own gate (gate)
-Head = Literal["residual", "mix", "gate", "guide-gate"]
+Head = Literal["residual", "mix", "gate"]
 
 
 @dataclass

@@ -71,10 +71,12 @@ def train_denoiser(
     head: Annotated[
         str,
         typer.Option(
-            help="U-Net output: the image plus a correction (residual), or a per-pixel mix "
+            help="U-Net output: the image plus a correction (residual), a per-pixel mix "
             "of the image and its guides plus a correction (mix: better at 5-20 e/px, worse "
             "at 500 and on a real file; benchmarks/results/denoise-mix-head), or the image's "
-            "departure from its mean level scaled by a per-pixel gate plus a correction (gate)."
+            "departure from its mean level scaled by a per-pixel gate plus a correction (gate: "
+            "fewer clouds invented at 5 e/px, better at 5-20, worse at archive 500 e/px; "
+            "benchmarks/results/denoise-gate-head)."
         ),
     ] = D.head,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,

@@ -120,11 +120,11 @@ class FiLMUNet(nn.Module):
         self.out = nn.Conv2d(w[0], 4 * FINE_CHANNELS, 3, padding=1)
         # at full resolution (no checkerboard): the correction, and with the mix head one
         # weight per input, with the gate head the gate's logit
-        extra = {"mix": config.inputs, "gate": 1, "guide-gate": 1}.get(config.head, 0)
+        extra = {"mix": config.inputs, "gate": 1}.get(config.head, 0)
         self.final = nn.Conv2d(FINE_CHANNELS, 1 + extra, 3, padding=1)
         nn.init.zeros_(self.final.weight)
         nn.init.zeros_(self.final.bias)
-        if config.head in ("gate", "guide-gate"):
+        if config.head == "gate":
             nn.init.constant_(self.final.bias[1:], GATE_START)
 
     def condition(self, cond: torch.Tensor) -> torch.Tensor:
@@ -151,9 +151,6 @@ class FiLMUNet(nn.Module):
             return z[:, :1] + fine
         if self.config.head == "gate":  # z is centred on the image's mean (`render.correct`)
             return torch.sigmoid(fine[:, 1:].float()) * z[:, :1] + fine[:, :1]
-        if self.config.head == "guide-gate":  # toward the whole-image guide
-            base = z[:, 1:2]
-            return base + torch.sigmoid(fine[:, 1:].float()) * (z[:, :1] - base) + fine[:, :1]
         weights = torch.softmax(fine[:, 1:].float(), dim=1)  # starts as the plain mean
         return (weights * z).sum(dim=1, keepdim=True) + fine[:, :1]
 
