@@ -95,10 +95,10 @@ class FiLMUNet(nn.Module):
     weighted mean of the image and its guides (head "mix", the weights a softmax of the net's
     own; it starts as their plain mean) or to the image's departure from its mean level
     scaled per pixel by a gate in (0, 1) (head "gate": where the image holds nothing, the
-    net need not cancel its noise to give a flat output), working at half resolution on the four 2x2
-    sub-images (as FFDNet does, 4x less work) and back, with one last convolution at full
-    resolution so that the 2x2 grid leaves no checkerboard (it did, at the Nyquist
-    frequency, without it).
+    net need not cancel its noise to give a flat output). It works at half resolution on
+    the four 2x2 sub-images (as FFDNet does, 4x less work) and back, with one last
+    convolution at full resolution so that the 2x2 grid leaves no checkerboard (it did, at
+    the Nyquist frequency, without it).
     """
 
     def __init__(self, config: UNetConfig):
