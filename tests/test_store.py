@@ -158,7 +158,13 @@ def test_ctrl_c_stops_ingest_within_seconds_keeps_what_was_read_and_resumes(tmp_
         tifffile.imwrite(raw / f"f{i:04d}.tif", rng.integers(0, 60000, (64, 64), np.uint16))
     cimp = [sys.executable, "-m", "cimp.cli", "ingest", str(raw), "--out", str(ds)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([*cimp, "--workers", "2"], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(  # Ctrl-C heard even where this runs as a background job
+        [*cimp, "--workers", "2"],  # (which starts with SIGINT ignored)
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     while not list((ds / "records").glob("part-*.parquet")):  # some files are in
         assert proc.poll() is None, proc.stdout.read()
         time.sleep(0.05)
