@@ -377,7 +377,7 @@ def main() -> None:
             for name, (outs, secs, param) in methods.items():
                 each = [scores(o, c, args.ratio) for o, c in zip(outs, cases, strict=True)]
                 psnr, ssim, psnr_denoise, changed = np.nanmean(each, axis=0)
-                if name == "cimp":
+                if name == "cimp":  # the first of `compare`'s methods
                     cimp_psnr = np.asarray(each)[:, 0]
                 rows.append(
                     {
