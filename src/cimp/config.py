@@ -151,9 +151,10 @@ class DenoiserConfig:
     # U-Net draws): two seeds, +0.24 dB at 5 e/px and -0.1 at archive 100-500 on average,
     # within the training draw (`benchmarks/results/denoise-weighed-means`)
     weighed_means: bool = False
-    # the U-Net's head (`denoise.unet`): mix, +0.5-0.8 dB at 5 e/px, -0.2-0.5 at 500 and
-    # 0.5 % of the real Talos fixture's blocks beyond 3 sigma (one seed, two starts;
-    # `benchmarks/results/denoise-mix-head`)
+    # the U-Net's head (`denoise.unet`), residual by default: mix, +0.5-0.8 dB at 5 e/px,
+    # -0.2-0.5 at 500 and 0.5 % of the real Talos fixture's blocks beyond 3 sigma (one seed,
+    # two starts; `benchmarks/results/denoise-mix-head`); gate, +1.6 dB at archive 5 e/px
+    # and -0.34 at archive 500 (two seeds; `benchmarks/results/denoise-gate-head`)
     head: Head = "residual"
     val_every: int = 250
     seed: int = 0
