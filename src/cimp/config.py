@@ -112,8 +112,9 @@ class TrainConfig:
 Sampling = Literal["both", "archive", "uniform"]
 # what the U-Net's last layer adds to (`denoise.unet`): the image (residual), a per-pixel
 # weighted mean of the image and its guides, the weights the net's own (mix), or the image's
-# departure from its mean scaled by the net's own gate (gate)
-Head = Literal["residual", "mix", "gate"]
+# departure from its mean scaled by the net's own gate (gate), or a per-pixel mix of the
+# image plus a correction and the image's mean plus another, the weight the net's own (pair)
+Head = Literal["residual", "mix", "gate", "pair"]
 
 
 @dataclass
@@ -154,7 +155,8 @@ class DenoiserConfig:
     # the U-Net's head (`denoise.unet`), residual by default: mix, +0.5-0.8 dB at 5 e/px,
     # -0.2-0.5 at 500 and 0.5 % of the real Talos fixture's blocks beyond 3 sigma (one seed,
     # two starts; `benchmarks/results/denoise-mix-head`); gate, +1.6 dB at archive 5 e/px
-    # and -0.34 at archive 500 (two seeds; `benchmarks/results/denoise-gate-head`)
+    # and -0.34 at archive 500 (two seeds; `benchmarks/results/denoise-gate-head`), its
+    # gate trained shut almost everywhere (`benchmarks/results/denoise-pair-head`)
     head: Head = "residual"
     val_every: int = 250
     seed: int = 0
