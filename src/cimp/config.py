@@ -112,9 +112,8 @@ class TrainConfig:
 Sampling = Literal["both", "archive", "uniform"]
 # what the U-Net's last layer adds to (`denoise.unet`): the image (residual), a per-pixel
 # weighted mean of the image and its guides, the weights the net's own (mix), or the image's
-# departure from its mean scaled by the net's own gate (gate), or a per-pixel mix of the
-# image plus a correction and the image's mean plus another, the weight the net's own (pair)
-Head = Literal["residual", "mix", "gate", "pair"]
+# departure from its mean scaled by the net's own gate (gate)
+Head = Literal["residual", "mix", "gate"]
 
 
 @dataclass

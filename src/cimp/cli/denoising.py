@@ -76,8 +76,8 @@ def train_denoiser(
             "at 500 and on a real file; benchmarks/results/denoise-mix-head), or the image's "
             "departure from its mean level scaled by a per-pixel gate plus a correction (gate: "
             "fewer clouds invented at 5 e/px, better at 5-20, worse at archive 500 e/px; "
-            "benchmarks/results/denoise-gate-head), or a per-pixel mix of the image plus a "
-            "correction and its mean level plus another, each trained on its own (pair)."
+            "trained, the gate shuts almost everywhere: in effect the mean level plus a "
+            "correction; benchmarks/results/denoise-gate-head)."
         ),
     ] = D.head,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,

@@ -96,14 +96,10 @@ class FiLMUNet(nn.Module):
     own; it starts as their plain mean) or to the image's departure from its mean level
     scaled per pixel by a gate in (0, 1) (head "gate": where the image holds nothing, the
     net need not cancel its noise to give a flat output; trained, the gate shuts almost
-    everywhere, so the output is the mean level plus the correction: a direct estimate).
-    Head "pair" gives both estimates, the residual and the direct one, each trained on its
-    own (`parts`), and their per-pixel mix by a weight the net learns where each does
-    better (the estimates held fixed for it): the residual one reads a bright lattice's
-    detail from the image, the direct one need not cancel the noise of a dim one. It works at half resolution on
-    the four 2x2 sub-images (as FFDNet does, 4x less work) and back, with one last
-    convolution at full resolution so that the 2x2 grid leaves no checkerboard (it did, at
-    the Nyquist frequency, without it).
+    everywhere, at 500 e/px too: the output is the mean level plus the correction, a direct
+    estimate). It works at half resolution on the four 2x2 sub-images (as FFDNet does, 4x
+    less work) and back, with one last convolution at full resolution so that the 2x2 grid
+    leaves no checkerboard (it did, at the Nyquist frequency, without it).
     """
 
     def __init__(self, config: UNetConfig):
@@ -124,9 +120,8 @@ class FiLMUNet(nn.Module):
         self.lift = nn.ModuleList(nn.Conv2d(b, b, 1) for b in w[1:])
         self.out = nn.Conv2d(w[0], 4 * FINE_CHANNELS, 3, padding=1)
         # at full resolution (no checkerboard): the correction, and with the mix head one
-        # weight per input, with the gate head the gate's logit, with the pair head the
-        # direct estimate's correction and the residual estimate's weight's logit
-        extra = {"mix": config.inputs, "gate": 1, "pair": 2}.get(config.head, 0)
+        # weight per input, with the gate head the gate's logit
+        extra = {"mix": config.inputs, "gate": 1}.get(config.head, 0)
         self.final = nn.Conv2d(FINE_CHANNELS, 1 + extra, 3, padding=1)
         nn.init.zeros_(self.final.weight)
         nn.init.zeros_(self.final.bias)
@@ -136,11 +131,9 @@ class FiLMUNet(nn.Module):
     def condition(self, cond: torch.Tensor) -> torch.Tensor:
         return F.silu(self.cond(cond))
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor, parts: bool = False) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Clean estimate (B, 1, H, W) of z's first channel; z (B, inputs, H, W), H and W
-        multiples of `config.multiple`. With `parts` and the pair head (training), (B, 3,
-        H, W): the mix (its gradient reaching the weight alone), the residual estimate and
-        the direct one."""
+        multiples of `config.multiple`."""
         c = self.condition(cond)
         x = self.inp(F.pixel_unshuffle(z, 2))
         skips = []
@@ -159,20 +152,8 @@ class FiLMUNet(nn.Module):
             return z[:, :1] + fine
         if self.config.head == "gate":  # z is centred on the image's mean (`render.correct`)
             return torch.sigmoid(fine[:, 1:].float()) * z[:, :1] + fine[:, :1]
-        if self.config.head == "pair":
-            return _pair(z[:, :1] + fine[:, :1], fine[:, 1:2], fine[:, 2:].float(), parts)
         weights = torch.softmax(fine[:, 1:].float(), dim=1)  # starts as the plain mean
         return (weights * z).sum(dim=1, keepdim=True) + fine[:, :1]
-
-
-def _pair(residual, direct, logit, parts: bool) -> torch.Tensor:
-    """The pair head's mix of its residual and direct estimates, or with `parts` the mix of
-    the two held fixed beside them (each then learns from its own loss alone)."""
-    weight = torch.sigmoid(logit)
-    if not parts:
-        return direct + weight * (residual - direct)
-    mix = direct.detach() + weight * (residual - direct).detach()
-    return torch.cat([mix, residual, direct], dim=1)
 
 
 def reach(net: FiLMUNet, cond: torch.Tensor, size: int = 192, share: float = 0.999) -> int:
