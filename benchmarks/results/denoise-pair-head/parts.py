@@ -21,8 +21,11 @@ assert denoiser.unet.config.head == "pair", "a --head pair DRUN"
 sets = [(s, float(d)) for s, d in (a.split(":") for a in sys.argv[2:])] or [
     (s, d) for s in ("archive", "uniform") for d in (5.0, 20.0, 100.0, 500.0)
 ]
-bias = denoiser.unet.final.bias
-learned = float(bias[2].detach())
+# the weight's logit: the side net's second output (the side variant), or
+# the last layer's third (a43dd75's)
+side = getattr(denoiser.unet, "side", None)
+bias, index = (side[-1].bias, 1) if side is not None else (denoiser.unet.final.bias, 2)
+learned = float(bias[index].detach())
 print("| set | mix (learned weight) | residual estimate alone | direct estimate alone |")
 print("|---|---|---|---|")
 for sampling, dose in sets:
@@ -30,7 +33,7 @@ for sampling, dose in sets:
     row = []
     for logit in (learned, learned + 60.0, learned - 60.0):  # the weight: as trained, 1, 0
         with torch.no_grad():
-            bias[2] = logit
+            bias[index] = logit
         outs = [denoiser.transfer(c.image, c.source, c.changes).image for c in cases]
         each = [scores(o.astype(np.float64), c, 4.0) for o, c in zip(outs, cases, strict=True)]
         m = np.nanmean(each, axis=0)
