@@ -112,9 +112,8 @@ class TrainConfig:
 Sampling = Literal["both", "archive", "uniform"]
 # what the U-Net's last layer adds to (`denoise.unet`): the image (residual), a per-pixel
 # weighted mean of the image and its guides, the weights the net's own (mix), or the image's
-# departure from its mean scaled by the net's own gate (gate), or the residual head's
-# U-Net with a direct estimate and a per-pixel weight between them read from it (pair)
-Head = Literal["residual", "mix", "gate", "pair"]
+# departure from its mean scaled by the net's own gate (gate)
+Head = Literal["residual", "mix", "gate"]
 
 
 @dataclass

@@ -21,7 +21,7 @@ assert denoiser.unet.config.head == "pair", "a --head pair DRUN"
 sets = [(s, float(d)) for s, d in (a.split(":") for a in sys.argv[2:])] or [
     (s, d) for s in ("archive", "uniform") for d in (5.0, 20.0, 100.0, 500.0)
 ]
-# the weight's logit: the side net's second output (the side variant), or
+# the weight's logit: the side net's second output (8c36523's side variant), or
 # the last layer's third (a43dd75's)
 side = getattr(denoiser.unet, "side", None)
 bias, index = (side[-1].bias, 1) if side is not None else (denoiser.unet.final.bias, 2)

@@ -77,9 +77,7 @@ def train_denoiser(
             "departure from its mean level scaled by a per-pixel gate plus a correction (gate: "
             "fewer clouds invented at 5 e/px, better at 5-20, worse at archive 500 e/px; "
             "trained, the gate shuts almost everywhere: in effect the mean level plus a "
-            "correction; benchmarks/results/denoise-gate-head), or the residual head's "
-            "U-Net with a direct estimate and a per-pixel weight between them read beside it "
-            "(pair)."
+            "correction; benchmarks/results/denoise-gate-head)."
         ),
     ] = D.head,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,

@@ -42,20 +42,12 @@ def ssim(x: torch.Tensor, y: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
     return s.mean(dim=(1, 2, 3))
 
 
-def transfer_loss(
-    unet, electrons, targets, cond, levels, noise: Noise, top, parts: bool = False
-) -> torch.Tensor:
+def transfer_loss(unet, electrons, targets, cond, levels, noise: Noise, top) -> torch.Tensor:
     """-(PSNR + SSIM_WEIGHT x SSIM) per crop against its target (NaN pixels: the estimate
     stands in), both saturated at the detector's `top` (B,), averaged over the crops not
-    saturated all over, and RANGE_WEIGHT x the mean excursion below the range per crop;
-    with `parts`, summed over each estimate the U-Net gives (`render.correct`)."""
-    z = correct(unet, electrons, cond, noise, levels, parts)
-    return sum(_estimate_loss(z[:, k : k + 1], targets, noise, top) for k in range(z.shape[1]))
-
-
-def _estimate_loss(z, targets, noise: Noise, top) -> torch.Tensor:
-    """`transfer_loss` of one stabilised estimate z (B, 1, H, W)."""
+    saturated all over, and RANGE_WEIGHT x the mean excursion below the range per crop."""
     top = top.view(-1, 1, 1, 1)
+    z = correct(unet, electrons, cond, noise, levels)
     stray = RANGE_WEIGHT * F.relu(-z).mean(dim=(1, 2, 3))
     clean = torch.minimum(finish(z, noise), top)
     known = torch.isfinite(targets)

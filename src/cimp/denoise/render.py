@@ -66,13 +66,12 @@ def level(noise: Noise, e: torch.Tensor) -> torch.Tensor:
     return noise.stabilise(e).mean(dim=(1, 2, 3))
 
 
-def correct(unet, e: torch.Tensor, cond, noise: Noise, mean: torch.Tensor, parts=False):
+def correct(unet, e: torch.Tensor, cond: torch.Tensor, noise: Noise, mean: torch.Tensor):
     """The U-Net's clean estimate in stabilised units, for a tile or a whole image; `e`
-    (B, inputs, H, W): electrons and their Wiener guides (`wiener.unet_inputs`); `parts`:
-    each estimate the pair head gives (`unet.FiLMUNet`), for training."""
+    (B, inputs, H, W): electrons and their Wiener guides (`wiener.unet_inputs`)."""
     shift = mean.view(-1, 1, 1, 1)
     z = torch.cat([noise.stabilise(e[:, :1]), e[:, 1:]], dim=1)
-    return shift + (unet(z - shift, cond, parts=True) if parts else unet(z - shift, cond))
+    return shift + unet(z - shift, cond)
 
 
 def correct_on_both_grids(unet, e: torch.Tensor, cond, noise: Noise, mean: torch.Tensor):

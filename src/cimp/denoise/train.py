@@ -158,7 +158,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
             set_lr(optimizer, cfg.lr, step - 1, total or warmup, warmup)
             batch = _batch(train, rng.integers(len(train), size=cfg.batch_size), cfg.crop, rng)
             with bf16_autocast(device, cfg.bf16):
-                loss = transfer_loss(unet, *(t.to(device) for t in batch), parts=True)
+                loss = transfer_loss(unet, *(t.to(device) for t in batch))
             optimizer.zero_grad(set_to_none=True)
             updated = _step(optimizer, unet, loss)
             failed = 0 if updated else failed + 1

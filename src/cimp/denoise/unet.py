@@ -52,7 +52,6 @@ class UNetConfig:
 
 
 FINE_CHANNELS = 8  # channels of the last, full-resolution layer
-SIDE_CHANNELS = 16  # of the pair head's side net
 GATE_START = 3.0  # the gate head's logit at the start: 0.95 of the image's departure kept
 ACTIVATIONS = {"silu": F.silu, "leaky_relu": lambda x: F.leaky_relu(x, 0.1)}
 HEADS = get_args(Head)
@@ -98,14 +97,9 @@ class FiLMUNet(nn.Module):
     scaled per pixel by a gate in (0, 1) (head "gate": where the image holds nothing, the
     net need not cancel its noise to give a flat output; trained, the gate shuts almost
     everywhere, at 500 e/px too: the output is the mean level plus the correction, a direct
-    estimate). Head "pair" is the residual head's U-Net, trained as that alone, with a side
-    net that reads its last features (held fixed) and the image and gives a direct estimate
-    (the mean level plus a correction) and a per-pixel weight: the output is their mix
-    (`parts` in training). The residual estimate reads a bright lattice's detail from the
-    image; the direct one need not cancel the noise of a dim one. It works at half
-    resolution on the four 2x2 sub-images (as FFDNet does, 4x less work) and back, with one
-    last convolution at full resolution so that the 2x2 grid leaves no checkerboard (it did,
-    at the Nyquist frequency, without it).
+    estimate). It works at half resolution on the four 2x2 sub-images (as FFDNet does, 4x
+    less work) and back, with one last convolution at full resolution so that the 2x2 grid
+    leaves no checkerboard (it did, at the Nyquist frequency, without it).
     """
 
     def __init__(self, config: UNetConfig):
@@ -133,23 +127,13 @@ class FiLMUNet(nn.Module):
         nn.init.zeros_(self.final.bias)
         if config.head == "gate":
             nn.init.constant_(self.final.bias[1:], GATE_START)
-        if config.head == "pair":  # the direct estimate's correction, the weight's logit
-            self.side = nn.Sequential(
-                nn.Conv2d(FINE_CHANNELS + config.inputs, SIDE_CHANNELS, 3, padding=1),
-                nn.LeakyReLU(0.1),
-                nn.Conv2d(SIDE_CHANNELS, 2, 3, padding=1),
-            )
-            nn.init.zeros_(self.side[-1].weight)
-            nn.init.zeros_(self.side[-1].bias)
 
     def condition(self, cond: torch.Tensor) -> torch.Tensor:
         return F.silu(self.cond(cond))
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor, parts: bool = False) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Clean estimate (B, 1, H, W) of z's first channel; z (B, inputs, H, W), H and W
-        multiples of `config.multiple`. With `parts` and the pair head (training), (B, 3,
-        H, W): the mix (its gradient reaching the weight alone), the residual estimate and
-        the direct one."""
+        multiples of `config.multiple`."""
         c = self.condition(cond)
         x = self.inp(F.pixel_unshuffle(z, 2))
         skips = []
@@ -163,27 +147,13 @@ class FiLMUNet(nn.Module):
         ):
             x = F.interpolate(lift(x), scale_factor=2, mode="nearest")
             x = block(torch.cat([x, skip], dim=1), c)
-        features = self.act(F.pixel_shuffle(self.out(x), 2))
-        fine = self.final(features)
+        fine = self.final(self.act(F.pixel_shuffle(self.out(x), 2)))
         if self.config.head == "residual":
             return z[:, :1] + fine
         if self.config.head == "gate":  # z is centred on the image's mean (`render.correct`)
             return torch.sigmoid(fine[:, 1:].float()) * z[:, :1] + fine[:, :1]
-        if self.config.head == "pair":
-            side = self.side(torch.cat([features.detach(), z], dim=1))
-            return _pair(z[:, :1] + fine, side[:, :1], side[:, 1:].float(), parts)
         weights = torch.softmax(fine[:, 1:].float(), dim=1)  # starts as the plain mean
         return (weights * z).sum(dim=1, keepdim=True) + fine[:, :1]
-
-
-def _pair(residual, direct, logit, parts: bool) -> torch.Tensor:
-    """The pair head's mix of its residual and direct estimates, or with `parts` the mix of
-    the two held fixed beside them (each then learns from its own loss alone)."""
-    weight = torch.sigmoid(logit)
-    if not parts:
-        return direct + weight * (residual - direct)
-    mix = direct.detach() + weight * (residual - direct).detach()
-    return torch.cat([mix, residual, direct], dim=1)
 
 
 def reach(net: FiLMUNet, cond: torch.Tensor, size: int = 192, share: float = 0.999) -> int:
