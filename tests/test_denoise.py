@@ -34,12 +34,14 @@ from cimp.denoise.consistency import (
 from cimp.denoise.electrons import calibrate, stabilise, unstabilise
 from cimp.denoise.loss import ssim, transfer_loss
 from cimp.denoise.pairs import dose_pairs
-from cimp.denoise.render import Noise, level
+from cimp.denoise.render import Noise, finish, level
 from cimp.denoise.spectrum import invented_reflections, lattice_contrast, lattice_peaks
+from cimp.denoise.structure import PER_BIN, StructureGain
 from cimp.denoise.tiles import tiled
-from cimp.denoise.train import DenoiserConfig, train_denoiser
+from cimp.denoise.train import MIN_FIT, DenoiserConfig, examples, fit_structure_gain, train_denoiser
 from cimp.denoise.twin import twin_case, twin_cases
 from cimp.denoise.unet import GATE_START, FiLMUNet, UNetConfig, reach
+from cimp.denoise.wiener import unet_inputs
 from cimp.device import bf16_native
 from cimp.errors import CimpError
 from cimp.ingest import ingest
@@ -415,6 +417,43 @@ def test_the_output_takes_a_share_of_the_local_guide_only_when_asked(drun):
     alone = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}, guided=False)
     assert 0.0 < guided.guide <= 1.0 and alone.guide == 0.0
     assert np.abs(guided.image - alone.image).max() > 1.0
+
+
+def test_a_structure_gain_is_fitted_on_enough_twin_cases_and_a_transfer_applies_it(drun):
+    """A training on fewer than MIN_FIT twin cases fits no gain (one bin would give every
+    image one gain); on MIN_FIT cases the gain lies in [0, 1] and never falls with the
+    signal-to-noise ratio. At a gain of 0 the U-Net gives only its mean level to the
+    whole-image guide's structure (an estimate still far closer to the truth than the
+    input), and the user is told."""
+    assert json.loads((drun[0] / "config.json").read_text())["structure_gain"] is None
+    denoiser = Denoiser(drun[0], "cpu")
+    cases = twin_cases(5, MIN_FIT, 64, "uniform", low_dose_share=1.0)
+    fitting = examples(
+        denoiser.encoder,
+        denoiser.normalizer,
+        denoiser.unet.config,
+        *([getattr(c, f) for c in cases] for f in ("image", "truth", "source", "target", "ratio")),
+        [False] * len(cases),
+    )
+    gain = fit_structure_gain(denoiser.unet, fitting, "cpu")
+    assert 2 <= len(gain.gains) <= MIN_FIT // PER_BIN  # cases saturated all over: left out
+    assert all(0.0 <= g <= 1.0 for g in gain.gains) and list(gain.gains) == sorted(gain.gains)
+    case = twin_case(3, 0, 64, "uniform", dose=300.0)
+    denoiser.gain = StructureGain((0.0,), (0.0,))
+    flat = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}, hold=False)
+    e = flat.calibration.electrons(case.image.astype(np.float32))
+    whole = unet_inputs(e, flat.calibration, denoiser.unet.config.inputs)[1]
+    guide = finish(torch.from_numpy(whole)[None, None], Noise.of([flat.calibration]))
+    assert flat.kept == 0.0 and np.corrcoef(flat.image.ravel(), guide.ravel())[0, 1] > 0.999
+    assert any("0 % of the detail" in note for note in flat.notes)
+    held = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"})
+    truth = case.truth.ravel()
+    assert np.corrcoef(case.image.ravel(), truth)[0, 1] < 0.5  # 0.42
+    assert np.corrcoef(held.image.ravel(), truth)[0, 1] > 0.65  # 0.75
+    denoiser.gain = None
+    whole = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"})
+    assert whole.kept == 1.0 and not any("detail" in note for note in whole.notes)
+    assert np.abs(whole.image - held.image).max() > 1.0
 
 
 def test_trained_denoiser_reads_its_conditioning(drun):

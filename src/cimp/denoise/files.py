@@ -49,7 +49,12 @@ def write_transfer(path: Path, result: Transfer, record: Record, history: dict) 
         result.target,
         source=settings_tree(record.metadata, provenance=record.provenance, file=record.source),
         dose_transfer=history
-        | {"dose_ratio": result.ratio, "black_level": result.black, "guide_share": result.guide},
+        | {
+            "dose_ratio": result.ratio,
+            "black_level": result.black,
+            "guide_share": result.guide,
+            "structure_kept": result.kept,
+        },
     )
     if path.suffix in TIFF_SUFFIXES:
         write_tiff(path, result.image, DERIVED_ROOT, branch)

@@ -43,13 +43,20 @@ def ssim(x: torch.Tensor, y: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
 
 
 def transfer_loss(unet, electrons, targets, cond, levels, noise: Noise, top) -> torch.Tensor:
-    """-(PSNR + SSIM_WEIGHT x SSIM) per crop against its target (NaN pixels: the estimate
-    stands in), both saturated at the detector's `top` (B,), averaged over the crops not
+    """-(PSNR + SSIM_WEIGHT x SSIM) per crop (`transfer_score`), averaged over the crops not
     saturated all over, and RANGE_WEIGHT x the mean excursion below the range per crop."""
-    top = top.view(-1, 1, 1, 1)
     z = correct(unet, electrons, cond, noise, levels)
     stray = RANGE_WEIGHT * F.relu(-z).mean(dim=(1, 2, 3))
-    clean = torch.minimum(finish(z, noise), top)
+    score, scored = transfer_score(finish(z, noise), targets, top)
+    return stray.mean() - (score * scored).sum() / scored.sum().clamp_min(1)
+
+
+def transfer_score(clean, targets, top) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B,) PSNR + SSIM_WEIGHT x SSIM of clean electrons against their targets (NaN pixels:
+    the estimate stands in), both saturated at the detector's `top` (B,), and (B,) whether
+    a crop is scored (not saturated all over)."""
+    top = top.view(-1, 1, 1, 1)
+    clean = torch.minimum(clean, top)
     known = torch.isfinite(targets)
     target = torch.minimum(torch.where(known, targets, clean.detach()), top)
     count = known.sum(dim=(1, 2, 3)).clamp_min(1)
@@ -58,6 +65,4 @@ def transfer_loss(unet, electrons, targets, cond, levels, noise: Noise, top) -> 
     low = torch.where(known, target, torch.full_like(target, torch.inf)).amin(dim=(1, 2, 3))
     span = (high - low).clamp_min(1e-3)
     psnr = -10 * torch.log10(mse / span.square() + 1e-6)  # at most 60 dB
-    score = psnr + SSIM_WEIGHT * ssim(clean, target, span)
-    scored = high > low
-    return stray.mean() - (score * scored).sum() / scored.sum().clamp_min(1)
+    return psnr + SSIM_WEIGHT * ssim(clean, target, span), high > low

@@ -33,9 +33,10 @@ from cimp.checkpoint import load_weights, save_weights
 from cimp.config import DenoiserConfig
 from cimp.denoise.condition import PHYSICS, condition_rows, physics
 from cimp.denoise.electrons import calibrate
-from cimp.denoise.loss import transfer_loss
+from cimp.denoise.loss import transfer_loss, transfer_score
 from cimp.denoise.pairs import dose_pairs
-from cimp.denoise.render import Noise, level
+from cimp.denoise.render import Noise, correct, finish, level
+from cimp.denoise.structure import GRID, PER_BIN, StructureGain, fit, shrunk, signal_to_noise
 from cimp.denoise.twin import RATIOS, twin_cases
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.denoise.wiener import unet_inputs
@@ -50,6 +51,9 @@ from cimp.simulate.profile import default as default_profile
 from cimp.store import Store
 
 VAL_SEED = 100_000  # the twin's validation cases: seed + this
+FIT_SEED = 200_000  # the twin's cases the structure gain is fitted on (`structure`): seed + this
+FIT_CASES = 256  # of them at most (a tenth of the twin), all at doses drawn from twin.DOSES
+MIN_FIT = 4 * PER_BIN  # twin cases below which no gain is fitted (one bin: one gain for all)
 LOW_DOSES = 0.5  # share of twin cases at a dose drawn from twin.DOSES
 MAX_FAILED = 50  # steps in a row without a finite loss and gradient: the training stops
 # validation loss (dB) this far above its best: the training collapsed (one died at step
@@ -140,7 +144,9 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
         )
     )
     done = _resume(unet, out) if cfg.resume else 0
-    train, val, about = _training_data(cfg, encoder, normalizer, unet.config, show_progress)
+    train, val, fitting, about = _training_data(
+        cfg, encoder, normalizer, unet.config, show_progress
+    )
     unet.to(device, memory_format=torch.channels_last)  # steps 1.05x faster on a 2-core CPU
     optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
     out.mkdir(parents=True, exist_ok=True)
@@ -168,7 +174,9 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
                     f"in a row, up to step {done + step}; no U-Net was saved. Try a lower --lr"
                 )
             if budget is not None and budget.due(step, warmup):
-                total = budget.total(step, loop_start, reserve=val_seconds)
+                # after the last step: a validation and the gain's fit (a pass per case)
+                after = val_seconds * (1 + (len(fitting) / len(val) if fitting else 0.0))
+                total = budget.total(step, loop_start, reserve=after)
                 bar.set_total(total)
             entry = {"step": done + step, "loss": round(loss.item(), 4)}
             if not updated:
@@ -186,8 +194,10 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
             val_note = f" val {entry['val_loss']:.2f}" if "val_loss" in entry else ""
             bar.advance(note=f"-PSNR {entry['loss']:.2f}{val_note}")
     kept = best.restore_if_collapsed(unet, done + step)
+    gain = fit_structure_gain(unet, fitting, device) if fitting is not None else None
     config = {
         "unet": unet.config.to_dict(),
+        "structure_gain": gain.to_dict() if gain is not None else None,
         "train": asdict(cfg) | {"steps": step},
         "cimp": {"run": str(run.path.resolve()), "weights": run.weights_id},
         "examples": about,
@@ -261,13 +271,18 @@ def _resume(unet: FiLMUNet, out: Path) -> int:
 
 
 def _training_data(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig, show_progress):
-    """(train examples, validation examples or None, what they are)."""
-    train, val, about = [], [], {}
+    """(train examples, validation examples or None, the twin's examples the structure gain
+    is fitted on or None, what they are)."""
+    train, val, fitting, about = [], [], None, {}
     if cfg.twin:
         cases = _twin(cfg.seed, cfg.twin, cfg, show_progress)
         held = _twin(cfg.seed + VAL_SEED, min(64, max(cfg.twin // 10, 4)), cfg, False)
         train.append(_twin_examples(encoder, normalizer, unet, cases))
         val.append(_twin_examples(encoder, normalizer, unet, held))
+        if cfg.twin >= MIN_FIT:
+            fit_cases = min(FIT_CASES, max(cfg.twin // 10, MIN_FIT))
+            fits = _twin(cfg.seed + FIT_SEED, fit_cases, cfg, False, low_dose_share=1.0)
+            fitting = _twin_examples(encoder, normalizer, unet, fits)
         about["twin"] = {
             "cases": cfg.twin,
             "sampling": cfg.sampling,
@@ -284,12 +299,12 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig, s
     train, val = [p for p in train if p is not None], [p for p in val if p is not None]
     if not train:
         raise CimpError(f"{cfg.dataset}: its dose pairs are all in other splits than train")
-    return Examples.join(train), Examples.join(val) if val else None, about
+    return Examples.join(train), Examples.join(val) if val else None, fitting, about
 
 
-def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool):
+def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool, low_dose_share=LOW_DOSES):
     """n twin cases of cfg.sampling (both: cfg.archive_share of them archive, then the rest
-    uniform), half of them at doses drawn from twin.DOSES."""
+    uniform), `low_dose_share` of them at doses drawn from twin.DOSES."""
     if cfg.sampling == "both":
         archive = int(n * cfg.archive_share + 0.5)  # half up: an odd n's extra case, as before
         kinds = {"archive": archive, "uniform": n - archive}
@@ -300,7 +315,7 @@ def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool):
         for kind, count in kinds.items()
         if count
         for case in twin_cases(
-            seed, count, cfg.size, kind, show_progress=show_progress, low_dose_share=LOW_DOSES
+            seed, count, cfg.size, kind, show_progress=show_progress, low_dose_share=low_dose_share
         )
     ]
 
@@ -386,13 +401,36 @@ def _batch(data: Examples, rows, crop: int, rng):
 @torch.no_grad()
 def validate(unet, val: Examples, device, limit: int = 64) -> float:
     """The loss on whole validation images (cut to the U-Net's grid), one at a time."""
-    grid = unet.config.multiple
-    losses = []
-    for i in range(min(len(val), limit)):
-        e, t = val.electrons[i], val.targets[i]
-        h, w = (s // grid * grid for s in e.shape[-2:])
-        rows = torch.tensor([i])
-        parts = (e[None, :, :h, :w], t[None, :, :h, :w], val.cond[rows], val.level[rows])
-        parts += (val.noise[rows], val.top[rows])
-        losses.append(float(transfer_loss(unet, *(p.to(device) for p in parts))))
+    losses = [
+        float(transfer_loss(unet, *_whole(val, i, unet.config.multiple, device)))
+        for i in range(min(len(val), limit))
+    ]
     return float(np.mean(losses))
+
+
+@torch.no_grad()
+def fit_structure_gain(unet, data: Examples, device) -> StructureGain:
+    """The structure gain (`structure.fit`) of `unet` on the whole images of `data`: each
+    scored at every gain of the grid against its truth."""
+    gains = torch.tensor(GRID, dtype=torch.float32, device=device).view(-1, 1, 1, 1)
+    scores, snr = [], []
+    for i in range(len(data)):
+        e, t, cond, levels, noise, top = _whole(data, i, unet.config.multiple, device)
+        clean = finish(correct(unet, e, cond, noise, levels), noise)
+        score, scored = transfer_score(
+            shrunk(clean, gains, finish(e[:, 1:2], noise)),
+            t.expand(len(gains), -1, -1, -1),
+            top.expand(len(gains)),
+        )
+        scores.append(torch.where(scored, score, torch.nan).cpu().numpy())
+        snr.append(signal_to_noise(clean, float(noise.slope), float(noise.floor)))
+    return fit(np.array(scores), np.array(snr))
+
+
+def _whole(data: Examples, i: int, grid: int, device) -> tuple:
+    """Example i whole, cut to the U-Net's `grid`, on `device`: `transfer_loss`'s arguments."""
+    e, t = data.electrons[i], data.targets[i]
+    h, w = (s // grid * grid for s in e.shape[-2:])
+    rows = torch.tensor([i])
+    parts = (e[None, :, :h, :w], t[None, :, :h, :w], data.cond[rows], data.level[rows])
+    return tuple(p.to(device) for p in (*parts, data.noise[rows], data.top[rows]))
