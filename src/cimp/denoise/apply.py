@@ -261,10 +261,14 @@ def _kept_notes(snr: float, keep: float) -> list[str]:
     if keep >= KEPT_NOTE:
         return []
     return [
-        f"signal-to-noise ratio {snr:.2g} a pixel: {100 * keep:.0f} % of the detail the U-Net "
+        f"signal-to-noise ratio {_ratio(snr)} a pixel: {100 * keep:.0f} % of the detail the U-Net "
         "drew beyond the image's Fourier estimate is kept (on twin images this faint, more "
         "of it was mostly noise drawn as structure)"
     ]
+
+
+def _ratio(snr: float) -> str:
+    return "below 0.01" if snr < 0.01 else f"{snr:.2g}"
 
 
 def _array(x: torch.Tensor) -> np.ndarray:
