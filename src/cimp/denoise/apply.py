@@ -262,8 +262,8 @@ def _kept_notes(snr: float, keep: float) -> list[str]:
         return []
     return [
         f"signal-to-noise ratio {_ratio(snr)} a pixel: {100 * keep:.0f} % of the detail the U-Net "
-        "drew beyond the image's Fourier estimate is kept (on twin images this faint, more "
-        "of it was mostly noise drawn as structure)"
+        "drew beyond the image's Fourier estimate is kept (fitted on twin images at this "
+        "ratio: beyond that share, its detail added more error than it removed)"
     ]
 
 
