@@ -13,8 +13,9 @@ the gain a function of the image's signal-to-noise ratio a pixel (`signal_to_noi
 fitted after training on twin cases with known truth (`fit`): per bin of cases, the gain
 on a grid that scores best (the training loss's PSNR + SSIM), made to grow with the ratio
 (pool adjacent violators), at most 1. Toward the image's flat mean instead of the guide,
-the fit lost lattices a faint image's spectrum shows (uniform 500 e/px -0.16 dB; the
-guide: +0.14; `benchmarks/results/denoise-structure-gain`). The blend and the hold that
+the fit lost lattices a faint image's spectrum shows (uniform 500 e/px -0.12 to -0.23 dB
+against the U-Net alone; toward the guide +0.13 and +0.14 on two trainings;
+`benchmarks/results/denoise-structure-gain`). The blend and the hold that
 follow give back what the input shows beyond its noise. A DRUN without a fitted gain keeps
 all of the U-Net's structure.
 """
