@@ -54,8 +54,8 @@ VAL_SEED = 100_000  # the twin's validation cases: seed + this
 FIT_SEED = 200_000  # the twin's cases the structure gain is fitted on (`structure`): seed + this
 FIT_CASES = 256  # of them at most (a tenth of the twin), all at doses drawn from twin.DOSES
 MIN_FIT = 4 * PER_BIN  # twin cases below which no gain is fitted (one bin: one gain for all)
-# a fit case costs this many validation cases (21 gains scored; 2-core AVX2 CPU: 13.7-14.1 s
-# for 256 cases, 1.2-1.3 s for 64 validation cases)
+# a fit case costs this many validation cases (21 gains scored; 2-core AVX2 CPU: 13.7-15.3 s
+# for 256 cases, 1.1-1.3 s for 64 validation cases: 2.6-3.4)
 FIT_COST = 3.0
 LOW_DOSES = 0.5  # share of twin cases at a dose drawn from twin.DOSES
 MAX_FAILED = 50  # steps in a row without a finite loss and gradient: the training stops
