@@ -19,12 +19,7 @@ cfg = DenoiserConfig(**json.loads(open(sys.argv[1] + "/config.json").read())["tr
 val = train._twin_examples(
     den.encoder, den.normalizer, den.unet.config, train._twin(100000, 64, cfg, False)
 )
-fits = train._twin_examples(
-    den.encoder,
-    den.normalizer,
-    den.unet.config,
-    train._twin(200000, 256, cfg, False, low_dose_share=1.0),
-)
+fits = train.fitting_examples(cfg, den.encoder, den.normalizer, den.unet.config)
 for _ in range(2):
     t = time.perf_counter()
     train.validate(den.unet, val, "cpu")

@@ -27,13 +27,11 @@ def main() -> None:
     cfg = DenoiserConfig(**config["train"])
     den = Denoiser(out, "cpu")
     started = time.perf_counter()
-    n = min(train.FIT_CASES, max(cfg.twin // 10, train.MIN_FIT))
-    cases = train._twin(cfg.seed + train.FIT_SEED, n, cfg, False, low_dose_share=1.0)
-    fitting = train._twin_examples(den.encoder, den.normalizer, den.unet.config, cases)
+    fitting = train.fitting_examples(cfg, den.encoder, den.normalizer, den.unet.config)
     gain = train.fit_structure_gain(den.unet, fitting, "cpu")
     config["structure_gain"] = gain.to_dict()
     (out / "config.json").write_text(json.dumps(config, indent=2))
-    print(f"{out}: {n} cases, {time.perf_counter() - started:.0f} s")
+    print(f"{out}: {len(fitting)} cases, {time.perf_counter() - started:.0f} s")
     for k, g in zip(gain.knots, gain.gains, strict=True):
         print(f"  log10 snr {k:6.2f}  gain {g:.2f}")
 

@@ -136,15 +136,17 @@ class Denoiser:
             parts = (self.unet, x, cond[rows], noise[rows], mean[rows])
             return correct_on_both_grids(*parts) if both else correct(*parts)
 
+        def clean_of(z: np.ndarray) -> torch.Tensor:
+            """Clean electrons (1, 1, H, W) of a stabilised estimate (H, W)."""
+            return finish(torch.from_numpy(z)[None, None].to(self.device), noise)
+
         def kept(z: np.ndarray, guide: np.ndarray) -> np.ndarray:
             """A stabilised estimate (H, W) with `keep` of its structure beyond the image's
             whole-image `guide` (stabilised (H, W))."""
             if keep >= 1.0:
                 return z
-            clean, toward = (
-                finish(torch.from_numpy(x)[None, None].to(self.device), noise) for x in (z, guide)
-            )
-            return _array(noise.stabilise(shrunk(clean, keep, toward))).astype(z.dtype)
+            clean = shrunk(clean_of(z), keep, clean_of(guide))
+            return _array(noise.stabilise(clean)).astype(z.dtype)
 
         def estimate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """The U-Net at one grid placement, and the local guide, of electrons x (`sure`)."""
@@ -155,12 +157,11 @@ class Denoiser:
         channels = unet_inputs(e, cal, inputs, *guides)
         z, first = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
         z = parities_from(z, channels[1])
-        z_all = torch.from_numpy(z)[None, None].to(self.device)
-        free = finish(z_all, noise)
+        free = clean_of(z)
         snr = signal_to_noise(free, cal.slope, cal.floor)
         keep = 1.0 if self.gain is None else self.gain.of(snr)
-        whole = finish(torch.from_numpy(channels[1])[None, None].to(self.device), noise)
-        free = shrunk(free, keep, whole)  # `structure`: toward the whole-image guide
+        if keep < 1.0:  # `structure`: toward the whole-image guide
+            free = shrunk(free, keep, clean_of(channels[1]))
         top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
         clean, guide = free, 0.0
         if hold:
@@ -170,7 +171,7 @@ class Denoiser:
             saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
             unguided = None  # the U-Net's estimate blended: the output's where no guide is taken
             if guided and inputs >= 3:
-                g = finish(torch.from_numpy(channels[2])[None, None].to(self.device), noise)
+                g = clean_of(channels[2])
                 readings = valid & (free < saturates)  # what SURE can read
                 unguided, after = _after_blend(free, seen, noise, valid, saturates)
                 known = (kept(first, channels[1]), channels[2])

@@ -178,7 +178,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
                 )
             if budget is not None and budget.due(step, warmup):
                 # after the last step: a validation and the gain's fit (a pass per case)
-                fit_cost = FIT_COST * len(fitting) / len(val) if fitting else 0.0
+                fit_cost = FIT_COST * len(fitting) / len(val) if fitting is not None else 0.0
                 after = val_seconds * (1 + fit_cost)
                 total = budget.total(step, loop_start, reserve=after)
                 bar.set_total(total)
@@ -283,10 +283,7 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig, s
         held = _twin(cfg.seed + VAL_SEED, min(64, max(cfg.twin // 10, 4)), cfg, False)
         train.append(_twin_examples(encoder, normalizer, unet, cases))
         val.append(_twin_examples(encoder, normalizer, unet, held))
-        if cfg.twin >= MIN_FIT:
-            fit_cases = min(FIT_CASES, max(cfg.twin // 10, MIN_FIT))
-            fits = _twin(cfg.seed + FIT_SEED, fit_cases, cfg, False, low_dose_share=1.0)
-            fitting = _twin_examples(encoder, normalizer, unet, fits)
+        fitting = fitting_examples(cfg, encoder, normalizer, unet)
         about["twin"] = {
             "cases": cfg.twin,
             "sampling": cfg.sampling,
@@ -304,6 +301,16 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig, s
     if not train:
         raise CimpError(f"{cfg.dataset}: its dose pairs are all in other splits than train")
     return Examples.join(train), Examples.join(val) if val else None, fitting, about
+
+
+def fitting_examples(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig):
+    """The twin's examples the structure gain is fitted on (a tenth of the twin, MIN_FIT to
+    FIT_CASES, all at doses drawn from twin.DOSES), or None under MIN_FIT twin cases."""
+    if cfg.twin < MIN_FIT:
+        return None
+    n = min(FIT_CASES, max(cfg.twin // 10, MIN_FIT))
+    cases = _twin(cfg.seed + FIT_SEED, n, cfg, False, low_dose_share=1.0)
+    return _twin_examples(encoder, normalizer, unet, cases)
 
 
 def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool, low_dose_share=LOW_DOSES):
