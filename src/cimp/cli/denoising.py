@@ -99,6 +99,8 @@ def train_denoiser(
 
     It learns from the digital twin (noisy image, noise-free target) and, if given, from a
     dataset's dose pairs: images of one session that differ only in dwell time and current.
+    After the last step, how much of the U-Net's detail to keep at each signal-to-noise ratio
+    is fitted on more twin cases (their truth known; none with under 64 twin cases).
     The defaults are the benchmark's recipe: 50 minutes, as many steps as fit in them.
     """
     from cimp.denoise.train import train_denoiser as run_training
