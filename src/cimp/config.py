@@ -135,12 +135,7 @@ class DenoiserConfig:
     minutes: float = 50.0  # wall-clock budget, simulation included, when no steps are given
     batch_size: int = 16
     lr: float = 2e-3
-    # the U-Net's level widths: narrower than [32, 64, 128, 128], 1.75x the steps in the 50
-    # minutes on a 2-core float32 CPU and 1.4x faster denoising; beside the wider U-Net in
-    # the same time, +0.2-0.35 dB on 4 of 8 benchmark sets, -0.05 and -0.11 on 2, every SSIM
-    # aim kept (`benchmarks/results/denoise-50min-float32`); its one loss in earlier rounds,
-    # clouds at archive 5 e/px, the structure gain now removes
-    widths: list[int] = field(default_factory=lambda: [24, 48, 96, 96])
+    widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
     # the U-Net's inputs (`wiener.unet_inputs`): the image, its whole-image guide, the local
     # guide in 32 px windows (3) and in 64 px ones (4: +0.45 dB at archive 100 e/px, +0.1 at
     # archive 500 on two seeds, but a worse tiny U-Net on the real Talos fixture;
