@@ -103,12 +103,27 @@ def test_a_unet_saved_before_its_activation_was_recorded_loads_as_silu():
     assert saved.pop("guide_smoothing") == 1  # new, its default the guide older ones read
     assert saved.pop("weighed_means") is False  # new: older ones kept the window means
     assert saved.pop("head") == "residual"  # new, its default the head older ones had
+    assert saved.pop("skips") == "cat"  # new, its default the skips older ones had
     assert UNetConfig.saved(saved).activation == "silu"  # what older ones used
     assert UNetConfig.saved(saved).head == "residual"
     assert UNetConfig.saved(saved).weighed_means is False
     assert UNetConfig.saved({**saved, "activation": "leaky_relu"}).activation == "leaky_relu"
     with pytest.raises(ValueError, match="tanh"):
         FiLMUNet(UNetConfig(cond_dim=5, activation="tanh"))
+
+
+def test_the_way_up_adds_the_way_downs_features_or_concatenates_them(tmp_path):
+    added = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32], skips="add"))
+    joined = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32]))
+    assert [block.conv1.in_channels for block in added.up] == [8, 16]
+    assert [block.conv1.in_channels for block in joined.up] == [8 + 16, 16 + 32]
+    z, cond = torch.randn(2, 3, 32, 32), torch.randn(2, 5)
+    with torch.no_grad():  # fresh, both the identity
+        assert torch.equal(added(z, cond), z[:, :1]) and torch.equal(joined(z, cond), z[:, :1])
+    with pytest.raises(CimpError, match="skips 'sum'"):
+        DenoiserConfig("run", str(tmp_path), skips="sum")
+    with pytest.raises(ValueError, match="skips 'sum'"):
+        FiLMUNet(UNetConfig(cond_dim=5, skips="sum"))
 
 
 def test_the_mix_head_weighs_the_image_and_its_guides_per_pixel(tmp_path):

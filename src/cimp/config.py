@@ -114,6 +114,7 @@ Sampling = Literal["both", "archive", "uniform"]
 # weighted mean of the image and its guides, the weights the net's own (mix), or the image's
 # departure from its mean scaled by the net's own gate (gate)
 Head = Literal["residual", "mix", "gate"]
+Skips = Literal["cat", "add"]
 
 
 @dataclass
@@ -157,6 +158,12 @@ class DenoiserConfig:
     # and -0.34 at archive 500 (two seeds; `benchmarks/results/denoise-gate-head`), its
     # gate trained shut almost everywhere (`benchmarks/results/denoise-pair-head`)
     head: Head = "residual"
+    # how the U-Net's way up takes the way down's features (`denoise.unet`): concatenated,
+    # or added: 1.47-1.61x the steps in 50 min on a 2-core CPU, +0.02-0.47 dB on 7 of 8
+    # sets and -0.05 to -0.12 at archive 500 e/px, but faint reflections drawn on a crystal
+    # at 100 e/px and one draw of two over the real-file aim (two seeds;
+    # `benchmarks/results/denoise-added-skips`)
+    skips: Skips = "cat"
     val_every: int = 250
     seed: int = 0
     resume: bool = False  # start from the U-Net in `out` (same widths) instead of from scratch
@@ -178,6 +185,8 @@ class DenoiserConfig:
                 raise CimpError(f"{name} must be positive, not {value}")
         if self.head not in get_args(Head):
             raise CimpError(f"head {self.head!r}: use one of {get_args(Head)}")
+        if self.skips not in get_args(Skips):
+            raise CimpError(f"skips {self.skips!r}: use one of {get_args(Skips)}")
         if self.inputs not in (2, 3, 4):
             raise CimpError(f"inputs {self.inputs}: 2, 3 or 4 (the image and its guides)")
         if self.guide_smoothing < 1 or self.guide_smoothing % 2 == 0:

@@ -144,6 +144,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
             guide_smoothing=cfg.guide_smoothing,
             weighed_means=cfg.weighed_means,
             head=cfg.head,
+            skips=cfg.skips,
         )
     )
     done = _resume(unet, out) if cfg.resume else 0
