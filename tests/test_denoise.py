@@ -20,6 +20,7 @@ from cimp.cli import app
 from cimp.denoise.apply import Denoiser
 from cimp.denoise.condition import condition_rows, physics, target_settings
 from cimp.denoise.consistency import (
+    OUT_OF_DOMAIN,
     WINDOWS,
     Seen,
     blend,
@@ -538,6 +539,9 @@ def test_what_the_net_invents_is_held_to_the_input(rng):
     output = cal.counts(held[0, 0].numpy())
     assert outside(counts, output, 1.0, cal) < 0.02  # and so are its 4x4 blocks
     assert (held - invented)[..., 26:, 26:].abs().max() < 0.5  # far away: all but untouched
+    # outside the training domain the hold is tighter: the output strays less from the input
+    tighter = project(invented, e, floor, slope, limit=OUT_OF_DOMAIN)
+    assert (windowed(tighter) - seen).abs().max() < 0.95 * (windowed(held) - seen).abs().max()
 
 
 def test_the_hold_leaves_a_right_output_all_but_untouched(rng):
@@ -846,6 +850,7 @@ def test_a_real_velox_haadf_image_keeps_its_content(drun, real_files, tmp_path):
     # the file records neither gain nor offset: both are read from the image, and said so
     said = " ".join(result.output.split())
     assert "no detector gain recorded" in said and "no detector offset recorded" in said
+    assert "outside the training domain the output is held to the input within 2.5 sigma" in said
     cal = calibrate(before.metadata, before.image)
     assert outside(before.image, written.image, 2.0, cal) < 0.005  # content is the input's
     floor = 3 * np.sqrt(cal.floor) * cal.gain

@@ -161,8 +161,7 @@ class DenoiserConfig:
     # how the U-Net's way up takes the way down's features (`denoise.unet`): concatenated,
     # or added: 1.47-1.61x the steps in 50 min on a 2-core CPU, +0.02-0.47 dB on 7 of 8
     # sets and -0.05 to -0.12 at archive 500 e/px, but faint reflections drawn on a crystal
-    # at 100 e/px and one draw of two over the real-file aim (two seeds;
-    # `benchmarks/results/denoise-added-skips`)
+    # at 100 e/px (two seeds; `benchmarks/results/denoise-added-skips`)
     skips: Skips = "cat"
     val_every: int = 250
     seed: int = 0

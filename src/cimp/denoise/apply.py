@@ -119,10 +119,12 @@ class Denoiser:
         show_progress: bool = False,
         hold: bool = True,
         guided: bool = True,
+        limit: float = LIMIT,
     ) -> Transfer:
-        """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied; `hold`
-        False leaves the U-Net's output as it is, neither blended nor held, `guided` False
-        takes none of the local guide (`sure`) (the benchmark's ablations)."""
+        """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied, held to
+        the input within `limit` sigma of its noise (`consistency.project`); `hold` False
+        leaves the U-Net's output as it is, neither blended nor held, `guided` False takes
+        none of the local guide (`sure`) (the benchmark's ablations)."""
         target, ratio, cal, e, cond = self.conditioning(image, source, changes)
         noise = Noise.of([cal], self.device)
         e_all = torch.from_numpy(e)[None, None].to(self.device)
@@ -180,14 +182,14 @@ class Denoiser:
                 free = blended(free, seen, noise, valid, saturates)
             else:
                 free = unguided
-            clean = held_to(free, seen, noise, valid, saturates)
+            clean = held_to(free, seen, noise, valid, saturates, limit)
         sigma = (cal.slope * free + cal.floor).sqrt()
         held = float(((clean - free).abs() > 0.5 * sigma).float().mean())
         clean = _array(clean)
         out = cal.counts(ratio * clean)
         over = float(np.mean(out > top))
         out = np.minimum(out, top).astype(np.float32)
-        notes = self.notes(ratio, cal, held, over) + _kept_notes(snr, keep)
+        notes = self.notes(ratio, cal, held, over, limit) + _kept_notes(snr, keep)
         return Transfer(out, source, target, ratio, cal, held, guide, keep, notes)
 
     def guided(
@@ -217,9 +219,12 @@ class Denoiser:
         cond = condition_rows(self.encoder, self.normalizer, [x], [source], [target], [row])
         return target, ratio, cal, e, cond.to(self.device)
 
-    def notes(self, ratio: float, cal: Calibration, held: float, over: float) -> list[str]:
+    def notes(
+        self, ratio: float, cal: Calibration, held: float, over: float, limit: float
+    ) -> list[str]:
         """What the user should know: a ratio beyond those trained on, a black level read
-        from the image, blocks held to the input, counts beyond the detector's range."""
+        from the image, blocks held to the input (within `limit` sigma), counts beyond the
+        detector's range."""
         notes = []
         ranges = [part["ratio_range"] for part in self.config["examples"].values()]
         top = max(r[1] for r in ranges)
@@ -247,7 +252,7 @@ class Denoiser:
         if held > HELD_NOTE:
             notes.append(
                 f"{100 * held:.1f} % of pixels were held to the input: there the U-Net strayed "
-                f"beyond {LIMIT} sigma of what the input shows (out of its training?)"
+                f"beyond {limit} sigma of what the input shows (out of its training?)"
             )
         if over > 0:
             notes.append(

@@ -14,6 +14,7 @@ from pathlib import Path
 import cimp
 from cimp.denoise.apply import Denoiser, Transfer
 from cimp.denoise.condition import check_changes
+from cimp.denoise.consistency import LIMIT, OUT_OF_DOMAIN
 from cimp.denoise.preview import write_preview
 from cimp.domain import for_run, out_of_domain
 from cimp.errors import CimpError
@@ -87,9 +88,15 @@ def denoise_files(
             continue
         for record in records:
             entry = {"source": str(path), "frame": record.frame}
+            notes = out_of_domain(domain, record, denoiser.encoder.config.intensity_scale)
             try:
                 result = denoiser.transfer(
-                    record.image, record.metadata, changes, tile, show_progress
+                    record.image,
+                    record.metadata,
+                    changes,
+                    tile,
+                    show_progress,
+                    limit=hold_limit(notes),
                 )
             except CimpError as err:
                 results.append(entry | {"error": str(err)})
@@ -114,10 +121,25 @@ def denoise_files(
                     result.calibration,
                 )
                 entry["preview"] = str(shown)
-            notes = out_of_domain(domain, record, denoiser.encoder.config.intensity_scale)
             results.append(
                 entry
                 | {"output": str(out), "ratio": result.ratio, "error": None}
-                | {"notes": notes + result.notes}
+                | {"notes": notes + held_notes(notes) + result.notes}
             )
     return results
+
+
+def hold_limit(domain_notes: list[str]) -> float:
+    """The hold's limit (sigma) for an image with these notes of `domain.out_of_domain`:
+    tighter outside the training domain, where the U-Net's output is trusted less."""
+    return OUT_OF_DOMAIN if domain_notes else LIMIT
+
+
+def held_notes(domain_notes: list[str]) -> list[str]:
+    """What the tighter hold means, when an image lies outside the training domain."""
+    if not domain_notes:
+        return []
+    return [
+        f"outside the training domain the output is held to the input within {OUT_OF_DOMAIN} "
+        f"sigma of its noise, not {LIMIT}"
+    ]

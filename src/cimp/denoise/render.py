@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from cimp.denoise.consistency import Seen, blend, project, window_noise
+from cimp.denoise.consistency import LIMIT, Seen, blend, project, window_noise
 from cimp.denoise.electrons import Calibration, stabilise, unstabilise
 
 
@@ -97,7 +97,10 @@ def blended(clean: torch.Tensor, e: torch.Tensor | Seen, noise: Noise, valid=Non
     return blend(clean, e, noise.window_floor, noise.window_slope, valid, top)
 
 
-def held_to(clean: torch.Tensor, e: torch.Tensor | Seen, noise: Noise, valid=None, top=None):
-    """Clean electrons made to agree with `e` within its noise (`consistency.project`;
-    `top` (B,): the clean level at which the output saturates)."""
-    return project(clean, e, noise.window_floor, noise.window_slope, valid, top).clamp_min(0.0)
+def held_to(
+    clean: torch.Tensor, e: torch.Tensor | Seen, noise: Noise, valid=None, top=None, limit=LIMIT
+):
+    """Clean electrons made to agree with `e` within `limit` sigma of its noise
+    (`consistency.project`; `top` (B,): the clean level at which the output saturates)."""
+    held = project(clean, e, noise.window_floor, noise.window_slope, valid, top, limit)
+    return held.clamp_min(0.0)
