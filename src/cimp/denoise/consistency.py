@@ -36,7 +36,7 @@ LIMIT = 2.75
 # trusted less (a real Talos HAADF file, through a U-Net of an unlucky training draw: 0.58 %
 # of 4 x 4 blocks beyond 3 sigma at LIMIT, 0.39 % at this; results/denoise-added-skips)
 OUT_OF_DOMAIN = 2.5
-GROSS = 2.0  # x LIMIT: beyond this (finest window) the input itself is handed back
+GROSS = 2.0  # x the limit: beyond this (finest window) the input itself is handed back
 ROUNDS = 4  # of the smooth correction, per window (slow to converge at sharp features)
 UNCLIPPED = 0.99  # share of a window's weight on unclipped pixels needed to compare it
 FFT_TAPS = 15  # windows longer than this are applied by FFT (same result, faster)
@@ -115,7 +115,7 @@ def project(
 ):
     """`clean` (B, 1, H, W) brought within `limit` sigma of the input through every window.
 
-    Where the output strays beyond GROSS x LIMIT sigma in the finest window (something the
+    Where the output strays beyond GROSS x `limit` sigma in the finest window (something the
     input does not show, or the lack of something it does), the input itself is handed back,
     smoothly around it. Then, window by window from the coarsest (a level bias, small
     beside one pixel's noise, is plain over many), whatever still strays beyond `limit` is
