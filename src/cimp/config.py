@@ -138,10 +138,10 @@ class DenoiserConfig:
     lr: float = 2e-3
     widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
     # the U-Net's inputs (`wiener.unet_inputs`): the image, its whole-image guide, the local
-    # guide in 32 px windows (3) and in 64 px ones (4: +0.45 dB at archive 100 e/px, +0.1 at
-    # archive 500 on two seeds, but a worse tiny U-Net on the real Talos fixture;
-    # `benchmarks/results/denoise-wide-guide`)
-    inputs: int = 3
+    # guide in 32 px windows (3) and in 64 px ones (4, the default since the twentieth
+    # session, as every benchmark U-Net since the tenth: +0.45 dB at archive 100 e/px, +0.1
+    # at archive 500 on two seeds against 3; `benchmarks/results/denoise-wide-guide`)
+    inputs: int = 4
     # the whole-image guide's spectrum smoothing (`wiener.guide`): 1, single frequencies;
     # 3, also those whose 3 x 3 neighbourhood stands above the noise (on one seed with four
     # inputs: +0.2-0.5 dB on uniform scenes, -0.2-0.4 on archive ones;
