@@ -136,10 +136,11 @@ def hold_limit(domain_notes: list[str]) -> float:
 
 
 def held_notes(domain_notes: list[str]) -> list[str]:
-    """What the tighter hold means, when an image lies outside the training domain."""
+    """What the tighter hold means, when an image lies outside the training domain (or its
+    domain cannot be checked)."""
     if not domain_notes:
         return []
     return [
-        f"outside the training domain the output is held to the input within {OUT_OF_DOMAIN} "
-        f"sigma of its noise, not {LIMIT}"
+        f"outside the training domain (or where it cannot be checked) the output is held to "
+        f"the input within {OUT_OF_DOMAIN} sigma of its noise, not {LIMIT}"
     ]
