@@ -60,7 +60,7 @@ demo: $(STAMP)
 	$(BIN)/cimp audit $(DEMO_DIR)/run $(DEMO_DIR)/dataset --top 5
 	$(BIN)/cimp report $(DEMO_DIR)/run $(DEMO_DIR)/dataset --out $(DEMO_DIR)/report.html
 	rm -rf $(DEMO_DIR)/denoiser
-	$(BIN)/cimp train-denoiser $(DEMO_DIR)/run --out $(DEMO_DIR)/denoiser --twin 600 --steps 400
+	$(BIN)/cimp train-denoiser $(DEMO_DIR)/run --out $(DEMO_DIR)/denoiser --twin 600 --steps 900
 	$(BIN)/cimp denoise $(DEMO_DIR)/denoiser $(DEMO_DIR)/raw/sim-s0-000000.hspy \
 		--dwell-time x4 --out-dir $(DEMO_DIR)/denoised --preview
 

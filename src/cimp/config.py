@@ -131,7 +131,10 @@ class DenoiserConfig:
     sampling: Sampling = "both"  # of the twin's settings (both: archive and uniform)
     archive_share: float = 0.5  # with sampling both: the share of twin cases from the archive
     size: int = 128  # twin images' side (px)
-    crop: int = 96  # training crops' side (px), a multiple of the U-Net's grid
+    # training crops' side (px), a multiple of the U-Net's grid: 64 px crops, 16 a step,
+    # run 2.5x the steps of 96 px ones in 50 min on a 2-core CPU, the same pixels a second
+    # (`benchmarks/results/denoise-64px-crops`)
+    crop: int = 64
     steps: int | None = None  # exactly this many; None: as many as fit in `minutes`
     minutes: float = 50.0  # wall-clock budget, simulation included, when no steps are given
     batch_size: int = 16
