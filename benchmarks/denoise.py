@@ -272,9 +272,9 @@ def real_files(denoiser, ratio: float, out: Path) -> list[dict]:
     blocks changed beyond 3 sigma, of pixels held to the input, the range of the output
     against the black level, the notes; a preview PNG of each in `out`."""
     from cimp.denoise.consistency import outside
-    from cimp.denoise.files import hold_limit
+    from cimp.denoise.files import domain_transfer, hold_limit
     from cimp.denoise.preview import write_preview
-    from cimp.domain import for_run, out_of_domain
+    from cimp.domain import for_run
     from cimp.io import read
 
     root = Path(os.environ.get("CIMP_TEST_DATA") or Path.home() / ".cache" / "cimp" / "test-data")
@@ -285,10 +285,8 @@ def real_files(denoiser, ratio: float, out: Path) -> list[dict]:
         if path is None:
             continue
         record = read(path)[0]
-        outside_domain = out_of_domain(domain, record, denoiser.encoder.config.intensity_scale)
         asked = {"dwell_time": f"x{ratio:g}"}
-        limit = hold_limit(outside_domain)  # as `cimp denoise` holds it
-        result = denoiser.transfer(record.image, record.metadata, asked, limit=limit)
+        result, outside_domain = domain_transfer(denoiser, domain, record, asked)  # as cimp denoise
         cal = result.calibration
         write_preview(out / f"real-{path.stem}.preview.png", record.image, result.image, ratio, cal)
         rows.append(
@@ -296,7 +294,7 @@ def real_files(denoiser, ratio: float, out: Path) -> list[dict]:
                 "file": name,
                 "blocks_outside_3sigma": round(outside(record.image, result.image, ratio, cal), 5),
                 "pixels_held": round(result.held, 4),
-                "hold_limit": limit,
+                "hold_limit": hold_limit(outside_domain),
                 "black_level": round(cal.black, 1),
                 "counts_per_electron": round(cal.gain, 3),
                 "output_min_minus_black": round(float(result.image.min()) - cal.black, 1),

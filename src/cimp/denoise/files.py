@@ -88,15 +88,9 @@ def denoise_files(
             continue
         for record in records:
             entry = {"source": str(path), "frame": record.frame}
-            notes = out_of_domain(domain, record, denoiser.encoder.config.intensity_scale)
             try:
-                result = denoiser.transfer(
-                    record.image,
-                    record.metadata,
-                    changes,
-                    tile,
-                    show_progress,
-                    limit=hold_limit(notes),
+                result, notes = domain_transfer(
+                    denoiser, domain, record, changes, tile, show_progress
                 )
             except CimpError as err:
                 results.append(entry | {"error": str(err)})
@@ -127,6 +121,23 @@ def denoise_files(
                 | {"notes": notes + held_notes(notes) + result.notes}
             )
     return results
+
+
+def domain_transfer(
+    denoiser: Denoiser,
+    domain,
+    record: Record,
+    changes: dict[str, str],
+    tile: int = 512,
+    show_progress: bool = False,
+) -> tuple[Transfer, list[str]]:
+    """`record`'s transfer, held as tightly as its place in the CIMP run's training `domain`
+    (`domain.for_run`) asks (`hold_limit`), and the notes of where it lies outside it."""
+    notes = out_of_domain(domain, record, denoiser.encoder.config.intensity_scale)
+    result = denoiser.transfer(
+        record.image, record.metadata, changes, tile, show_progress, limit=hold_limit(notes)
+    )
+    return result, notes
 
 
 def hold_limit(domain_notes: list[str]) -> float:
