@@ -41,7 +41,7 @@ from cimp.denoise.structure import PER_BIN, StructureGain
 from cimp.denoise.tiles import tiled
 from cimp.denoise.train import MIN_FIT, DenoiserConfig, examples, fit_structure_gain, train_denoiser
 from cimp.denoise.twin import twin_case, twin_cases
-from cimp.denoise.unet import GATE_START, FiLMUNet, UNetConfig, reach
+from cimp.denoise.unet import GATE_START, FiLMUNet, Spectral, UNetConfig, reach
 from cimp.denoise.wiener import unet_inputs
 from cimp.device import bf16_native
 from cimp.errors import CimpError
@@ -105,6 +105,7 @@ def test_a_unet_saved_before_its_activation_was_recorded_loads_as_silu():
     assert saved.pop("weighed_means") is False  # new: older ones kept the window means
     assert saved.pop("head") == "residual"  # new, its default the head older ones had
     assert saved.pop("skips") == "cat"  # new, its default the skips older ones had
+    assert saved.pop("spectral") is False  # new: older ones had no spectral filter
     assert UNetConfig.saved(saved).activation == "silu"  # what older ones used
     assert UNetConfig.saved(saved).head == "residual"
     assert UNetConfig.saved(saved).weighed_means is False
@@ -125,6 +126,29 @@ def test_the_way_up_adds_the_way_downs_features_or_concatenates_them(tmp_path):
         DenoiserConfig("run", str(tmp_path), skips="sum")
     with pytest.raises(ValueError, match="skips 'sum'"):
         FiLMUNet(UNetConfig(cond_dim=5, skips="sum"))
+
+
+def test_the_spectral_filter_keeps_a_lattice_its_repeats_raise_above_the_noise(rng):
+    net = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32], inputs=4, spectral=True))
+    z, cond = torch.randn(2, 4, 32, 32), torch.randn(2, 5)
+    with torch.no_grad():
+        assert torch.equal(net(z, cond), z[:, :1])  # fresh: the identity
+    layer = Spectral(1, 5, "leaky_relu")  # one channel, set by hand: keep log power > 3
+    with torch.no_grad():
+        for conv, weight, bias in ((layer.read, 1.0, 0.0), (layer.gate, 20.0, -60.0)):
+            conv.weight.fill_(weight)
+            conv.bias.fill_(bias)
+        layer.proj.weight.fill_(1.0)
+    y, x = np.mgrid[:64, :64]
+    lattice = 0.5 * np.cos(2 * np.pi * (5 * x + 3 * y) / 64)  # 0.5 of the noise's sd
+    noisy = torch.from_numpy(lattice + rng.standard_normal((64, 64)))[None, None].float()
+    with torch.no_grad():
+        kept = (layer(noisy, torch.zeros(1, 5)) - noisy)[0, 0].numpy()
+        shifted = layer(torch.roll(noisy, (5, 7), (2, 3)), torch.zeros(1, 5))
+    assert np.sqrt(np.mean((kept - lattice) ** 2)) < 0.1  # the noise was 1
+    assert torch.allclose(
+        shifted, torch.roll(layer(noisy, torch.zeros(1, 5)), (5, 7), (2, 3)), atol=1e-5
+    )
 
 
 def test_the_mix_head_weighs_the_image_and_its_guides_per_pixel(tmp_path):

@@ -166,6 +166,8 @@ class DenoiserConfig:
     # sets and -0.05 to -0.12 at archive 500 e/px, but faint reflections drawn on a crystal
     # at 100 e/px (two seeds; `benchmarks/results/denoise-added-skips`)
     skips: Skips = "cat"
+    # a learned Wiener filter of the U-Net's top level over the whole tile (`unet.Spectral`)
+    spectral: bool = False
     val_every: int = 250
     seed: int = 0
     resume: bool = False  # start from the U-Net in `out` (same widths) instead of from scratch

@@ -89,6 +89,14 @@ def train_denoiser(
             "faint reflections drawn on a crystal; benchmarks/results/denoise-added-skips)."
         ),
     ] = D.skips,
+    spectral: Annotated[
+        bool,
+        typer.Option(
+            "--spectral/--no-spectral",
+            help="A learned Wiener filter of the U-Net's top level over the whole tile: a "
+            "lattice's repeats add up where no window of the U-Net holds them.",
+        ),
+    ] = D.spectral,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,
     val_every: Annotated[int, typer.Option(help="Steps between validations.")] = D.val_every,
     resume: Annotated[
@@ -134,6 +142,7 @@ def train_denoiser(
         weighed_means=weighed_means,
         head=head,
         skips=skips,
+        spectral=spectral,
         lr=lr,
         val_every=val_every,
         resume=resume,

@@ -145,6 +145,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
             weighed_means=cfg.weighed_means,
             head=cfg.head,
             skips=cfg.skips,
+            spectral=cfg.spectral,
         )
     )
     done = _resume(unet, out) if cfg.resume else 0

@@ -35,6 +35,7 @@ class UNetConfig:
     weighed_means: bool = False  # the local guides' window means (`wiener.local_guide`)
     head: str = "residual"  # what the net's last layer adds to: one of HEADS (`config.Head`)
     skips: str = "cat"  # how a level's way up takes the way down's features: one of SKIPS
+    spectral: bool = False  # a learned Wiener filter of the top level's features (`Spectral`)
 
     @property
     def multiple(self) -> int:
@@ -73,6 +74,36 @@ class FiLM(nn.Module):
         return x * (1 + gamma) + beta
 
 
+class Spectral(nn.Module):
+    """A learned Wiener filter of a level's features over the whole tile; starts as the
+    identity.
+
+    Each channel's Fourier transform is scaled, frequency by frequency, by a gate in (0, 1)
+    read from the log power of all channels at that frequency (and the conditioning): a
+    lattice is a few sharp reflections that its repeats build up over the tile, noise is
+    spread evenly, so the gate can keep a reflection that no 3x3 convolution, nor any window
+    the U-Net sees, holds above the noise. The same weights serve every frequency, so it
+    reads a tile of any size.
+    """
+
+    def __init__(self, channels: int, cond: int, activation: str):
+        super().__init__()
+        self.act = ACTIVATIONS[activation]
+        self.read = nn.Conv2d(channels, channels, 1)
+        self.film = FiLM(cond, channels)
+        self.gate = nn.Conv2d(channels, channels, 1)
+        self.proj = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        spectrum = torch.fft.rfft2(x.float(), norm="ortho")  # white unit noise: power 1
+        power = torch.log1p(spectrum.real.square() + spectrum.imag.square())
+        gate = torch.sigmoid(self.gate(self.act(self.film(self.read(power), c))).float())
+        kept = torch.fft.irfft2(spectrum * gate, s=x.shape[-2:], norm="ortho")
+        return x + self.proj(kept.to(x.dtype))
+
+
 class Block(nn.Module):
     """Two 3x3 convolutions with a FiLM between them, and a residual path."""
 
@@ -101,7 +132,8 @@ class FiLMUNet(nn.Module):
     everywhere, at 500 e/px too: the output is the mean level plus the correction, a direct
     estimate). It works at half resolution on the four 2x2 sub-images (as FFDNet does, 4x
     less work) and back, with one last convolution at full resolution so that the 2x2 grid
-    leaves no checkerboard (it did, at the Nyquist frequency, without it).
+    leaves no checkerboard (it did, at the Nyquist frequency, without it). With `spectral`,
+    the top level's features pass a learned Wiener filter over the whole tile on the way down.
     """
 
     def __init__(self, config: UNetConfig):
@@ -126,6 +158,7 @@ class FiLMUNet(nn.Module):
         pairs = list(itertools.pairwise(w))
         self.up = nn.ModuleList(Block(a if added else a + b, a, h, act) for a, b in pairs)
         self.lift = nn.ModuleList(nn.Conv2d(b, a if added else b, 1) for a, b in pairs)
+        self.spectral = Spectral(w[0], h, act) if config.spectral else None
         self.out = nn.Conv2d(w[0], 4 * FINE_CHANNELS, 3, padding=1)
         # at full resolution (no checkerboard): the correction, and with the mix head one
         # weight per input, with the gate head the gate's logit
@@ -150,6 +183,8 @@ class FiLMUNet(nn.Module):
                 skips.append(x)
                 x = F.avg_pool2d(x, 2)
             x = block(x, c)
+            if not i and self.spectral is not None:
+                x = self.spectral(x, c)
         for block, lift, skip in zip(
             reversed(self.up), reversed(self.lift), reversed(skips), strict=True
         ):
