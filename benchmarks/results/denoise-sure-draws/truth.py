@@ -28,19 +28,23 @@ SHARE = sure.guide_share
 READ: dict = {}
 
 
+def seeded(seed: int, *args, **kwargs):
+    """`sure.traces` from the perturbation of this seed."""
+    sure.SEED = seed
+    try:
+        return ONE(*args, **kwargs)
+    finally:
+        sure.SEED = 0
+
+
 def main() -> None:
     torch.set_num_threads(2)
     draws, drun = int(sys.argv[1]), sys.argv[2]
     sampling, dose = (sys.argv[3] if len(sys.argv) > 3 else "archive:500").split(":")
 
     def traces(*args, **kwargs):
-        each = []
-        for seed in range(draws):
-            sure.SEED = seed
-            each.append(ONE(*args, **kwargs))
-        sure.SEED = 0
-        READ["traces"] = np.array(each)
-        return each[0]
+        READ["traces"] = np.array([seeded(seed, *args, **kwargs) for seed in range(draws)])
+        return tuple(READ["traces"][0])  # the committed share reads the first draw
 
     def guide_share(u, g, e, cal, valid, estimate, known=None, after=None):
         base, survives = after
