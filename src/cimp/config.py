@@ -167,8 +167,9 @@ class DenoiserConfig:
     # at 100 e/px (two seeds; `benchmarks/results/denoise-added-skips`)
     skips: Skips = "cat"
     # a learned Wiener filter of the U-Net's top level over the whole tile (`unet.Spectral`):
-    # two seeds, +0.4 dB at uniform 100-500 e/px, +0.12 at archive 500, -0.2 to -0.4 at 5,
-    # faint reflections drawn on a crystal by one (`benchmarks/results/denoise-spectral`)
+    # three seeds, +0.2 to +0.5 dB at uniform 100-500 e/px, +0.18 at archive 500 (24.98),
+    # -0.1 to -0.4 at 5, faint reflections drawn on a crystal at 100 e/px by two
+    # (`benchmarks/results/denoise-spectral`)
     spectral: bool = False
     val_every: int = 250
     seed: int = 0
