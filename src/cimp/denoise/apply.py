@@ -2,7 +2,8 @@
 
 The image is taken to detected electrons with the instrument profile's calibration and the
 file's gain and offset (`electrons`), embedded once (centre crop, as the CIMP run embeds),
-its Fourier guides computed on the whole image (`wiener`), the U-Net runs over them all
+its Fourier guides computed on the whole image (`wiener`; with the scan's line-by-line
+displacements undone where the image shows them, `scanlines`), the U-Net runs over them all
 in tiles (at two placements of its 2x2 grid, averaged), the result's pixel-parity means
 are the whole image's guide's, it keeps the share of its structure beyond that guide's
 that the image's signal-to-noise ratio earns (`structure`, fitted on the twin's truth),
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 from cimp.checkpoint import file_id, load_weights
+from cimp.denoise import scanlines
 from cimp.denoise.condition import condition_rows, physics, target_settings
 from cimp.denoise.consistency import (
     LIMIT,
@@ -120,11 +122,13 @@ class Denoiser:
         hold: bool = True,
         guided: bool = True,
         limit: float = LIMIT,
+        straighten: bool = True,
     ) -> Transfer:
         """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied, held to
         the input within `limit` sigma of its noise (`consistency.project`); `hold` False
         leaves the U-Net's output as it is, neither blended nor held, `guided` False takes
-        none of the local guide (`sure`) (the benchmark's ablations)."""
+        none of the local guide (`sure`), `straighten` False reads the guides on the image as
+        its lines lie (`scanlines`) (the benchmark's ablations)."""
         target, ratio, cal, e, cond = self.conditioning(image, source, changes)
         noise = Noise.of([cal], self.device)
         e_all = torch.from_numpy(e)[None, None].to(self.device)
@@ -150,13 +154,16 @@ class Denoiser:
             clean = shrunk(clean_of(z), keep, clean_of(guide))
             return _array(noise.stabilise(clean)).astype(z.dtype)
 
-        def estimate(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """The U-Net at one grid placement, and the local guide, of electrons x (`sure`)."""
-            parts = unet_inputs(x, cal, inputs, *guides)
+        def estimate(x: np.ndarray, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+            """The U-Net at one grid placement, and the local guide, of electrons x, the
+            image's `rows` (`sure`)."""
+            part = None if lines is None else lines.rows(rows)
+            parts = unet_inputs(x, cal, inputs, *guides, lines=part)
             z = tiled(partial(run, both=False), parts, tile, multiple=multiple)
             return kept(z, parts[1]), parts[2]
 
-        channels = unet_inputs(e, cal, inputs, *guides)
+        lines = scanlines.read(e, cal, unclipped(image)) if straighten else None
+        channels = unet_inputs(e, cal, inputs, *guides, lines=lines)
         z, first = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
         z = parities_from(z, channels[1])
         free = clean_of(z)

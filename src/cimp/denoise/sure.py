@@ -52,9 +52,9 @@ MIN_SHARE = 0.5  # of an image's pixels SURE must read for a blend
 SIGNIFICANT = 2.0
 SEED = 0  # the perturbation's: the same image gets the same output
 
-# electrons (h, w) -> the U-Net's estimate at one grid placement and the local guide's, both
-# stabilised (h, w)
-Estimate = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+# electrons (h, w) of the image's rows (a slice) -> the U-Net's estimate at one grid
+# placement and the local guide's, both stabilised (h, w)
+Estimate = Callable[[np.ndarray, slice], tuple[np.ndarray, np.ndarray]]
 # what follows the share, in electrons (H, W): the output at share 0 after it, and the part
 # of a change to the output that survives it
 After = tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]
@@ -114,9 +114,9 @@ def traces(
     if not inside.any():
         return 0.0, 0.0
     whole = sub.shape == e.shape and known is not None
-    before = known if whole else estimate(sub)
+    before = known if whole else estimate(sub, rows)
     noisy, step = perturbed(sub, cal)
-    after = estimate(noisy)
+    after = estimate(noisy, rows)
     scale = valid.sum() / inside.sum()
     sums = []
     for b, a in zip(before, after, strict=True):

@@ -38,6 +38,7 @@ from scipy.ndimage import uniform_filter1d
 from scipy.special import chdtri
 
 from cimp.denoise.electrons import Calibration, stabilise
+from cimp.denoise.scanlines import Lines
 
 SPURIOUS = 0.05  # expected noise-only frequencies kept per image
 LOCAL = 32  # px: the local estimate's windows (a hop of half that)
@@ -232,17 +233,29 @@ def _mirrored(n: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def unet_inputs(
-    e: np.ndarray, cal: Calibration, count: int, smoothing: int = 1, weigh_means: bool = False
+    e: np.ndarray,
+    cal: Calibration,
+    count: int,
+    smoothing: int = 1,
+    weigh_means: bool = False,
+    lines: Lines | None = None,
 ):
     """(count, H, W) float32: the electrons, the whole image's guide (its spectrum's
     `smoothing`), (count 3) the local one and (count 4) the wide local one, their window
     means kept or weighed toward the whole image's guide (`local_guide`); DRUNs trained
-    before the local guide read 2."""
-    whole = guide(e, cal, smoothing=smoothing)
+    before the local guide read 2. With the scan's `lines` (`scanlines.read`) the guides are
+    read on the image put straight and sampled back where its lines were scanned."""
+    straight = e if lines is None else lines.straight(np.asarray(e, dtype=np.float64))
+    whole = guide(straight, cal, smoothing=smoothing)
     prior = whole if weigh_means else None
-    channels = [np.asarray(e, dtype=np.float32), whole]
-    channels += [local_guide(e, cal, size=size, prior=prior) for size in (LOCAL, WIDE)[: count - 2]]
-    return np.stack(channels)
+    guides = [whole]
+    guides += [
+        local_guide(straight, cal, size=size, prior=prior) for size in (LOCAL, WIDE)[: count - 2]
+    ]
+    guides = np.stack(guides)
+    if lines is not None:
+        guides = lines.scanned(guides.astype(np.float64)).astype(np.float32)
+    return np.concatenate([np.asarray(e, dtype=np.float32)[None], guides])
 
 
 def parities_from(z: np.ndarray, estimate: np.ndarray) -> np.ndarray:

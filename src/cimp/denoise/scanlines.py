@@ -1,0 +1,144 @@
+"""The scan's per-line displacements, read from the image, so that the guides see the
+specimen straight.
+
+A STEM image is scanned line by line, and each line lands a little off where it should:
+mains pickup (50 Hz, a few lines a period), the scan coils' jitter and drift move a line as
+a whole. At atomic resolution that is tenths of a pixel to pixels: a lattice zig-zags from
+line to line, its reflections smear over the spectrum, and the Wiener guides (`wiener`),
+which keep only what stands above the noise, lose them (on the dose benchmark's archive
+session at 0.006 nm/px, 2.3 px rms a line, the local guide read 3.3 dB better on the same
+image with the simulator's own displacements undone).
+
+`read` finds each line's displacement (dx along it, dy across) by Gauss-Newton against the
+whole-image guide of the image put straight, ROUNDS times, each line's shift held to a
+Gaussian prior of PRIOR px; the round that fits best is kept (on images without a lattice
+the reference follows the lines it is fitted to and the fit can run away: on the uniform
+benchmark's scenes at 500 e/px, whose lines move by 0.2 px at most, the misfit rose by up
+to 180 a line). `wiener.unet_inputs` then computes the guides on the straight image and
+samples them back at the lines' own positions: the output keeps the scan as the file
+records it, the picture of the specimen is not changed (a target at more dose is scanned
+alike; only what the guides read is sharper). Displacements that explain the image no
+better than noise would (its misfit down by less than GATE per line; less than SEARCH
+after the first step stops the search) are not used, and the image is read as it is. So
+are those of an image so bright that its guide keeps the zig-zag itself (a test lattice at
+170 electrons a pixel): the reference is then the displaced image, nothing is read against
+it, and the guide needs no straightening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from cimp.denoise.electrons import Calibration, stabilise
+
+ROUNDS = 8  # Gauss-Newton rounds, each against a guide of the image as put straight so far
+PRIOR = 1.0  # px: the prior spread of a line's displacement
+# misfit drop per line (stabilised units) below which the displacements may be noise's:
+# two parameters a line take 2 on average from white noise, more from the scan lines'
+# correlated noise (on the uniform benchmark's scenes, whose lines move by 0.2 px at most,
+# up to 5.4); the archive session's displaced lines gave 14-27 at 500 e/px, 3-7 at 100
+GATE = 8.0
+SEARCH = 2.0  # misfit drop per line after the first step below which the search stops
+MARGIN = 4  # px at a line's ends left out of the fit (its shift reads the mirror there)
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Where each line of an image was scanned: line i's pixel j sat at (j + dx[i], i + dy[i])
+    on a straight grid (px)."""
+
+    dx: np.ndarray
+    dy: np.ndarray
+
+    def rows(self, part: slice) -> Lines:
+        """The displacements of a run of the lines."""
+        return Lines(self.dx[part], self.dy[part])
+
+    def straight(self, image: np.ndarray) -> np.ndarray:
+        """The image (H, W) resampled onto the straight grid."""
+        if not (self.dx.any() or self.dy.any()):
+            return image
+        shifted = _shift_lines(image, -self.dx)  # line i's pixel j now at x = j
+        return _rows_at(shifted, np.arange(len(self.dy)) + self.dy, np.arange(len(self.dy)))
+
+    def scanned(self, image: np.ndarray) -> np.ndarray:
+        """An image on the straight grid (..., H, W) sampled where the lines were scanned."""
+        if not (self.dx.any() or self.dy.any()):
+            return image
+        n = len(self.dy)
+        return _shift_lines(_rows_at(image, np.arange(n), np.arange(n) + self.dy), self.dx)
+
+
+def read(e: np.ndarray, cal: Calibration, valid: np.ndarray | None = None) -> Lines | None:
+    """The lines' displacements of the image of electrons `e` (H, W), fitted over its
+    `valid` pixels (default: all); None where they explain no more than noise would."""
+    from cimp.denoise.wiener import guide
+
+    h, w = e.shape
+    z = _stabilised(e, cal)
+    weight = np.zeros(e.shape)
+    weight[:, MARGIN : w - MARGIN] = 1.0
+    if valid is not None:
+        weight *= valid
+    lines, start, best = Lines(np.zeros(h), np.zeros(h)), None, None
+    for round_ in range(ROUNDS + 1):
+        reference = guide(lines.straight(e), cal).astype(np.float64)
+        level, along, across = lines.scanned(
+            np.stack([reference, np.gradient(reference, axis=1), np.gradient(reference, axis=0)])
+        )
+        misfit = float((np.square(z - level) * weight).sum())
+        start = misfit if start is None else start
+        if round_ and (best is None or misfit < best[0]):
+            best = (misfit, lines)
+        if round_ == 1 and start - misfit < SEARCH * h:
+            return None  # the first step found next to nothing: no displacements to read
+        if round_ == ROUNDS:
+            break
+        lines, promised = _step(
+            lines, (z - level) * weight, along * weight, across * weight, along, across
+        )
+        if not round_ and promised < SEARCH * h:
+            return None  # even the first step's linear model finds next to nothing
+    return best[1] if start - best[0] > GATE * h else None
+
+
+def _step(lines: Lines, residual, wx, wy, gx, gy) -> tuple[Lines, float]:
+    """One Gauss-Newton step of every line's (dx, dy) under the prior, their mean kept at 0
+    (a shift of the whole image is not a displacement of its lines), and the misfit's drop
+    its linear model promises."""
+    prior = 1.0 / PRIOR**2
+    hxx, hyy, hxy = (wx * gx).sum(1) + prior, (wy * gy).sum(1) + prior, (wx * gy).sum(1)
+    bx = (gx * residual).sum(1) - prior * lines.dx
+    by = (gy * residual).sum(1) - prior * lines.dy
+    det = hxx * hyy - hxy**2
+    step_x, step_y = (hyy * bx - hxy * by) / det, (hxx * by - hxy * bx) / det
+    dx, dy = lines.dx + step_x, lines.dy + step_y
+    return Lines(dx - dx.mean(), dy - dy.mean()), float((bx * step_x + by * step_y).sum())
+
+
+def _stabilised(e: np.ndarray, cal: Calibration) -> np.ndarray:
+    return stabilise(
+        torch.from_numpy(np.asarray(e, dtype=np.float64)), cal.slope, cal.floor
+    ).numpy()
+
+
+def _shift_lines(image: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """(..., H, W): line i read at x = j + dx[i], by a Fourier shift of the line and its
+    mirror image (a period without a jump: no ringing from its ends)."""
+    w = image.shape[-1]
+    both = np.concatenate([image, image[..., ::-1]], axis=-1)
+    phase = np.exp(2j * np.pi * np.fft.rfftfreq(2 * w)[None, :] * dx[:, None])
+    return np.fft.irfft(np.fft.rfft(both, axis=-1) * phase, n=2 * w, axis=-1)[..., :w]
+
+
+def _rows_at(image: np.ndarray, known: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """(..., H, W) rows sampled at positions `known` (H,), read at positions `wanted` (H,)
+    by linear interpolation between the two nearest (the nearest one beyond the ends)."""
+    order = np.argsort(known, kind="stable")
+    at = known[order]
+    k = np.clip(np.searchsorted(at, wanted), 1, len(at) - 1)
+    a = np.clip((wanted - at[k - 1]) / np.maximum(at[k] - at[k - 1], 1e-9), 0.0, 1.0)[:, None]
+    return (1.0 - a) * image[..., order[k - 1], :] + a * image[..., order[k], :]
