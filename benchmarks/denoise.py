@@ -448,6 +448,10 @@ def compare(denoiser, cases, tuning, ratio) -> dict:
     methods[FLAT] = ([np.full_like(o, o.mean()) for o in outputs], seconds, "reference")
     methods["cimp, no guide"] = (*run_cimp(denoiser, cases, guided=False)[:2], "ablation")
     methods["cimp, no hold"] = (*run_cimp(denoiser, cases, hold=False)[:2], "ablation")
+    methods["cimp, lines as scanned"] = (
+        *run_cimp(denoiser, cases, straighten=False)[:2],
+        "ablation",
+    )
     for name in PEERS:
         param = tune(name, tuning, ratio)
         methods[name] = (*run_peer(name, param, cases, ratio), param)
@@ -471,7 +475,9 @@ def markdown(results: dict) -> str:
         "0.27 %); lead: PSNR over the best peer's; above cimp: the scenes where a row's PSNR",
         "is above cimp's. MP/s: inference on this machine.",
         "cimp blends in the local guide by the share SURE reads per image (`sure`; parameter:",
-        "its mean); ablations: no guide, the U-Net's estimate held alone; no hold, neither.",
+        "its mean); ablations: no guide, the U-Net's estimate held alone; no hold, neither;",
+        "lines as scanned, the guides read without undoing the scan's line displacements",
+        "(`scanlines`).",
         "Ceilings read the truth (`denoise_ceilings.py`): perfect, the source's clean image; the",
         "oracle Wiener filters, the best linear filter of their kind for each image (whole, and",
         "in the local guide's 32 px windows): not peers, and no lead is taken over them.",
