@@ -18,11 +18,11 @@ to 180 a line). `wiener.unet_inputs` then computes the guides on the straight im
 samples them back at the lines' own positions: the output keeps the scan as the file
 records it, the picture of the specimen is not changed (a target at more dose is scanned
 alike; only what the guides read is sharper). Displacements that explain the image no
-better than noise would (its misfit down by less than GATE per line; less than SEARCH
-after the first step stops the search) are not used, and the image is read as it is. So
-are those of an image so bright that its guide keeps the zig-zag itself (a test lattice at
-170 electrons a pixel): the reference is then the displaced image, nothing is read against
-it, and the guide needs no straightening.
+better than noise would (its misfit down by less than GATE per line; a first step that
+promises less than SEARCH, or HALFWAY steps short of GATE / 2, stop the search) are not
+used, and the image is read as it is. So are those of an image so bright that its guide
+keeps the zig-zag itself (a test lattice at 170 electrons a pixel): the reference is then
+the displaced image, nothing is read against it, and the guide needs no straightening.
 """
 
 from __future__ import annotations
@@ -36,13 +36,20 @@ from cimp.denoise.electrons import Calibration, stabilise
 
 ROUNDS = 8  # Gauss-Newton rounds, each against a guide of the image as put straight so far
 PRIOR = 1.0  # px: the prior spread of a line's displacement
-# misfit drop per line (stabilised units) below which the displacements may be noise's:
-# two parameters a line take 2 on average from white noise, more from the scan lines'
-# correlated noise (on the uniform benchmark's scenes, whose lines move by 0.2 px at most,
-# up to 5.4); the archive session's displaced lines gave 14-27 at 500 e/px, 3-7 at 100
-GATE = 8.0
-SEARCH = 2.0  # misfit drop per line after the first step below which the search stops
+STRIP = 128  # px: the columns around the centre a line's displacement is read on
 MARGIN = 4  # px at a line's ends left out of the fit (its shift reads the mirror there)
+# The misfit's drop per line (stabilised units, over STRIP px) below which displacements may
+# be the noise's: two parameters a line take 2 on average from white noise, more from the
+# lines' correlated noise (up to 5.4 on the uniform benchmark's scenes, whose lines move by
+# 0.2 px at most); the archive session's displaced lines gave 14-34 at 500 e/px (128 and
+# 512 px images), 3-7 at 100.
+GATE = 8.0
+# What the first step's linear model must promise for the search to go on (the step itself
+# may overshoot: on the session's 512 px images it raised the misfit by 24-58 a line, the
+# next cut it by 13-16 below the start), and the steps after which a fit not yet halfway
+# to GATE stops (the session's displaced lines were at 8-20 a line by then).
+SEARCH = 2.0
+HALFWAY = 3
 
 
 @dataclass(frozen=True)
@@ -74,15 +81,19 @@ class Lines:
 
 def read(e: np.ndarray, cal: Calibration, valid: np.ndarray | None = None) -> Lines | None:
     """The lines' displacements of the image of electrons `e` (H, W), fitted over its
-    `valid` pixels (default: all); None where they explain no more than noise would."""
+    `valid` pixels (default: all) in its centre STRIP columns (a line moves as a whole: a
+    512 px image read whole took 850 ms, 1.6x its transfer); None where they explain no
+    more than noise would."""
     from cimp.denoise.wiener import guide
 
     h, w = e.shape
+    strip = slice(max((w - STRIP) // 2, 0), max((w - STRIP) // 2, 0) + min(w, STRIP))
+    e = e[:, strip]
     z = _stabilised(e, cal)
     weight = np.zeros(e.shape)
-    weight[:, MARGIN : w - MARGIN] = 1.0
+    weight[:, MARGIN : e.shape[1] - MARGIN] = 1.0
     if valid is not None:
-        weight *= valid
+        weight *= valid[:, strip]
     lines, start, best = Lines(np.zeros(h), np.zeros(h)), None, None
     for round_ in range(ROUNDS + 1):
         reference = guide(lines.straight(e), cal).astype(np.float64)
@@ -93,15 +104,15 @@ def read(e: np.ndarray, cal: Calibration, valid: np.ndarray | None = None) -> Li
         start = misfit if start is None else start
         if round_ and (best is None or misfit < best[0]):
             best = (misfit, lines)
-        if round_ == 1 and start - misfit < SEARCH * h:
-            return None  # the first step found next to nothing: no displacements to read
+        if round_ == HALFWAY and start - best[0] < GATE / 2 * h:
+            return None  # not halfway to the gate after HALFWAY steps: not worth the rest
         if round_ == ROUNDS:
             break
         lines, promised = _step(
             lines, (z - level) * weight, along * weight, across * weight, along, across
         )
         if not round_ and promised < SEARCH * h:
-            return None  # even the first step's linear model finds next to nothing
+            return None  # the first step's linear model finds next to nothing to read
     return best[1] if start - best[0] > GATE * h else None
 
 
