@@ -97,9 +97,8 @@ def read(e: np.ndarray, cal: Calibration, valid: np.ndarray | None = None) -> Li
     lines, start, best = Lines(np.zeros(h), np.zeros(h)), None, None
     for round_ in range(ROUNDS + 1):
         reference = guide(lines.straight(e), cal).astype(np.float64)
-        level, along, across = lines.scanned(
-            np.stack([reference, np.gradient(reference, axis=1), np.gradient(reference, axis=0)])
-        )
+        level, across = lines.scanned(np.stack([reference, np.gradient(reference, axis=0)]))
+        along = np.gradient(level, axis=1)  # a line's shift and resampling commute with d/dx
         misfit = float((np.square(z - level) * weight).sum())
         start = misfit if start is None else start
         if round_ and (best is None or misfit < best[0]):
