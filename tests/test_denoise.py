@@ -459,6 +459,21 @@ def test_the_output_takes_a_share_of_the_local_guide_only_when_asked(drun):
     assert np.abs(guided.image - alone.image).max() > 1.0
 
 
+def test_the_scans_displaced_lines_are_undone_for_the_guides_and_named(drun, rng):
+    """A lattice whose lines the scan moved (`scanlines`): the transfer says by how much and
+    that the output keeps them; asked not to, it reads the guides as the lines lie."""
+    denoiser = Denoiser(drun[0], "cpu")
+    s = settings(pixel_size=0.01, beam_current=5.0, dwell_time=4.0)
+    scene = replace(quiet_scene("Au [001]"), line_jitter_nm=0.01, mains_nm=0.02)
+    image = acquire(scene, s, rng).image
+    read = denoiser.transfer(image, s.metadata(), {"beam_current": "x4"})
+    as_is = denoiser.transfer(image, s.metadata(), {"beam_current": "x4"}, straighten=False)
+    assert read.lines > 0.5 and as_is.lines == 0.0
+    assert sum("scan's lines" in n for n in read.notes) == 1
+    assert not any("scan's lines" in n for n in as_is.notes)
+    assert np.abs(read.image - as_is.image).max() > 1.0
+
+
 def test_a_structure_gain_is_fitted_on_enough_twin_cases_and_a_transfer_applies_it(drun):
     """A training on fewer than MIN_FIT twin cases fits no gain (one bin would give every
     image one gain); on MIN_FIT cases the gain lies in [0, 1] and never falls with the

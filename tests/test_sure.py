@@ -32,9 +32,9 @@ def _noisy(clean: np.ndarray, seed: int) -> np.ndarray:
     return _e(_z(clean).numpy() + noise).astype(np.float32)
 
 
-def _blurs(e: np.ndarray):
-    """Two linear estimates in stabilised units: a strong blur (the 'U-Net') and a light
-    one (the 'guide')."""
+def _blurs(e: np.ndarray, rows: slice | None = None):
+    """Two linear estimates in stabilised units of the image's `rows` e: a strong blur (the
+    'U-Net') and a light one (the 'guide')."""
     z = _z(e).numpy()
     return gaussian_filter(z, 2.5, mode="reflect"), gaussian_filter(z, 0.8, mode="reflect")
 
@@ -66,7 +66,7 @@ def test_an_image_mostly_clipped_keeps_the_unets_estimate():
     valid = np.zeros(e.shape, dtype=bool)
     valid[:, :60] = True
 
-    def never(_):
+    def never(_, rows):
         raise AssertionError("no pass is needed")
 
     assert sure.guide_share(u, g, e, CAL, valid, never) == 0.0
@@ -79,12 +79,12 @@ def test_a_large_images_traces_are_read_on_its_centre(monkeypatch):
     valid = np.ones(e.shape, dtype=bool)
     sizes = []
 
-    def estimate(x):
-        sizes.append(x.shape)
+    def estimate(x, rows):
+        sizes.append((x.shape, rows.start, rows.stop))
         return _blurs(x)
 
     centre = sure.traces(e, CAL, estimate, valid)
-    assert set(sizes) == {(256, 256)}
+    assert set(sizes) == {((256, 256), 128, 384)}  # the image's rows it covers
     monkeypatch.setattr(sure, "REGION", 512)
     whole = sure.traces(e, CAL, _blurs, valid)
     assert centre == pytest.approx(whole, rel=0.05)
@@ -96,7 +96,7 @@ def test_a_share_the_noise_alone_could_give_is_none():
     rule it was 0.03-1.0 on 7 of 12 draws); with it, none."""
     pattern = np.random.default_rng(99).standard_normal((128, 128))
 
-    def faint(e):
+    def faint(e, rows=None):
         u = _blurs(e)[0]
         return u, u + 0.01 * pattern
 
@@ -118,7 +118,7 @@ def test_the_share_is_chosen_for_the_output_after_what_follows():
     u, g = (np.maximum(_e(z), 0.0) for z in _blurs(e))
     g = g + 6.0
 
-    def level_off(x):
+    def level_off(x, rows=None):
         z_u, z_g = _blurs(x)
         return z_u, _z(np.maximum(_e(z_g), 0.0) + 6.0).numpy()
 

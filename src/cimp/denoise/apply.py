@@ -73,6 +73,7 @@ class Transfer:
     held: float  # share of pixels the hold moved by over half their noise (after the blend)
     guide: float = 0.0  # share of the local Wiener guide in the output (`sure`)
     kept: float = 1.0  # share of the U-Net's structure beyond the Fourier guide kept (`structure`)
+    lines: float = 0.0  # rms displacement (px) of the scan's lines the guides undid (`scanlines`)
     notes: list[str] = field(default_factory=list)  # what the user should know
 
     @property
@@ -197,7 +198,14 @@ class Denoiser:
         over = float(np.mean(out > top))
         out = np.minimum(out, top).astype(np.float32)
         notes = self.notes(ratio, cal, held, over, limit) + _kept_notes(snr, keep)
-        return Transfer(out, source, target, ratio, cal, held, guide, keep, notes)
+        moved = 0.0 if lines is None else lines.rms
+        if moved:
+            notes.append(
+                f"the scan's lines sit {moved:.2g} px off a straight grid (rms; mains pickup, "
+                "the scan's jitter): the guides read the image with them undone, the output "
+                "keeps them as scanned"
+            )
+        return Transfer(out, source, target, ratio, cal, held, guide, keep, moved, notes)
 
     def guided(
         self, free, g, e, cal, valid, estimate, known, after=None

@@ -55,6 +55,7 @@ def write_transfer(path: Path, result: Transfer, record: Record, history: dict) 
             "black_level": result.black,
             "guide_share": result.guide,
             "structure_kept": result.kept,
+            "scan_lines_rms_px": result.lines,
         },
     )
     if path.suffix in TIFF_SUFFIXES:

@@ -60,6 +60,11 @@ class Lines:
     dx: np.ndarray
     dy: np.ndarray
 
+    @property
+    def rms(self) -> float:
+        """The lines' rms displacement (px)."""
+        return float(np.sqrt(np.mean(self.dx**2 + self.dy**2)))
+
     def rows(self, part: slice) -> Lines:
         """The displacements of a run of the lines."""
         return Lines(self.dx[part], self.dy[part])
