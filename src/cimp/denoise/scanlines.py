@@ -19,7 +19,7 @@ samples them back at the lines' own positions: the output keeps the scan as the 
 records it, the picture of the specimen is not changed (a target at more dose is scanned
 alike; only what the guides read is sharper). Displacements that explain the image no
 better than noise would (its misfit down by less than GATE per line; a first step that
-promises less than SEARCH, or HALFWAY steps short of GATE / 2, stop the search) are not
+promises less than SEARCH, or CHECK steps short of ON_TRACK, stop the search) are not
 used, and the image is read as it is. So are those of an image so bright that its guide
 keeps the zig-zag itself (a test lattice at 170 electrons a pixel): the reference is then
 the displaced image, nothing is read against it, and the guide needs no straightening.
@@ -46,10 +46,12 @@ MARGIN = 4  # px at a line's ends left out of the fit (its shift reads the mirro
 GATE = 8.0
 # What the first step's linear model must promise for the search to go on (the step itself
 # may overshoot: on the session's 512 px images it raised the misfit by 24-58 a line, the
-# next cut it by 13-16 below the start), and the steps after which a fit not yet halfway
-# to GATE stops (the session's displaced lines were at 8-20 a line by then).
+# next cut it by 13-16 below the start), and after CHECK steps the drop a fit must have
+# reached to go on: the session's displaced lines were at 6.1-20 a line by then (19-30 on
+# 512 px images), the uniform benchmark's straight ones at 4.2 or less.
 SEARCH = 2.0
-HALFWAY = 3
+CHECK = 3
+ON_TRACK = 5.0
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,8 @@ def read(e: np.ndarray, cal: Calibration, valid: np.ndarray | None = None) -> Li
         start = misfit if start is None else start
         if round_ and (best is None or misfit < best[0]):
             best = (misfit, lines)
-        if round_ == HALFWAY and start - best[0] < GATE / 2 * h:
-            return None  # not halfway to the gate after HALFWAY steps: not worth the rest
+        if round_ == CHECK and start - best[0] < ON_TRACK * h:
+            return None  # not on track for the gate: the rest of the search is not worth it
         if round_ == ROUNDS:
             break
         lines, promised = _step(
