@@ -6,8 +6,8 @@ mains pickup (50 Hz, a few lines a period), the scan coils' jitter and drift mov
 a whole. At atomic resolution that is tenths of a pixel to pixels: a lattice zig-zags from
 line to line, its reflections smear over the spectrum, and the Wiener guides (`wiener`),
 which keep only what stands above the noise, lose them (on the dose benchmark's archive
-session at 0.006 nm/px, 2.3 px rms a line, the local guide read 3.3 dB better on the same
-image with the simulator's own displacements undone).
+session at 0.006 nm/px, 2.9 px rms a line, the local guide read 3.9 dB better on the same
+image with the simulator's own displacements undone, 2.5 dB with those `read` finds).
 
 `read` finds each line's displacement (dx along it, dy across) by Gauss-Newton against the
 whole-image guide of the image put straight, ROUNDS times, each line's shift held to a
