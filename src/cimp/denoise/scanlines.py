@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from cimp.denoise.electrons import Calibration, stabilise
+from cimp.denoise.wiener import guide
 
 ROUNDS = 8  # Gauss-Newton rounds, each against a guide of the image as put straight so far
 PRIOR = 1.0  # px: the prior spread of a line's displacement
@@ -91,8 +92,6 @@ def read(e: np.ndarray, cal: Calibration, valid: np.ndarray | None = None) -> Li
     `valid` pixels (default: all) in its centre STRIP columns (a line moves as a whole: a
     512 px image read whole took 850 ms, 1.6x its transfer); None where they explain no
     more than noise would."""
-    from cimp.denoise.wiener import guide
-
     h, w = e.shape
     strip = slice(max((w - STRIP) // 2, 0), max((w - STRIP) // 2, 0) + min(w, STRIP))
     e = e[:, strip]

@@ -30,6 +30,7 @@ window means are weighed toward the whole image's guide by their Wiener gain.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -38,7 +39,9 @@ from scipy.ndimage import uniform_filter1d
 from scipy.special import chdtri
 
 from cimp.denoise.electrons import Calibration, stabilise
-from cimp.denoise.scanlines import Lines
+
+if TYPE_CHECKING:  # scanlines reads the whole-image guide: no import at run time
+    from cimp.denoise.scanlines import Lines
 
 SPURIOUS = 0.05  # expected noise-only frequencies kept per image
 LOCAL = 32  # px: the local estimate's windows (a hop of half that)
