@@ -168,8 +168,8 @@ class DenoiserConfig:
     skips: Skips = "cat"
     # a learned Wiener filter of the U-Net's top level over the whole tile (`unet.Spectral`):
     # three seeds, +0.2 to +0.5 dB at uniform 100-500 e/px, +0.18 at archive 500 (24.98),
-    # -0.1 to -0.4 at 5, faint reflections drawn on a crystal at 100 e/px by two
-    # (`benchmarks/results/denoise-spectral`)
+    # -0.1 to -0.4 at 5; at 100 e/px two exaggerate a crystal's weak reflections 10-20x in
+    # power (`benchmarks/results/denoise-spectral`, `aliased_seed2.txt`)
     spectral: bool = False
     val_every: int = 250
     seed: int = 0
