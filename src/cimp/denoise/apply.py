@@ -4,7 +4,7 @@ The image is taken to detected electrons with the instrument profile's calibrati
 file's gain and offset (`electrons`), embedded once (centre crop, as the CIMP run embeds),
 its Fourier guides computed on the whole image (`wiener`; with the scan's line-by-line
 displacements undone where the image shows them, `scanlines`), the U-Net runs over them all
-in tiles (at two placements of its 2x2 grid, averaged), the result's pixel-parity means
+in tiles (SURE's probe of the image in the same batch), the result's pixel-parity means
 are the whole image's guide's, it keeps the share of its structure beyond that guide's
 that the image's signal-to-noise ratio earns (`structure`, fitted on the twin's truth),
 takes the share of the local guide that SURE reads for the image (`sure`), is weighed
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +39,12 @@ from cimp.denoise.render import (
     Noise,
     blended,
     correct,
-    correct_on_both_grids,
     finish,
     held_to,
     level,
 )
 from cimp.denoise.structure import StructureGain, shrunk, signal_to_noise
-from cimp.denoise.sure import After, guide_share
+from cimp.denoise.sure import After, guide_share, probe, reads
 from cimp.denoise.tiles import tiled
 from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.denoise.wiener import parities_from, unet_inputs
@@ -137,11 +135,15 @@ class Denoiser:
         inputs, multiple = self.unet.config.inputs, self.unet.config.multiple
         guides = (self.unet.config.guide_smoothing, self.unet.config.weighed_means)
 
-        def run(tiles: torch.Tensor, both: bool = True) -> torch.Tensor:
-            rows = [0] * len(tiles)
-            x = tiles.to(self.device, memory_format=torch.channels_last)
-            parts = (self.unet, x, cond[rows], noise[rows], mean[rows])
-            return correct_on_both_grids(*parts) if both else correct(*parts)
+        def run(tiles: torch.Tensor) -> torch.Tensor:
+            """The U-Net's estimates (B, K, h, w) of tiles (B, K x inputs, h, w): K images'
+            inputs (the image's and its SURE probe's) in one batch."""
+            n, k, size = len(tiles), tiles.shape[1] // inputs, tiles.shape[-2:]
+            x = tiles.reshape(n * k, inputs, *size)
+            x = x.to(self.device, memory_format=torch.channels_last)
+            rows = [0] * (n * k)
+            z = correct(self.unet, x, cond[rows], noise[rows], mean[rows])
+            return z.reshape(n, k, *size)
 
         def clean_of(z: np.ndarray) -> torch.Tensor:
             """Clean electrons (1, 1, H, W) of a stabilised estimate (H, W)."""
@@ -156,17 +158,21 @@ class Denoiser:
             return _array(noise.stabilise(clean)).astype(z.dtype)
 
         def estimate(x: np.ndarray, rows: slice) -> tuple[np.ndarray, np.ndarray]:
-            """The U-Net at one grid placement, and the local guide, of electrons x, the
-            image's `rows` (`sure`)."""
+            """The U-Net and the local guide of electrons x, the image's `rows` (`sure`)."""
             part = None if lines is None else lines.rows(rows)
             parts = unet_inputs(x, cal, inputs, *guides, lines=part)
-            z = tiled(partial(run, both=False), parts, tile, multiple=multiple)
-            return kept(z, parts[1]), parts[2]
+            return kept(tiled(run, parts, tile, multiple=multiple), parts[1]), parts[2]
 
-        lines = scanlines.read(e, cal, unclipped(image)) if straighten else None
+        in_range = unclipped(image)
+        lines = scanlines.read(e, cal, in_range) if straighten else None
         channels = unet_inputs(e, cal, inputs, *guides, lines=lines)
-        z, first = tiled(run, channels, tile, multiple=multiple, show_progress=show_progress)
-        z = parities_from(z, channels[1])
+        sure = hold and guided and inputs >= 3 and reads(in_range)
+        noisy = probe(e, cal) if sure else None  # run beside the image: one batch
+        probed = None if noisy is None else unet_inputs(noisy, cal, inputs, *guides, lines=lines)
+        both = channels if probed is None else np.concatenate([channels, probed])
+        z = tiled(run, both, tile, multiple=multiple, show_progress=show_progress)
+        first, z_probed = (z, None) if probed is None else z
+        z = parities_from(first, channels[1])
         free = clean_of(z)
         snr = signal_to_noise(free, cal.slope, cal.floor)
         keep = 1.0 if self.gain is None else self.gain.of(snr)
@@ -176,7 +182,7 @@ class Denoiser:
         clean, guide = free, 0.0
         if hold:
             seen = Seen(e_all)  # the input's windows, shared by all three
-            valid = torch.from_numpy(unclipped(image))[None, None].to(self.device)
+            valid = torch.from_numpy(in_range)[None, None].to(self.device)
             valid &= readable(free, seen, cal, image.dtype)
             saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
             unguided = None  # the U-Net's estimate blended: the output's where no guide is taken
@@ -184,7 +190,10 @@ class Denoiser:
                 g = clean_of(channels[2])
                 readings = valid & (free < saturates)  # what SURE can read
                 unguided, after = _after_blend(free, seen, noise, valid, saturates)
-                known = (kept(first, channels[1]), channels[2])
+                known = None
+                if z_probed is not None:  # `sure.traces`: before and after the probe
+                    known = (kept(first, channels[1]), channels[2])
+                    known = (known, (kept(z_probed, probed[1]), probed[2]))
                 free, guide = self.guided(free, g, e, cal, readings, estimate, known, after)
             if unguided is None or guide > 0.0:
                 free = blended(free, seen, noise, valid, saturates)

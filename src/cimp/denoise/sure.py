@@ -13,9 +13,9 @@ guide's (electrons), is quadratic in w; its minimum, clipped to [0, 1], is
 y the image, S its noise's covariance, J the Jacobians. Each trace is read from one
 perturbation of the image by noise of its own spectrum (Monte Carlo SURE, Ramani, Blu and
 Unser 2008): tr(S J_f) ~ b . (f(y + eps b) - f(y)) / eps. That costs one more U-Net pass,
-on one placement of its grid (`render.correct_on_both_grids`: the placements differ by a
-pixel's shift, their traces alike) and at most REGION px square: a larger image's traces
-are read on its centre and scaled to the whole.
+of at most REGION px square: a larger image's traces are read on its centre and scaled to
+the whole; a smaller one's perturbed image (`probe`) can run in the same batch as the image
+itself (`known`).
 SURE holds where the noise model does: pixels whose readings may clip (near the black
 level, at the detector's top at either dose) are left out, and an image with under half
 its pixels left keeps the U-Net's estimate (with clipped pixels in, SURE chose the guide on
@@ -73,8 +73,8 @@ def guide_share(
     """The SURE-optimal share w of the guide in u + w (g - u) (electrons (H, W)) for the
     image `e` (electrons), read over its `valid` pixels, as the output is `after` what
     follows (none: as it is); `estimate`, `known`: as `traces` reads them. 0 where under
-    MIN_SHARE of the pixels are valid."""
-    if valid.mean() < MIN_SHARE:
+    MIN_SHARE of the pixels are valid (`reads`)."""
+    if not reads(valid):
         return 0.0
     base, survives = after if after is not None else (u, _unchanged)
     d = np.where(valid, survives(np.where(valid, g - u, 0.0)), 0.0)
@@ -105,7 +105,8 @@ def traces(
 ) -> tuple[float, float]:
     """tr(S J) of the U-Net's and the guide's estimates in electrons, summed over the `valid`
     pixels of the image `e` (read on its centre REGION, scaled to the whole); `known`:
-    `estimate(e)` already computed, used where the region is the whole image."""
+    `estimate` of the image and of its `probe`, already computed (the region is the whole
+    image)."""
     rows, cols = (_centre(n) for n in e.shape)
     sub = e[rows, cols]
     inside = np.zeros(sub.shape, dtype=bool)
@@ -113,16 +114,27 @@ def traces(
     inside &= valid[rows, cols]
     if not inside.any():
         return 0.0, 0.0
-    whole = sub.shape == e.shape and known is not None
-    before = known if whole else estimate(sub, rows)
     noisy, step = perturbed(sub, cal)
-    after = estimate(noisy, rows)
+    whole = sub.shape == e.shape and known is not None
+    before, after = known if whole else (estimate(sub, rows), estimate(noisy, rows))
     scale = valid.sum() / inside.sum()
     sums = []
     for b, a in zip(before, after, strict=True):
         change = _electrons(a, cal) - _electrons(b, cal)
         sums.append(scale * float((step * change)[inside].sum()) / EPS)
     return sums[0], sums[1]
+
+
+def reads(valid: np.ndarray) -> bool:
+    """Whether SURE reads an image with these `valid` pixels (whose readings cannot clip):
+    at least MIN_SHARE of its pixels."""
+    return bool(valid.mean() >= MIN_SHARE)
+
+
+def probe(e: np.ndarray, cal: Calibration) -> np.ndarray | None:
+    """The perturbed image (`perturbed`) whose estimate `traces` reads, for an image `e`
+    (electrons) it reads whole (at most REGION px a side); None for a larger one."""
+    return perturbed(e, cal)[0] if max(e.shape) <= REGION else None
 
 
 def perturbed(e: np.ndarray, cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
