@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.ndimage import uniform_filter1d
 from scipy.special import chdtri
 
@@ -121,7 +120,7 @@ def local_guide(
     noise, threshold = (
         line_noise * torch.from_numpy(x) for x in window_noise(h, w, size, spurious)
     )
-    power = spectrum.abs().square()
+    power = spectrum.real.square() + spectrum.imag.square()
     gain = torch.where(power > threshold, 1.0 - noise / power.clamp_min(1e-30), 0.0)
     gain[..., 0, 0] = 1.0
     if prior is not None:
@@ -165,25 +164,25 @@ def windows(z: torch.Tensor, size: int) -> torch.Tensor:
     half a window apart, the image mirrored past its borders so that whole windows reach
     every pixel (numpy's mirror, which reflects again past a small image's far side;
     unwindowed: multiply by `sine_window`)."""
-    pads = [_pads(n, size) for n in z.shape]
-    padded = torch.from_numpy(np.pad(z.numpy(), pads, mode="reflect"))
-    return F.unfold(padded[None, None], size, stride=size // 2)[0].T.reshape(-1, size, size)
+    hop = size // 2
+    padded = torch.from_numpy(np.pad(z.numpy(), [_pads(n, size) for n in z.shape], "reflect"))
+    return padded.unfold(0, size, hop).unfold(1, size, hop).reshape(-1, size, size)
 
 
 def overlap_add(patches: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """(h, w) the image that `windows` of it, each multiplied by the sine window, then
-    edited, read: windowed again, added where they overlap, divided by the windows'
-    summed squares."""
+    edited, read: windowed again and added where they overlap (the windows' squares sum to
+    one on the image). A window covers 2 x 2 blocks of a hop: the windows whose blocks start
+    at the same corner of theirs tile the image, four such tilings."""
     size = patches.shape[-1]
     hop = size // 2
-    shape = tuple(n + sum(_pads(n, size)) for n in (h, w))
-    window = sine_window(size)
-    weights = window.square().reshape(-1, 1).expand(-1, len(patches))
-    out, norm = (
-        F.fold(x[None], shape, size, stride=hop)[0, 0]
-        for x in ((patches * window).reshape(-1, size * size).T, weights)
-    )
-    return (out / norm)[hop : hop + h, hop : hop + w]
+    rows, cols = ((n + sum(_pads(n, size))) // hop for n in (h, w))
+    blocks = (patches * sine_window(size)).reshape(rows - 1, cols - 1, 2, hop, 2, hop)
+    out = patches.new_zeros(rows, cols, hop, hop)
+    for a in (0, 1):
+        for b in (0, 1):
+            out[a : rows - 1 + a, b : cols - 1 + b] += blocks[:, :, a, :, b, :]
+    return out.permute(0, 2, 1, 3).reshape(rows * hop, cols * hop)[hop : hop + h, hop : hop + w]
 
 
 def window_noise(h: int, w: int, size: int, spurious: float) -> tuple[np.ndarray, np.ndarray]:
