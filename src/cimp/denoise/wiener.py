@@ -71,10 +71,10 @@ def guide(
     z = stabilise(torch.from_numpy(np.asarray(e, dtype=np.float64)), cal.slope, cal.floor)
     z = z.numpy()
     h, w = z.shape
-    spectrum = np.fft.rfft2(z - z.mean())
+    spectrum = torch.fft.rfft2(torch.from_numpy(z - z.mean())).numpy()  # 2x numpy's
     line = h * w * line_spectrum(cal, float(np.mean(e)), w)
     noise = line[: w // 2 + 1]
-    power = np.abs(spectrum) ** 2
+    power = np.square(spectrum.real) + np.square(spectrum.imag)
     threshold = np.log(h * w / spurious) * noise  # exponential noise power: P(> t) = e^-t/N
     gain = np.where(power > threshold, 1.0 - noise / np.maximum(power, 1e-30), 0.0)
     if smoothing > 1:
@@ -84,7 +84,8 @@ def guide(
         signal = np.maximum(near - near_noise, 0.0)
         kept = near > chdtri(2 * bins, spurious / (h * w)) / (2 * bins) * near_noise
         gain = np.maximum(gain, np.where(kept, signal / (signal + noise), 0.0))
-    return (z.mean() + np.fft.irfft2(gain * spectrum, s=(h, w))).astype(np.float32)
+    kept = torch.fft.irfft2(torch.from_numpy(gain * spectrum), s=(h, w)).numpy()
+    return (z.mean() + kept).astype(np.float32)
 
 
 def _smoothed(power: np.ndarray, w: int, k: int) -> np.ndarray:
