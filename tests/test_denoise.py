@@ -646,14 +646,18 @@ def test_a_window_at_the_border_sees_the_noise_the_mirror_doubles(sigma):
         assert abs(expected[20, 28] - 1) < 1e-9 and expected[0, 28] > 1.4 and expected[0, 0] > 2.2
 
 
-def test_long_windows_by_fft_are_the_convolutions(monkeypatch):
+@pytest.mark.parametrize("fast", ["fft", "matrix"])
+@pytest.mark.parametrize("squared", [False, True])
+def test_windows_by_fft_or_matrices_are_the_convolutions(monkeypatch, fast, squared):
     import cimp.denoise.consistency as consistency
 
     x = torch.rand(2, 1, 130, 150, generator=torch.Generator().manual_seed(0)) * 100
-    fast = [windowed(x, sigma) for sigma in consistency.WINDOWS]
+    monkeypatch.setattr(consistency, "MATRIX", 256 if fast == "matrix" else 0)
+    quick = [windowed(x, sigma, squared) for sigma in consistency.WINDOWS]
+    monkeypatch.setattr(consistency, "MATRIX", 0)
     monkeypatch.setattr(consistency, "FFT_TAPS", 10**9)  # every window by convolution
-    for sigma, f in zip(consistency.WINDOWS, fast, strict=True):
-        torch.testing.assert_close(f, windowed(x, sigma), rtol=0, atol=1e-3)
+    for sigma, q in zip(consistency.WINDOWS, quick, strict=True):
+        torch.testing.assert_close(q, windowed(x, sigma, squared), rtol=0, atol=1e-3)
 
 
 def test_the_hold_compares_only_what_the_output_shows(rng):
