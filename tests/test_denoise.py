@@ -459,6 +459,20 @@ def test_the_output_takes_a_share_of_the_local_guide_only_when_asked(drun):
     assert np.abs(guided.image - alone.image).max() > 1.0
 
 
+def test_sures_probe_in_the_images_batch_gives_the_share_its_own_passes_give(drun, monkeypatch):
+    """SURE's perturbed image runs through the U-Net in one batch with the image (`sure.probe`):
+    the share and the output are those of SURE's own passes."""
+    import cimp.denoise.apply as apply
+
+    denoiser = Denoiser(drun[0], "cpu")
+    case = twin_case(3, 0, 64, "uniform", dose=300.0)
+    batched = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"})
+    monkeypatch.setattr(apply, "probe", lambda e, cal: None)  # `sure.traces` runs its own
+    alone = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"})
+    assert batched.guide > 0.05 and abs(batched.guide - alone.guide) < 1e-3
+    np.testing.assert_allclose(batched.image, alone.image, rtol=1e-3, atol=0.5)
+
+
 def test_the_scans_displaced_lines_are_undone_for_the_guides_and_named(drun, rng):
     """A lattice whose lines the scan moved (`scanlines`): the transfer says by how much and
     that the output keeps them; asked not to, it reads the guides as the lines lie."""

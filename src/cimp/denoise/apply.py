@@ -167,8 +167,8 @@ class Denoiser:
         lines = scanlines.read(e, cal, in_range) if straighten else None
         channels = unet_inputs(e, cal, inputs, *guides, lines=lines)
         seen = Seen(e_all)  # the input's windows, shared by the hold's steps
-        sure = hold and guided and inputs >= 3 and _sure_reads(in_range, seen, cal, image.dtype)
-        noisy = probe(e, cal) if sure else None  # run beside the image: one batch
+        probing = hold and guided and inputs >= 3 and _sure_reads(in_range, seen, cal, image.dtype)
+        noisy = probe(e, cal) if probing else None  # run beside the image: one batch
         probed = None if noisy is None else unet_inputs(noisy, cal, inputs, *guides, lines=lines)
         both = channels if probed is None else np.concatenate([channels, probed])
         z = tiled(run, both, tile, multiple=multiple, show_progress=show_progress)
@@ -190,10 +190,10 @@ class Denoiser:
                 g = clean_of(channels[2])
                 readings = valid & (free < saturates)  # what SURE can read
                 unguided, after = _after_blend(free, seen, noise, valid, saturates)
-                known = None
-                if z_probed is not None:  # `sure.traces`: before and after the probe
-                    known = (kept(first, channels[1]), channels[2])
-                    known = (known, (kept(z_probed, probed[1]), probed[2]))
+                known = None  # `sure.traces`: the estimates before and after the probe
+                if z_probed is not None:
+                    before = (kept(first, channels[1]), channels[2])
+                    known = (before, (kept(z_probed, probed[1]), probed[2]))
                 free, guide = self.guided(free, g, e, cal, readings, estimate, known, after)
             if unguided is None or guide > 0.0:
                 free = blended(free, seen, noise, valid, saturates)
