@@ -667,8 +667,10 @@ def test_windows_by_fft_or_matrices_are_the_convolutions(monkeypatch, fast, squa
 
     x = torch.rand(2, 1, 130, 150, generator=torch.Generator().manual_seed(0)) * 100
     monkeypatch.setattr(consistency, "MATRIX", 256 if fast == "matrix" else 0)
+    monkeypatch.setattr(consistency, "CONVOLVED", 0)  # with no matrices, every window by FFT
     quick = [windowed(x, sigma, squared) for sigma in consistency.WINDOWS]
     monkeypatch.setattr(consistency, "MATRIX", 0)
+    monkeypatch.setattr(consistency, "CONVOLVED", 10**9)
     monkeypatch.setattr(consistency, "FFT_TAPS", 10**9)  # every window by convolution
     for sigma, q in zip(consistency.WINDOWS, quick, strict=True):
         torch.testing.assert_close(q, windowed(x, sigma, squared), rtol=0, atol=1e-3)
