@@ -168,8 +168,10 @@ class Denoiser:
         channels = unet_inputs(e, cal, inputs, *guides, lines=lines)
         seen = Seen(e_all)  # the input's windows, shared by the hold's steps
         probing = hold and guided and inputs >= 3 and _sure_reads(in_range, seen, cal, image.dtype)
-        noisy = probe(e, cal) if probing else None  # run beside the image: one batch
-        probed = None if noisy is None else unet_inputs(noisy, cal, inputs, *guides, lines=lines)
+        perturbation = probe(e, cal) if probing else None  # run beside the image: one batch
+        probed = None
+        if perturbation is not None:
+            probed = unet_inputs(perturbation[0], cal, inputs, *guides, lines=lines)
         both = channels if probed is None else np.concatenate([channels, probed])
         z = tiled(run, both, tile, multiple=multiple, show_progress=show_progress)
         first, z_probed = (z, None) if probed is None else z
@@ -190,10 +192,10 @@ class Denoiser:
                 g = clean_of(channels[2])
                 readings = valid & (free < saturates)  # what SURE can read
                 unguided, after = _after_blend(free, seen, noise, valid, saturates)
-                known = None  # `sure.traces`: the estimates before and after the probe
+                known = None  # `sure.traces`: the probe, the estimates before and after it
                 if z_probed is not None:
                     before = (kept(first, channels[1]), channels[2])
-                    known = (before, (kept(z_probed, probed[1]), probed[2]))
+                    known = (perturbation, before, (kept(z_probed, probed[1]), probed[2]))
                 free, guide = self.guided(free, g, e, cal, readings, estimate, known, after)
             if unguided is None or guide > 0.0:
                 free = blended(free, seen, noise, valid, saturates)

@@ -105,8 +105,8 @@ def traces(
 ) -> tuple[float, float]:
     """tr(S J) of the U-Net's and the guide's estimates in electrons, summed over the `valid`
     pixels of the image `e` (read on its centre REGION, scaled to the whole); `known`:
-    `estimate` of the image and of its `probe`, already computed (the region is the whole
-    image)."""
+    the image's `probe` and `estimate` of the image and of the probe's image, already
+    computed (the region is the whole image)."""
     rows, cols = (_centre(n) for n in e.shape)
     sub = e[rows, cols]
     inside = np.zeros(sub.shape, dtype=bool)
@@ -114,9 +114,11 @@ def traces(
     inside &= valid[rows, cols]
     if not inside.any():
         return 0.0, 0.0
-    noisy, step = perturbed(sub, cal)
-    whole = sub.shape == e.shape and known is not None
-    before, after = known if whole else (estimate(sub, rows), estimate(noisy, rows))
+    if sub.shape == e.shape and known is not None:
+        (_, step), before, after = known
+    else:
+        noisy, step = perturbed(sub, cal)
+        before, after = estimate(sub, rows), estimate(noisy, rows)
     scale = valid.sum() / inside.sum()
     sums = []
     for b, a in zip(before, after, strict=True):
@@ -131,10 +133,10 @@ def reads(valid: np.ndarray) -> bool:
     return bool(valid.mean() >= MIN_SHARE)
 
 
-def probe(e: np.ndarray, cal: Calibration) -> np.ndarray | None:
-    """The perturbed image (`perturbed`) whose estimate `traces` reads, for an image `e`
-    (electrons) it reads whole (at most REGION px a side); None for a larger one."""
-    return perturbed(e, cal)[0] if max(e.shape) <= REGION else None
+def probe(e: np.ndarray, cal: Calibration) -> tuple[np.ndarray, np.ndarray] | None:
+    """`perturbed(e)`, whose image's estimate `traces` reads, for an image `e` (electrons)
+    it reads whole (at most REGION px a side); None for a larger one."""
+    return perturbed(e, cal) if max(e.shape) <= REGION else None
 
 
 def perturbed(e: np.ndarray, cal: Calibration) -> tuple[np.ndarray, np.ndarray]:
