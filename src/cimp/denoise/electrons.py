@@ -91,6 +91,12 @@ def stabilise(e: torch.Tensor, slope, floor) -> torch.Tensor:
     return (2.0 / slope) * torch.sqrt(torch.clamp(slope * e + 0.375 * slope**2 + floor, min=0.0))
 
 
+def stabilised(e: np.ndarray, cal: Calibration) -> np.ndarray:
+    """`stabilise` of an image of electrons (H, W) under its calibration, float64."""
+    z = stabilise(torch.from_numpy(np.asarray(e, dtype=np.float64)), cal.slope, cal.floor)
+    return z.numpy()
+
+
 def unstabilise(z: torch.Tensor, slope, floor) -> torch.Tensor:
     """The algebraic inverse of `stabilise` (the U-Net learns its bias away) on z >= 0, its
     range; z below it reads as 0 (squared, a far negative z would read as a bright level:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cimp.denoise.electrons import Calibration, stabilise
+from cimp.denoise.electrons import Calibration, stabilised
 from cimp.denoise.wiener import guide
 
 ROUNDS = 8  # Gauss-Newton rounds, each against a guide of the image as put straight so far
@@ -95,7 +95,7 @@ def read(e: np.ndarray, cal: Calibration, valid: np.ndarray | None = None) -> Li
     h, w = e.shape
     strip = slice(max((w - STRIP) // 2, 0), max((w - STRIP) // 2, 0) + min(w, STRIP))
     e = e[:, strip]
-    z = _stabilised(e, cal)
+    z = stabilised(e, cal)
     weight = np.zeros(e.shape)
     weight[:, MARGIN : e.shape[1] - MARGIN] = 1.0
     if valid is not None:
@@ -133,12 +133,6 @@ def _step(lines: Lines, residual, wx, wy, gx, gy) -> tuple[Lines, float]:
     step_x, step_y = (hyy * bx - hxy * by) / det, (hxx * by - hxy * bx) / det
     dx, dy = lines.dx + step_x, lines.dy + step_y
     return Lines(dx - dx.mean(), dy - dy.mean()), float((bx * step_x + by * step_y).sum())
-
-
-def _stabilised(e: np.ndarray, cal: Calibration) -> np.ndarray:
-    return stabilise(
-        torch.from_numpy(np.asarray(e, dtype=np.float64)), cal.slope, cal.floor
-    ).numpy()
 
 
 def _shift_lines(image: np.ndarray, dx: np.ndarray) -> np.ndarray:

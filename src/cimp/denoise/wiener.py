@@ -37,7 +37,7 @@ import torch
 from scipy.ndimage import uniform_filter1d
 from scipy.special import chdtri
 
-from cimp.denoise.electrons import Calibration, stabilise
+from cimp.denoise.electrons import Calibration, stabilised
 
 if TYPE_CHECKING:  # scanlines reads the whole-image guide: no import at run time
     from cimp.denoise.scanlines import Lines
@@ -69,8 +69,7 @@ def guide(
     `smoothing` > 1) by the mean power of the `smoothing` x `smoothing` bins around them: a
     lattice bent by the scan, or not periodic in the image, spreads each reflection over
     its neighbours, each too weak alone."""
-    z = stabilise(torch.from_numpy(np.asarray(e, dtype=np.float64)), cal.slope, cal.floor)
-    z = z.numpy()
+    z = stabilised(e, cal)
     h, w = z.shape
     spectrum = torch.fft.rfft2(torch.from_numpy(z - z.mean())).numpy()  # 2x numpy's
     line = h * w * line_spectrum(cal, float(np.mean(e)), w)
@@ -114,7 +113,7 @@ def local_guide(
     (`weighed_means`; stabilised (H, W), the whole image's guide). The windows are read a
     few rows at a time (CHUNK): read all at once on a 2048 px image they took 3-6 s, most
     of it moving memory, and the transfer peaked at 2.3 GB (1.7 read in rows)."""
-    z = stabilise(torch.from_numpy(np.asarray(e, dtype=np.float64)), cal.slope, cal.floor)
+    z = torch.from_numpy(stabilised(e, cal))
     h, w = z.shape
     window = sine_window(size)
     line = line_spectrum(cal, float(np.mean(e)), size)
