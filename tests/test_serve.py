@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import tifffile
+from PIL import Image
 from conftest import tiny_train_config
 
 from cimp.embeddings import embed_dataset
@@ -146,12 +147,17 @@ def test_no_url_reads_a_file_outside_the_dataset(served, url):
 
 def test_a_symlink_in_the_cache_is_never_followed_out(served, tmp_path):
     client, archive = served
-    secret = tmp_path / "secret.txt"
-    secret.write_text("secret")
-    link = archive.cache / "deadbeefdeadbeef.png"
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG secret")
+    image_id = archive.table["image_id"].iat[7]
+    link = archive.cache / f"{image_id}.png"
     link.parent.mkdir(parents=True, exist_ok=True)
+    link.unlink(missing_ok=True)
     link.symlink_to(secret)
-    assert client.get("/thumb/deadbeefdeadbeef.png").status_code == 404  # not an image id
+    answer = client.get(f"/thumb/{image_id}.png")
+    assert answer.status_code == 200 and b"secret" not in answer.content
+    assert Image.open(io.BytesIO(answer.content)).size == (48, 48)  # the image's own thumbnail
+    assert not link.is_symlink() and secret.read_bytes() == b"\x89PNG secret"
 
 
 def test_the_map_places_every_embedded_image(served):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -131,11 +132,13 @@ class Archive:
     # -- pictures ------------------------------------------------------------------------
 
     def thumbnail(self, image_id: str) -> bytes:
-        """A PNG thumbnail, made once and cached."""
+        """A PNG thumbnail, made once and cached. Only a plain file of the cache is read:
+        a symlink planted there is replaced, never followed."""
         self.row(image_id)
         path = self.cache / f"{image_id}.png"
-        if path.exists():
-            return path.read_bytes()
+        cached = _read_plain_file(path)
+        if cached is not None:
+            return cached
         data = picture(self.store.image(image_id), THUMB)
         self.cache.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}{SUFFIX}")  # one per request
@@ -295,3 +298,15 @@ def _json(text) -> dict:
         return json.loads(text) if isinstance(text, str) else {}
     except ValueError:
         return {}
+
+
+def _read_plain_file(path: Path) -> bytes | None:
+    """The bytes of `path` if it is a regular file (not a symlink), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a fifo never blocks
+    except OSError:  # missing, or a symlink (ELOOP)
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        return f.read()
