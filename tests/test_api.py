@@ -45,9 +45,17 @@ def test_the_api_says_what_it_cannot_read():
         records_of(spectrum)
 
 
-def test_simulate_and_read_are_at_the_top():
+def test_simulate_and_read_are_at_the_top(tmp_path):
+    from cimp.simulate.files import write
+
     acquisition = cimp.simulate(0, 1, 32)
     assert acquisition.image.shape == (32, 32) and acquisition.image.dtype == np.uint16
-    assert callable(cimp.read) and cimp.Run.__name__ == "Run"
+    write(tmp_path / "one.hspy", acquisition, "s0-1", {})
+    (record,) = cimp.read(tmp_path / "one.hspy")
+    np.testing.assert_array_equal(record.image, acquisition.image)
+    recorded = acquisition.settings.metadata()
+    for field in ("pixel_size", "dwell_time", "beam_current", "detector_gain"):
+        assert record.metadata[field] == pytest.approx(recorded[field], rel=1e-6), field
+    assert cimp.Run.__name__ == "Run" and cimp.Store.__name__ == "Store"
     with pytest.raises(AttributeError):
         cimp.no_such_thing  # noqa: B018

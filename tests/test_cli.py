@@ -77,9 +77,22 @@ def test_train_then_evaluate_from_the_command_line(tiny_dataset, tmp_path):
     assert "image -> metadata" in result.output and (run / "evaluation" / "results.md").exists()
 
 
-def test_version_short_help_and_workflow_order():
+@pytest.fixture
+def terminal(monkeypatch):
+    """The environment of a terminal `columns` wide. typer reads TERMINAL_WIDTH once, when
+    it is first imported: the width is set on its module, so no earlier test decides it."""
+    from typer import rich_utils
+
+    def of_width(columns: int) -> dict:
+        monkeypatch.setattr(rich_utils, "MAX_WIDTH", columns)
+        return {"COLUMNS": str(columns)}
+
+    return of_width
+
+
+def test_version_short_help_and_workflow_order(terminal):
     assert runner.invoke(app, ["--version"]).output.strip() == f"cimp {__version__}"
-    short = runner.invoke(app, ["-h"], env={"COLUMNS": "160", "TERMINAL_WIDTH": "160"})
+    short = runner.invoke(app, ["-h"], env=terminal(160))
     assert short.exit_code == 0 and "Usage" in short.output
     listed = re.findall(r"│ ([a-z][a-z-]+) {2,}", short.output)
     assert listed == list(WORKFLOW)
@@ -89,9 +102,8 @@ def test_version_short_help_and_workflow_order():
 
 
 @pytest.mark.parametrize("command", [[], ["denoise"], ["train-denoiser"], ["calibrate"]])
-def test_help_paragraphs_wrap_at_the_terminal_not_at_the_docstring(command):
-    wide = {"COLUMNS": "1000", "TERMINAL_WIDTH": "1000"}  # no paragraph is longer
-    result = runner.invoke(app, [*command, "--help"], env=wide)
+def test_help_paragraphs_wrap_at_the_terminal_not_at_the_docstring(command, terminal):
+    result = runner.invoke(app, [*command, "--help"], env=terminal(1000))  # no longer paragraph
     assert result.exit_code == 0
     prose = [
         line.strip() for line in result.output.splitlines() if not line.startswith(("│", "╭", "╰"))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import tiny_train_config
 
+from cimp.embeddings import embed_dataset
 from cimp.evaluate import evaluate, field_scores, r2, smape
 from cimp.retrieval import retrieval, retrieval_by_gallery
 from cimp.train import train
@@ -44,7 +45,13 @@ def test_evaluation_writes_results_table_and_figures(tiny_dataset, tmp_path):
     run = train(tiny_train_config(tiny_dataset, tmp_path / "run", steps=4), show_progress=False)
     results = evaluate(run, tiny_dataset, tmp_path / "eval", show_progress=False)
     saved = json.loads((tmp_path / "eval" / "results.json").read_text())
-    assert saved["retrieval"] == results["retrieval"]
+    test = embed_dataset(run, tiny_dataset, "cpu", show_progress=False)
+    test = test.subset(test.table["split"].to_numpy() == "test")
+    similarity = test.image @ test.meta.T  # each image's own record the best of the test split?
+    top1 = np.mean(np.argmax(similarity, axis=1) == np.arange(len(similarity)))
+    assert saved["retrieval"]["gallery"] == len(similarity) > 5
+    assert saved["retrieval"]["image_to_meta_top1"] == pytest.approx(top1, abs=1e-6)
+    assert results["retrieval"] == saved["retrieval"]
     assert set(saved["fields"]) == {"probe", "knn", "handcrafted", "supervised"}
     assert len(saved["fields"]["probe"]) == 7
     table = (tmp_path / "eval" / "results.md").read_text()
@@ -77,6 +84,7 @@ def test_top1_falls_with_gallery_size_for_a_fixed_confusion():
     assert list(curve) == [100, 250, 500, 600]
     top1 = [r["image_to_meta_top1"] for r in curve.values()]
     assert top1[0] > top1[1] > top1[3] and top1[0] < 1.0
-    assert curve[600]["image_to_meta_top1"] == retrieval(noisy, meta, 600)["image_to_meta_top1"]
+    direct = np.mean(np.argmax(noisy @ meta.T, axis=1) == np.arange(600))  # the whole gallery
+    assert curve[600]["image_to_meta_top1"] == pytest.approx(direct)
     assert all(r["image_to_meta_top1_same_settings"] == r["image_to_meta_top1"]
                for r in curve.values())  # fmt: skip

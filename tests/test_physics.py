@@ -1,16 +1,20 @@
 """The physics statistics fused into the CNN read what the simulator's physics put there."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
-from conftest import quiet_scene, settings
+from conftest import quiet_scene, settings, tiny_train_config
+from safetensors.torch import load_file
 
 from cimp import physics
 from cimp.model import CIMP, ModelConfig
+from cimp.run import Run
 from cimp.simulate import acquire
 from cimp.simulate.detector import counts_per_electron
+from cimp.train import train
 
 SCALE = 1 / 65535
 # positions in the statistics vector
@@ -67,10 +71,22 @@ def test_statistics_are_finite_on_blank_and_saturated_crops():
     assert out.shape == (2, physics.SIZE) and torch.isfinite(out).all()
 
 
-def test_the_fused_encoder_embeds_and_old_runs_load_without_it():
+def test_the_fused_encoder_embeds():
     fused = CIMP(ModelConfig(fields=["dwell_time"], widths=[8, 16], crop=32, physics=True))
-    plain = CIMP(ModelConfig(fields=["dwell_time"], widths=[8, 16], crop=32))
-    assert plain.image.physics is None and "physics" not in str(plain.state_dict().keys())
     fused.eval()
     out = fused.encode_image(torch.rand(3, 1, 32, 32) * 0.2)
     assert out.shape == (3, 128) and torch.allclose(out.norm(dim=1), torch.ones(3))
+
+
+def test_a_run_saved_before_the_fused_encoder_loads_without_it(tiny_dataset, tmp_path):
+    """Runs of older cimp have no `physics` key in their config: they load as unfused."""
+    path = train(tiny_train_config(tiny_dataset, tmp_path / "run", physics=False, steps=2),
+                 show_progress=False)  # fmt: skip
+    config = json.loads((path / "config.json").read_text())
+    del config["model"]["physics"]
+    (path / "config.json").write_text(json.dumps(config))
+    model = Run(path).load_model()
+    assert model.image.physics is None and not any("physics" in k for k in model.state_dict())
+    saved = load_file(path / "model.safetensors")
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, saved[key]), key

@@ -141,8 +141,49 @@ def test_parallel_reading_gives_the_same_dataset(raw, tmp_path):
     assert serial[columns].equals(parallel[columns])
 
 
-def test_ctrl_c_stops_ingest_within_seconds_keeps_what_was_read_and_resumes(tmp_path):
-    files = 1500
+def test_ctrl_c_in_a_parallel_ingest_keeps_what_was_stored_and_the_command_resumes(
+    raw, tmp_path, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from cimp import ingest as ingesting
+    from cimp.cli import app
+
+    real_take, taken = ingesting._Writer.take, []
+
+    def take_then_ctrl_c(self, *args, **kwargs):
+        if len(taken) == 5:
+            raise KeyboardInterrupt  # Ctrl-C while two workers are reading
+        taken.append(args[0])
+        return real_take(self, *args, **kwargs)
+
+    monkeypatch.setattr(ingesting._Writer, "take", take_then_ctrl_c)
+    command = ["ingest", str(raw), "--out", str(tmp_path / "ds"), "--workers", "2"]
+    stopped = CliRunner().invoke(app, command, env={"COLUMNS": "200"})
+    assert stopped.exit_code == 130, stopped.output
+    assert "interrupted: kept 5 images from 5 files" in stopped.output
+    assert sorted(Store(tmp_path / "ds").table()["source"]) == sorted(map(str, taken))
+
+    monkeypatch.setattr(ingesting._Writer, "take", real_take)
+    resumed = CliRunner().invoke(app, command, env={"COLUMNS": "200"})
+    assert resumed.exit_code == 0, resumed.output
+    assert "added 3 images from 3 files; 5 files were already in the dataset" in resumed.output
+    assert len(Store(tmp_path / "ds").table()) == 8
+
+
+# The child reads the first 100 files; the others wait, so the Ctrl-C always comes mid-run.
+GATED_CIMP = """
+import sys, time
+from cimp import io
+read = io.read
+io.read = lambda path, part=0: (path.name >= "f0100" and time.sleep(600)) or read(path, part)
+from cimp.cli import app
+app(prog_name="cimp")
+"""
+
+
+@pytest.mark.slow
+def test_a_real_ctrl_c_stops_ingest_within_a_second_and_the_command_resumes(tmp_path):
     import os
     import signal
     import subprocess
@@ -151,30 +192,40 @@ def test_ctrl_c_stops_ingest_within_seconds_keeps_what_was_read_and_resumes(tmp_
 
     import tifffile
 
-    raw, ds = tmp_path / "raw", tmp_path / "ds"
+    raw, ds, files = tmp_path / "raw", tmp_path / "ds", 200
     raw.mkdir()
     rng = np.random.default_rng(0)
-    for i in range(files):  # many small files: seconds of reading after the first part
+    for i in range(files):
         tifffile.imwrite(raw / f"f{i:04d}.tif", rng.integers(0, 60000, (64, 64), np.uint16))
-    cimp = [sys.executable, "-m", "cimp.cli", "ingest", str(raw), "--out", str(ds)]
+    args = ["ingest", str(raw), "--out", str(ds), "--workers", "2"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(  # Ctrl-C heard even where this runs as a background job
-        [*cimp, "--workers", "2"],  # (which starts with SIGINT ignored)
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    while not list((ds / "records").glob("part-*.parquet")):  # some files are in
-        assert proc.poll() is None, proc.stdout.read()
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    start = time.monotonic()
-    out, _ = proc.communicate(timeout=30)
-    assert time.monotonic() - start < 5
-    assert proc.returncode == 130 and "interrupted: kept" in " ".join(out.split())
-    kept = len(Store(ds).table())
-    assert 0 < kept < files
+    log = tmp_path / "stdout.txt"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(  # Ctrl-C heard even where this runs as a background job
+            [sys.executable, "-c", GATED_CIMP, *args],  # (which starts with SIGINT ignored)
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while not list((ds / "records").glob("part-*.parquet")):  # the first 32 are in
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "no part stored in 120 s"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        proc.wait(timeout=30)
+        stopped_in = time.monotonic() - start
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, log.read_text()
+    assert stopped_in < 1.0, f"stopped {stopped_in:.2f} s after Ctrl-C"
+    assert "interrupted: kept" in " ".join(log.read_text().split())
+    assert 32 <= len(Store(ds).table()) <= 100  # the first part at least, no waiting file
+    cimp = [sys.executable, "-m", "cimp.cli", *args]
     done = subprocess.run(cimp, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(Store(ds).table()) == files

@@ -1,5 +1,6 @@
 """Using a trained model: stored embeddings, search with filters, intervals, audit, report."""
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -21,15 +22,17 @@ from cimp.search import parse_condition, search
 from cimp.store import Store
 
 
-def test_embeddings_are_stored_once_and_a_lost_part_is_recomputed(trained, monkeypatch):
-    run, dataset, emb = trained
-    n = len(Store(dataset).table())
+def test_embeddings_are_stored_once_and_a_lost_part_is_recomputed(trained, monkeypatch, tmp_path):
+    run, shared, emb = trained
+    n = len(Store(shared).table())
     assert len(emb.table) == n and emb.image.shape == (n, 16)
     np.testing.assert_allclose(np.linalg.norm(emb.image, axis=1), 1.0, atol=1e-5)
 
     monkeypatch.setattr(embeddings, "PART", 16)
-    shutil.rmtree(emb.folder)
-    embed_dataset(run, dataset, "cpu", show_progress=False)
+    fresh = shutil.ignore_patterns("embeddings")  # a copy with embeddings of its own to make
+    dataset = shutil.copytree(shared, tmp_path / "ds", ignore=fresh)
+    emb = embed_dataset(run, dataset, "cpu", show_progress=False)
+    assert emb.folder != trained[2].folder
     parts = sorted(emb.folder.glob("part-*.npz"))
     assert len(parts) == -(-n // 16)
     embed_dataset(run, dataset, "cpu", show_progress=False)  # nothing left to do
@@ -55,20 +58,17 @@ def test_search_by_row_returns_the_exact_nearest_other_image(trained):
 
 
 def test_filters_are_honoured_with_units_and_missing_values(trained):
-    _, _, emb = trained
-    median = float(emb.table["dwell_time"].median())
-    table = emb.table.copy()
+    _, _, shared = trained
+    median = float(shared.table["dwell_time"].median())
+    table = shared.table.copy()
     table.loc[3, "dwell_time"] = np.nan  # a row that does not record the field never passes
-    emb.table = table
-    try:
-        condition = parse_condition(f"dwell_time>{median * 1000}ns")
-        assert condition.value == pytest.approx(median)
-        hits = search(emb, emb.image[0], k=48, conditions=[condition])
-        expected = np.flatnonzero(table["dwell_time"].to_numpy() > median)
-        assert sorted(hits["row"]) == sorted(expected) and 3 not in set(hits["row"])
-        assert (hits["dwell_time"] > median).all()
-    finally:
-        emb.table = emb.table.assign(dwell_time=trained[2].table["dwell_time"])
+    emb = dataclasses.replace(shared, table=table)  # the shared fixture is left as it is
+    condition = parse_condition(f"dwell_time>{median * 1000}ns")
+    assert condition.value == pytest.approx(median)
+    hits = search(emb, emb.image[0], k=48, conditions=[condition])
+    expected = np.flatnonzero(table["dwell_time"].to_numpy() > median)
+    assert sorted(hits["row"]) == sorted(expected) and 3 not in set(hits["row"])
+    assert (hits["dwell_time"] > median).all()
 
 
 @pytest.mark.parametrize(

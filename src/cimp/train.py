@@ -11,6 +11,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -151,24 +152,25 @@ class _Clock:
     """Training throughput: end to end, and of the model alone (time waiting for the data
     loader left out); validation and checkpoints are left out of both."""
 
-    def __init__(self):
+    def __init__(self, now: Callable[[], float] = time.perf_counter):
+        self.now = now
         self.seen, self.waited, self.skipped = 0, 0.0, 0.0
-        self.start = time.perf_counter()
+        self.start = now()
 
     @contextmanager
     def waiting(self):
-        t = time.perf_counter()
+        t = self.now()
         yield
-        self.waited += time.perf_counter() - t
+        self.waited += self.now() - t
 
     @contextmanager
     def paused(self):
-        t = time.perf_counter()
+        t = self.now()
         yield
-        self.skipped += time.perf_counter() - t
+        self.skipped += self.now() - t
 
     def rate(self, model_only: bool = False) -> float:
-        elapsed = time.perf_counter() - self.start - self.skipped
+        elapsed = self.now() - self.start - self.skipped
         return self.seen / max(elapsed - (self.waited if model_only else 0.0), 1e-9)
 
 
