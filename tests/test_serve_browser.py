@@ -34,7 +34,7 @@ FLAGS = [
 def site(tiny_dataset, tmp_path_factory):
     """The explorer of the tiny dataset and a run, served on a free loopback port."""
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed: run `make test-browser`")
+        pytest.fail("Debian's chromium is not installed: run `make test-browser`", False)
     import uvicorn
 
     from cimp.embeddings import embed_dataset
@@ -52,9 +52,10 @@ def site(tiny_dataset, tmp_path_factory):
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    for _ in range(100):
-        if server.started:
-            break
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail(f"the explorer did not start on port {port}")
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
@@ -124,3 +125,27 @@ def test_the_map_draws_and_opens_an_image_on_click(site, page, tmp_path):
     shoot(page, tmp_path, "map")
     points = page.evaluate("async () => (await (await fetch('/api/map')).json()).points")
     assert len(points) > 40
+    # where the map drew the point of the first image, on the page (x and y span the canvas)
+    target = page.evaluate(
+        """(p) => {
+            const c = document.getElementById('map'), box = c.getBoundingClientRect();
+            const xs = p.map((q) => q.x), ys = p.map((q) => q.y);
+            const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+            const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+            return [box.left + 10 + (p[0].x - x0) / (x1 - x0) * (c.width - 20),
+                    box.top + 10 + (p[0].y - y0) / (y1 - y0) * (c.height - 20)];
+        }""",
+        points,
+    )
+    drawn = page.evaluate(
+        """([x, y]) => {
+            const c = document.getElementById('map'), box = c.getBoundingClientRect();
+            return c.getContext('2d').getImageData(x - box.left, y - box.top, 1, 1).data[3];
+        }""",
+        target,
+    )
+    assert drawn == 255  # a point is drawn there
+    page.mouse.click(*target)
+    page.wait_for_url("**/image/**")
+    assert page.url.endswith(f"/image/{points[0]['image_id']}")
+    assert "dwell_time" in page.inner_text("table.fields")
