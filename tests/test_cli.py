@@ -3,6 +3,7 @@
 import dataclasses
 import re
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -46,6 +47,36 @@ def test_simulate_ingest_summary_from_the_command_line(tmp_path):
     result = runner.invoke(app, ["summary", str(ds)])
     assert result.exit_code == 0, result.output
     assert f"{added} images" in result.output and "dwell_time" in result.output
+
+
+def test_an_interrupted_simulation_completes_when_started_again(tmp_path, monkeypatch):
+    from cimp import io
+    from cimp.simulate import files
+
+    command = ["simulate", str(tmp_path / "cut"), "--n", "6", "--size", "32", "--workers", "1"]
+    real_write, written = files.write, []
+
+    def write_then_die(path, *args):
+        if len(written) == 4:
+            raise KeyboardInterrupt  # Ctrl-C, or the machine went down, after four files
+        written.append(path.name)
+        real_write(path, *args)
+
+    monkeypatch.setattr(files, "write", write_then_die)
+    assert runner.invoke(app, command).exit_code != 0
+    assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == sorted(written)  # no partial
+    monkeypatch.setattr(files, "write", real_write)
+    resumed = runner.invoke(app, command)
+    assert resumed.exit_code == 0 and "6 images" in resumed.output
+    assert "(2 files written now)" in _text(resumed)
+    whole = runner.invoke(app, ["simulate", str(tmp_path / "whole"), *command[2:]])
+    assert whole.exit_code == 0 and "(6 files written now)" in _text(whole)
+    names = sorted(p.name for p in (tmp_path / "whole").iterdir())
+    assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == names
+    for name in names:  # the same images and settings as a run never stopped
+        (a,), (b,) = io.read(tmp_path / "cut" / name), io.read(tmp_path / "whole" / name)
+        np.testing.assert_array_equal(a.image, b.image)
+        assert a.metadata == b.metadata
 
 
 @pytest.mark.parametrize(

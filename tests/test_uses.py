@@ -71,6 +71,15 @@ def test_filters_are_honoured_with_units_and_missing_values(trained):
     assert (hits["dwell_time"] > median).all()
 
 
+def test_equals_means_within_one_percent_and_a_missing_value_never_passes():
+    table = pd.DataFrame({"dwell_time": [2.0, 2.019, 2.021, 1.981, 1.979, np.nan]})
+    near = parse_condition("dwell_time=2000ns").mask(table)
+    assert near.tolist() == [True, True, False, True, False, False]
+    assert parse_condition("dwell_time==2us").mask(table).tolist() == near.tolist()
+    apart = parse_condition("dwell_time!=2us").mask(table)
+    assert apart.tolist() == [False, False, True, False, True, False]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("dwell_time>>5", "not a number"), ("colour=red", "unknown field"), ("detector>3", "text")],
