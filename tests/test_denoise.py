@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import replace
 
@@ -56,6 +57,12 @@ from cimp.store import Store
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "250"}
+
+
+def _text(result) -> str:
+    """The output with rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
 
 # the detector the loss, blend and hold tests read
 GAIN_20 = {"detector_gain": 20.0, "detector_offset": -1.0, "dwell_time": 2.0}
@@ -939,6 +946,41 @@ def test_a_huge_dose_ratio_writes_no_negative_counts_and_says_it_extrapolates(dr
     written = read(tmp_path / "scan-dose-x1e+03.hspy")[0]
     assert written.image.min() >= 0
     assert "x1e+03 dose lies beyond" in " ".join(result.output.split())
+
+
+def test_an_outputs_history_records_the_guides_share_and_saturated_pixels_are_named(drun, tmp_path):
+    from cimp.denoise.files import domain_transfer
+    from cimp.domain import for_run
+    from cimp.io.simulated import ROOT
+    from cimp.io.write import hspy_signal, settings_tree, write_hspy
+
+    case = twin_case(3, 0, 64, "uniform", dose=300.0)  # SURE takes a share of its local guide
+    signal = hspy_signal(case.image, case.source, ROOT, settings_tree(case.source), "twin")
+    write_hspy(tmp_path / "scan.hspy", signal)
+    (record,) = read(tmp_path / "scan.hspy")
+    denoiser = Denoiser(drun[0], "cpu")
+    domain = for_run(denoiser.drun / "cimp")
+    shares, guides = [], []
+    for ratio in ("x4", "x1000"):
+        args = ["denoise", str(drun[0]), str(tmp_path / "scan.hspy"), "--dwell-time", ratio]
+        result = runner.invoke(app, [*args, "--format", "tiff"], env=WIDE)
+        assert result.exit_code == 0, result.output
+        (written,) = tmp_path.glob(f"scan-dose-{ratio.replace('1000', '1e+03')}.tif")
+        with tifffile.TiffFile(written) as tif:
+            history = json.loads(tif.pages[0].description)["cimp"]["dose_transfer"]
+            image = tif.pages[0].asarray()
+        direct, _ = domain_transfer(denoiser, domain, record, {"dwell_time": ratio}, 512, False)
+        assert history["guide_share"] == pytest.approx(direct.guide, abs=1e-6)
+        guides.append(history["guide_share"])
+        assert history["structure_kept"] == direct.kept and history["changes"]
+        saturated = float(np.mean(image >= np.iinfo(np.uint16).max))
+        named = re.search(r"([\d.]+) % of pixels would exceed the detector's range", _text(result))
+        shares.append(saturated)  # the share at the detector's top is the share the note names
+        assert named is not None and float(named.group(1)) == pytest.approx(
+            100 * saturated, abs=0.01
+        )
+        written.unlink()
+    assert 0.0 < shares[0] < 0.2 < shares[1] and guides[0] > 0.0, (shares, guides)
 
 
 def test_a_bad_option_is_reported_once_not_once_per_file(drun, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import tifffile
 from typer.testing import CliRunner
 
-from cimp import embeddings, views
+from cimp import views
 from cimp.cli import app
 from cimp.embeddings import embed_image
 from cimp.recovery import FieldModel, for_run, predict_files
@@ -112,26 +112,43 @@ def test_read_only_commands_leave_a_mistyped_path_untouched(trained, tmp_path):
     assert result.exit_code == 2 and not typo.exists()
 
 
-def test_a_search_rewrites_nothing_and_a_read_only_dataset_is_searchable(
-    trained, tmp_path, monkeypatch
-):
+def test_a_search_rewrites_nothing(trained):
     run, dataset, emb = trained
     stamp = (emb.folder / "run.json").stat().st_mtime_ns
     assert runner.invoke(app, ["search", str(run), str(dataset), "--row", "0"]).exit_code == 0
     assert (emb.folder / "run.json").stat().st_mtime_ns == stamp
 
-    copy = tmp_path / "mounted"
-    Store(dataset)  # the copy has no embeddings yet, and cannot get them in place
-    import shutil
 
-    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns("embeddings"))
-    monkeypatch.setenv("CIMP_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(embeddings, "_writable", lambda folder: False)
-    result = runner.invoke(app, ["search", str(run), str(copy), "--row", "0"])
-    assert result.exit_code == 0, result.output
-    assert not (copy / "embeddings").exists()
-    assert list((tmp_path / "cache" / "embeddings").rglob("part-*.npz"))
-    assert "read-only" in _text(result) and str(tmp_path / "cache") in result.output
+def test_a_read_only_dataset_is_searchable_its_embeddings_kept_in_the_users_cache(
+    trained, tmp_path
+):
+    """A dataset folder the user cannot write (chmod'ed). No permission stops root, so as
+    root the command runs as an ordinary user, in a user namespace (`unshare`)."""
+    import os
+    import subprocess
+    import sys
+
+    run, dataset, _ = trained
+    mounted = shutil.copytree(dataset, tmp_path / "ds", ignore=shutil.ignore_patterns("embeddings"))
+    folders = [mounted, *(p for p in mounted.rglob("*") if p.is_dir())]
+    for folder in folders:
+        folder.chmod(0o555)  # read and enter, never write
+    home = tmp_path / "home"
+    home.mkdir()
+    as_user = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
+    cimp = [sys.executable, "-m", "cimp.cli", "search", str(run), str(mounted), "--row", "0"]
+    env = {**os.environ, "HOME": str(home), "CIMP_CACHE": str(home / "cache"), "COLUMNS": "250"}
+    try:
+        command = [*as_user, *cimp] if os.geteuid() == 0 else cimp
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert f"{mounted} is read-only: its embeddings are kept in {home / 'cache'}" in said
+    assert not (mounted / "embeddings").exists()
+    assert list((home / "cache" / "embeddings").rglob("part-*.npz"))
 
 
 def test_audit_names_the_images_that_lie_outside_the_training_domain(trained, tmp_path):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import socket
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,24 +178,89 @@ def test_the_explorer_works_without_a_run(tiny_dataset, tmp_path):
     assert answer.status_code == 400 and "--run" in answer.text
 
 
-def test_a_denoiser_adds_a_dose_transfer_preview(served, tiny_dataset, tmp_path):
+@pytest.fixture(scope="module")
+def denoiser(served, tmp_path_factory):
+    """A denoiser of two training steps on the served run (what the page shows, not how well)."""
     from cimp.config import DenoiserConfig
     from cimp.denoise.train import train_denoiser
 
     _, archive = served
+    out = tmp_path_factory.mktemp("denoiser") / "d"
     config = DenoiserConfig(
-        str(archive.run.path),
-        str(tmp_path / "d"),
-        twin=8,
-        size=64,
-        crop=32,
-        steps=2,
-        widths=[8, 16],
+        str(archive.run.path), str(out), twin=8, size=64, crop=32, steps=2, widths=[8, 16]
     )
-    drun = train_denoiser(config, show_progress=False)
-    client = TestClient(create_app(Archive(tiny_dataset, archive.run.path, tmp_path, drun)))
+    return train_denoiser(config, show_progress=False)
+
+
+def test_a_denoiser_adds_a_dose_transfer_preview(served, denoiser, tiny_dataset, tmp_path):
+    _, archive = served
+    client = TestClient(create_app(Archive(tiny_dataset, archive.run.path, tmp_path, denoiser)))
     image_id = archive.table["image_id"].iloc[0]
     assert f"/dose/{image_id}.png" in client.get(f"/image/{image_id}").text
     preview = client.get(f"/dose/{image_id}.png")
     assert preview.status_code == 200 and preview.content[:4] == b"\x89PNG"
     assert client.get(f"/dose/{image_id}.png", params={"dwell_time": "x0.5"}).status_code == 400
+
+
+def _listening(port: int) -> list[str]:
+    """The addresses a TCP socket listens on at `port` (IPv4, from /proc/net/tcp)."""
+    found = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, at = local.split(":")
+        if state == "0A" and int(at, 16) == port:  # 0A: LISTEN
+            found.append(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def test_cimp_serve_listens_on_this_machine_alone_and_shows_the_dose_preview(
+    served, denoiser, tiny_dataset, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    _, archive = served
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "cimp.cli", "serve", str(tiny_dataset), "--run",
+               str(archive.run.path), "--denoiser", str(denoiser), "--port", str(port)]  # fmt: skip
+    log = tmp_path / "serve.txt"
+    env = {**os.environ, "CIMP_CACHE": str(tmp_path / "cache"), "COLUMNS": "250"}
+    with open(log, "w") as out:
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not _listening(port):
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"nothing listens on {port}: {log.read_text()}"
+            time.sleep(0.1)
+        assert _listening(port) == ["127.0.0.1"]  # not 0.0.0.0: no other machine reaches it
+        image_id = archive.table["image_id"].iloc[0]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/image/{image_id}", timeout=30) as r:
+            assert r.status == 200 and f"/dose/{image_id}.png" in r.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    said = " ".join(log.read_text().split())
+    assert f"at http://127.0.0.1:{port}/" in said and "others can reach it" not in said
+
+
+def test_serve_on_another_address_says_that_others_can_reach_it(tiny_dataset, monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from cimp.cli import app
+
+    asked = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **where: asked.append(where))
+    for host in ("0.0.0.0", "127.0.0.1"):
+        args = ["serve", str(tiny_dataset), "--host", host, "--port", "8123"]
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "250"})
+        assert result.exit_code == 0, result.output
+        warned = f"listening on {host}: others can reach it" in " ".join(result.output.split())
+        assert warned == (host == "0.0.0.0")
+    assert [(w["host"], w["port"]) for w in asked] == [("0.0.0.0", 8123), ("127.0.0.1", 8123)]
