@@ -9,7 +9,7 @@ LINTED := src tests benchmarks docs
 TORCH ?= torch==2.13.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-all test-browser screenshots test-data lint install figures bench bench-uses bench-denoise bench-ceiling clean
+.PHONY: demo test test-slow test-all test-browser screenshots test-data lint install figures bench bench-uses bench-denoise bench-ceiling clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,15 +28,22 @@ lint: $(STAMP)
 test-data: $(STAMP)
 	$(BIN)/python tests/fetch_real_files.py
 
+# tests in a new random order each run (its seed printed: ORDER=--random-order-seed=N repeats it)
+ORDER ?= --random-order
+
 test: lint test-data
-	$(BIN)/pytest
+	$(BIN)/pytest $(ORDER)
+
+# the slow tests: torchrun with two processes, a real Ctrl-C, a whole folder of real files
+test-slow: $(STAMP) test-data
+	$(BIN)/pytest -m slow $(ORDER)
 
 # the explorer in a real browser: Debian's chromium (apt-get, once) driven by Playwright
 test-browser: $(STAMP)
 	test -x /usr/bin/chromium || $(SUDO) apt-get install -y -q chromium || \
 		($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 	$(BIN)/pip install -q -e '.[dev,browser]'
-	$(BIN)/pytest -m browser
+	$(BIN)/pytest -m browser $(ORDER)
 
 # the README's pictures of each page of `cimp serve`, from the browser tests
 screenshots: $(STAMP)
@@ -44,7 +51,7 @@ screenshots: $(STAMP)
 	CIMP_SCREENSHOTS=docs $(BIN)/pytest -m browser -q
 
 test-all: lint test-data
-	$(BIN)/pytest -m ''
+	$(BIN)/pytest -m '' $(ORDER)
 
 # the whole story on built-in data, about 6 minutes on 2 CPU cores (install included)
 demo: $(STAMP)
