@@ -37,8 +37,8 @@ from sklearn.model_selection import GroupShuffleSplit
 
 from cimp import schema
 from cimp.baselines import handcrafted_features
+from cimp.instrument.profile import default
 from cimp.simulate import simulate
-from cimp.simulate.profile import default
 from cimp.store import Store
 from cimp.workers import pool as workers_pool
 

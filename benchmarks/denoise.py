@@ -46,8 +46,8 @@ import pandas as pd
 from denoise_ceilings import CEILINGS
 
 from cimp.denoise.wiener import guide, local_guide
+from cimp.instrument.detector import UINT16_MAX
 from cimp.schema import field
-from cimp.simulate.detector import UINT16_MAX
 
 RESULTS = Path(__file__).parent / "results" / "denoise"
 FLAT = "cimp's mean, flat"  # a reference row: cimp's output flattened to its own mean level

@@ -25,14 +25,14 @@ import numpy as np
 from rsciio.emd import file_reader
 from scipy.stats import chi2
 
-from cimp.simulate.detector import (
+from cimp.instrument.detector import (
     DETECTOR,
     black_level,
     counts_per_electron,
     gain_for_counts,
     noise_floor,
 )
-from cimp.simulate.profile import default
+from cimp.instrument.profile import default
 
 OUT = Path(__file__).with_name("simulator_detector.png")
 FILES = Path.home() / ".cache" / "cimp" / "test-data" / "hyperspy-1.7.6-io" / "emd_files"

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from cimp.calibrate import calibrate, frame_pair_transfer
 from cimp.cli import app
+from cimp.instrument.detector import DETECTOR, Detector, black_level, counts_per_electron
+from cimp.instrument.profile import Profile
 from cimp.io import Record
 from cimp.simulate import acquire
-from cimp.simulate.detector import DETECTOR, Detector, black_level, counts_per_electron
-from cimp.simulate.profile import Profile
 from cimp.store import Store
 
 EXCESS = 1 + 1 / DETECTOR.pulse_shape

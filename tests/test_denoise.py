@@ -47,9 +47,9 @@ from cimp.denoise.wiener import unet_inputs
 from cimp.device import bf16_native
 from cimp.errors import CimpError
 from cimp.ingest import ingest
+from cimp.instrument.detector import detect
 from cimp.io import read
 from cimp.simulate import acquire
-from cimp.simulate.detector import detect
 from cimp.simulate.files import write_run
 from cimp.simulate.render import scan_grid
 from cimp.simulate.scene import Grain, crystal_index

@@ -1,4 +1,4 @@
-"""Who imports whom: reading files needs no simulator."""
+"""Who imports whom: reading files and using a trained run need no simulator."""
 
 import json
 import subprocess
@@ -17,9 +17,13 @@ def test_reading_files_imports_no_simulator():
     assert not {m for m in loaded if m.startswith("cimp.simulate")}
 
 
-def test_using_a_trained_run_imports_no_training_code():
+def test_using_a_trained_run_imports_no_training_code_and_no_simulator():
     loaded = _loaded_after(
         "import cimp.recovery, cimp.embeddings, cimp.evaluate, cimp.report, cimp.search, "
-        "cimp.audit, cimp.denoise.apply, cimp.run"
+        "cimp.audit, cimp.denoise.apply, cimp.denoise.files, cimp.run, cimp.serve.app, "
+        "cimp.calibrate"
     )
-    assert "cimp.train" not in loaded
+    assert "cimp.train" not in loaded and "cimp.denoise.train" not in loaded
+    assert "ase" not in loaded  # the detector and profiles come from cimp.instrument
+    assert not {m for m in loaded if m.startswith("cimp.simulate")}
+    assert "cimp.instrument.detector" in loaded

@@ -10,10 +10,10 @@ from conftest import quiet_scene, settings, tiny_train_config
 from safetensors.torch import load_file
 
 from cimp import physics
+from cimp.instrument.detector import counts_per_electron
 from cimp.model import CIMP, ModelConfig
 from cimp.run import Run
 from cimp.simulate import acquire
-from cimp.simulate.detector import counts_per_electron
 from cimp.train import train
 
 SCALE = 1 / 65535

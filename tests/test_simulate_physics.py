@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import quiet_scene, settings
 
+from cimp.instrument.detector import UINT16_MAX, black_level, noise_floor
 from cimp.simulate import acquire
-from cimp.simulate.detector import UINT16_MAX, black_level, noise_floor
 from cimp.simulate.image import scattered_fraction
 from cimp.simulate.probe import Probe
 from cimp.simulate.render import FLYBACK_WAIT_US

@@ -33,8 +33,8 @@ import pandas as pd
 from cimp import figures
 from cimp.atomic import write_json
 from cimp.errors import CimpError
-from cimp.simulate.detector import Detector
-from cimp.simulate.profile import Profile, default
+from cimp.instrument.detector import Detector
+from cimp.instrument.profile import Profile, default
 from cimp.store import Store
 
 BLOCK = 16

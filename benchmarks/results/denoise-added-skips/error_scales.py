@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from denoise import PEERS, scenes, scores, to_target
 
 from cimp.denoise.apply import Denoiser
-from cimp.simulate.detector import UINT16_MAX
+from cimp.instrument.detector import UINT16_MAX
 
 SIGMA = 4.0  # px: coarser than the blend's finer window (4.8 px)
 RATIO = 4.0

@@ -19,7 +19,7 @@ import cimp.denoise.twin as twin
 from cimp.denoise.apply import Denoiser
 from cimp.denoise.electrons import calibrate
 from cimp.denoise.train import LOW_DOSES
-from cimp.simulate.profile import default as default_profile
+from cimp.instrument.profile import default as default_profile
 
 DIM = 0.05  # detected electrons a pixel, noise-free, at the source
 

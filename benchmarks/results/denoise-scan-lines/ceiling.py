@@ -19,7 +19,7 @@ from denoise import scores, to_target, unbiased_counts
 from cimp.denoise import scanlines, twin
 from cimp.denoise.electrons import calibrate
 from cimp.denoise.wiener import guide, local_guide
-from cimp.simulate.profile import default
+from cimp.instrument.profile import default
 from cimp.simulate.render import scan_grid
 
 DOSE = 500.0

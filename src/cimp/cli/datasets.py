@@ -69,7 +69,7 @@ def _profile(path: Path):
     """An instrument profile, or a one-line error that names what is wrong with it."""
     import json
 
-    from cimp.simulate.profile import Profile
+    from cimp.instrument.profile import Profile
 
     try:
         return Profile.load(path)

@@ -207,7 +207,7 @@ def denoise(
         fail("say what dose to reach: --dwell-time x4 and/or --beam-current x2 (or values)")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    from cimp.simulate.profile import Profile
+    from cimp.instrument.profile import Profile
 
     denoiser = Denoiser(drun, device, None if profile is None else Profile.load(profile))
     results = denoise_files(

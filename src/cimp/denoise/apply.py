@@ -50,9 +50,9 @@ from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.denoise.wiener import parities_from, unet_inputs
 from cimp.device import resolve_device
 from cimp.errors import CimpError
+from cimp.instrument.profile import Profile
+from cimp.instrument.profile import default as default_profile
 from cimp.run import Run
-from cimp.simulate.profile import Profile
-from cimp.simulate.profile import default as default_profile
 
 RATIO_MARGIN = 1.5  # a ratio this far beyond the trained ones is named as such
 HELD_NOTE = 0.01  # share of pixels held to the input above which the user is told

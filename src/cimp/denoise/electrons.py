@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from cimp.errors import CimpError
-from cimp.simulate.detector import DETECTOR, Detector, black_level, counts_per_electron
+from cimp.instrument.detector import DETECTOR, Detector, black_level, counts_per_electron
 
 DARK_BLOCK = 16  # px: the black level of a file without an offset is its darkest block's mean
 NOISE_BLOCK, NOISE_BINS, QUIET = 8, 12, 0.1  # from_noise: block side, levels, quantile kept

@@ -42,12 +42,12 @@ from cimp.denoise.unet import FiLMUNet, UNetConfig
 from cimp.denoise.wiener import unet_inputs
 from cimp.device import bf16_autocast, bf16_native, resolve_device
 from cimp.errors import CimpError
+from cimp.instrument.detector import UINT16_MAX
+from cimp.instrument.profile import default as default_profile
 from cimp.optim import MAX_WARMUP, TimeBudget, set_lr, warmup_steps
 from cimp.progress import Bar
 from cimp.run import FILES as RUN_FILES
 from cimp.run import Run
-from cimp.simulate.detector import UINT16_MAX
-from cimp.simulate.profile import default as default_profile
 from cimp.store import Store
 
 VAL_SEED = 100_000  # the twin's validation cases: seed + this

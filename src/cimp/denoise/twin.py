@@ -16,11 +16,11 @@ from functools import partial
 import numpy as np
 
 from cimp import schema
+from cimp.instrument.detector import detect
+from cimp.instrument.profile import Profile
+from cimp.instrument.profile import default as default_profile
 from cimp.simulate import archive
-from cimp.simulate.detector import detect
 from cimp.simulate.image import acquire, scattered_fraction
-from cimp.simulate.profile import Profile
-from cimp.simulate.profile import default as default_profile
 from cimp.simulate.scene import sample_scene
 from cimp.simulate.settings import ELECTRONS_PER_PA_US, Settings, operator_gain, sample_settings
 from cimp.workers import mapped

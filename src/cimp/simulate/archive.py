@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cimp.simulate.detector import Detector, offset_for_black
+from cimp.instrument.detector import Detector, offset_for_black
+from cimp.instrument.profile import Profile
 from cimp.simulate.image import scattered_fraction
-from cimp.simulate.profile import Profile
 from cimp.simulate.scene import Scene, sample_scene
 from cimp.simulate.settings import (
     DETECTOR_INNER_RADIUS_MM,

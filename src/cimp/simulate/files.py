@@ -12,13 +12,13 @@ from pathlib import Path
 
 import cimp
 from cimp.errors import CimpError
+from cimp.instrument.profile import Profile
+from cimp.instrument.profile import default as default_profile
 from cimp.io.simulated import ROOT
 from cimp.io.write import hspy_signal, settings_tree, write_hspy
 from cimp.simulate.crystals import library
 from cimp.simulate.generate import archive_image, simulate, simulate_pair
 from cimp.simulate.image import Acquisition
-from cimp.simulate.profile import Profile
-from cimp.simulate.profile import default as default_profile
 from cimp.workers import mapped
 
 

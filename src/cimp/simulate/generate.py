@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from cimp.instrument.profile import Profile, default
 from cimp.simulate import archive
 from cimp.simulate.image import Acquisition, acquire
-from cimp.simulate.profile import Profile, default
 from cimp.simulate.scene import sample_scene
 from cimp.simulate.settings import sample_dose_pair, sample_settings
 

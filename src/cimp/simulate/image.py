@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cimp.instrument.detector import DETECTOR, Detector, detect
 from cimp.simulate.crystals import library
-from cimp.simulate.detector import DETECTOR, Detector, detect
 from cimp.simulate.probe import Probe
 from cimp.simulate.render import (
     CARBON_DENSITY,

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from cimp import schema
-from cimp.simulate.detector import DETECTOR, Detector, gain_for_counts
+from cimp.instrument.detector import DETECTOR, Detector, gain_for_counts
 
 ELECTRONS_PER_PA_US = 1e-18 / 1.602176634e-19  # 1 pA for 1 us, in electrons
 INSTRUMENT = "cimp-sim Titan 300 kV"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cimp.simulate.detector import DEFAULT_PROFILE, DETECTOR, Detector
+from cimp.instrument.detector import DEFAULT_PROFILE, DETECTOR, Detector
 
 
 @dataclass(frozen=True)
