@@ -1,7 +1,7 @@
 """Print an evaluation's per-field R2 and top-1 beside the committed benchmark's.
 
 Run: `python benchmarks/beside.py RESULTS.json` (`make demo` runs it on the demo's model).
-The benchmark is `results/contrastive-archive/` (6,000 archive images, 1,500 steps) and the
+The benchmark is `results/contrastive/` (6,000 archive images, 1,500 steps) and the
 ceiling estimator on that benchmark's own images (`results/ceiling/same-images.json`).
 """
 
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-BENCHMARK = RESULTS / "contrastive-archive" / "results.json"
+BENCHMARK = RESULTS / "contrastive" / "results.json"
 CEILING = RESULTS / "ceiling" / "same-images.json"
 
 

@@ -1,11 +1,11 @@
 """The headline table on simulated data: retrieval and metadata recovery, with baselines.
 
 Run: `make bench` or `.venv/bin/python benchmarks/contrastive.py [--n 6000 --steps 1500]
-[--sampling uniform|archive] [--no-physics --positive-radius R --tag NAME]`. Simulates n
+[--sampling archive|uniform] [--no-physics --positive-radius R --tag NAME]`. Simulates n
 images (256 x 256) into a work folder, ingests them (70/10/20 split by scene, or by session
 with archive sampling), trains, and evaluates on the held-out split (gallery of 1,000),
 every image read whole. Writes the results, the command, the timings and the figures to
-benchmarks/results/contrastive/ (uniform) or contrastive-archive/, with `-NAME` for a tag.
+benchmarks/results/contrastive/ (archive) or contrastive-uniform/, with `-NAME` for a tag.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from cimp.simulate.files import write_run
 from cimp.train import train
 
 RESULTS = {
-    "uniform": Path(__file__).parent / "results" / "contrastive",
-    "archive": Path(__file__).parent / "results" / "contrastive-archive",
+    "uniform": Path(__file__).parent / "results" / "contrastive-uniform",
+    "archive": Path(__file__).parent / "results" / "contrastive",
 }
 
 
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/cimp-benchmark"))
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--sampling", choices=tuple(RESULTS), default="uniform")
+    parser.add_argument("--sampling", choices=tuple(RESULTS), default="archive")
     parser.add_argument("--physics", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--positive-radius", type=float, default=0.0, help="multi-positives")
     parser.add_argument("--supervised-steps", type=int, default=None, help="default: --steps")

@@ -483,7 +483,7 @@ def markdown(results: dict) -> str:
         "in the local guide's 32 px windows): not peers, and no lead is taken over them.",
         f"{FLAT}: cimp's output replaced by its own mean level, a reference; where it scores",
         "above cimp, what cimp draws beyond its level is worth less than nothing (at 5 e/px:",
-        "clouds the specimen lacks, `results/denoise-weighed-means`).",
+        "clouds the specimen lacks; benchmarks/FINDINGS.md).",
         f"The U-Net's reach: {results['unet_reach_px']} px around a pixel hold 99.9 % of what "
         "its output reads of the image.",
         "Speed on one {size} px image (100 e/px): cimp {cimp_megapixels_per_s} MP/s, BM3D "

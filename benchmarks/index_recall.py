@@ -3,7 +3,7 @@
 Run: `.venv/bin/python benchmarks/index_recall.py [--n 1000000]`. Clustered unit vectors of
 128 dimensions (as image embeddings are: many images of few kinds), 1,000 queries drawn
 from the set; recall@10 = share of the exact 10 nearest that the IVF index returns, with
-and without a filter that keeps half of the rows. Writes results/index_recall.json.
+and without a filter that keeps half of the rows. Writes results/index/results.json.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from cimp.index import NPROBE, VectorIndex, exact_search
 
-RESULT = Path(__file__).parent / "results" / "index_recall.json"
+RESULT = Path(__file__).parent / "results" / "index" / "results.json"
 
 
 def clustered(n: int, d: int, clusters: int, rng) -> np.ndarray:

@@ -5,7 +5,7 @@ rows repeated in memory).
 
     .venv/bin/python benchmarks/serve_load.py [DATASET]   (default: demo-output/dataset)
 
-Writes results/serve_load.json: p50, p95 and max latency (ms) of each pass.
+Writes results/serve/results.json: p50, p95 and max latency (ms) of each pass.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).parent / "results" / "serve_load.json"
+RESULTS = Path(__file__).parent / "results" / "serve" / "results.json"
 REQUESTS, CONCURRENCY = 200, 4
 
 

@@ -27,7 +27,7 @@ from cimp.simulate import simulate
 from cimp.simulate.crystals import library
 from cimp.simulate.files import write_run
 
-OUT = Path(__file__).parent / "results" / "simulator_speed.json"
+OUT = Path(__file__).parent / "results" / "simulator" / "results.json"
 
 
 def reference_ms(repeats: int = 50) -> float:

@@ -41,7 +41,7 @@ class ModelConfig:
     vit_patch: int = 16
     vit_depth: int = 6
     intensity_scale: float = 1.0 / 65535  # counts -> model input, fixed per run (cimp.data)
-    physics: bool = False  # fuse cimp.physics statistics into the CNN (runs before had none)
+    physics: bool = False  # fuse cimp.physics statistics into the CNN (absent: not fused)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -126,14 +126,13 @@ class DenoiserConfig:
     dataset: str | None = (
         None  # dose pairs (same session, higher dose): the high image is the target
     )
-    # the defaults are the benchmark's recipe: 50 min, simulation included, on any machine
+    # the defaults are the dose benchmark's recipe: 50 minutes, simulation included
     twin: int = 5000  # digital-twin cases with a noise-free target (0: none)
     sampling: Sampling = "both"  # of the twin's settings (both: archive and uniform)
     archive_share: float = 0.5  # with sampling both: the share of twin cases from the archive
     size: int = 128  # twin images' side (px)
-    # training crops' side (px), a multiple of the U-Net's grid: 64 px crops, 16 a step,
-    # run 2.5x the steps of 96 px ones in 50 min on a 2-core CPU, the same pixels a second
-    # (`benchmarks/results/denoise-64px-crops`)
+    # training crops' side (px), a multiple of the U-Net's grid: small crops give more
+    # steps in the time budget at the same pixels a second
     crop: int = 64
     steps: int | None = None  # exactly this many; None: as many as fit in `minutes`
     minutes: float = 50.0  # wall-clock budget, simulation included, when no steps are given
@@ -141,42 +140,27 @@ class DenoiserConfig:
     lr: float = 2e-3
     widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
     # the U-Net's inputs (`wiener.unet_inputs`): the image, its whole-image guide, the local
-    # guide in 32 px windows (3) and in 64 px ones (4, the default since the twentieth
-    # session, as every benchmark U-Net since the tenth: +0.45 dB at archive 100 e/px, +0.1
-    # at archive 500 on two seeds against 3; `benchmarks/results/denoise-wide-guide`)
+    # guide in 32 px windows (3) and in 64 px ones (4)
     inputs: int = 4
+    # ablations whose alternative lost on the dose benchmark (benchmarks/FINDINGS.md):
     # the whole-image guide's spectrum smoothing (`wiener.guide`): 1, single frequencies;
-    # 3, also those whose 3 x 3 neighbourhood stands above the noise (on one seed with four
-    # inputs: +0.2-0.5 dB on uniform scenes, -0.2-0.4 on archive ones;
-    # `benchmarks/results/denoise-smoothed-guide`)
+    # 3, also those whose 3 x 3 neighbourhood stands above the noise
     guide_smoothing: int = 1
-    # the local guides' window means weighed toward the whole-image guide (`wiener.
-    # local_guide`), not kept as they are (at 5 e/px on dim scenes they are noise, which the
-    # U-Net draws): two seeds, +0.24 dB at 5 e/px and -0.1 at archive 100-500 on average,
-    # within the training draw (`benchmarks/results/denoise-weighed-means`)
+    # the local guides' window means weighed toward the whole-image guide's
+    # (`wiener.local_guide`) instead of kept as they are
     weighed_means: bool = False
-    # the U-Net's head (`denoise.unet`), residual by default: mix, +0.5-0.8 dB at 5 e/px,
-    # -0.2-0.5 at 500 and 0.5 % of the real Talos fixture's blocks beyond 3 sigma (one seed,
-    # two starts; `benchmarks/results/denoise-mix-head`); gate, +1.6 dB at archive 5 e/px
-    # and -0.34 at archive 500 (two seeds; `benchmarks/results/denoise-gate-head`), its
-    # gate trained shut almost everywhere (`benchmarks/results/denoise-pair-head`)
+    # the U-Net's head (`denoise.unet`): residual (the image plus a correction), mix or gate
     head: Head = "residual"
-    # how the U-Net's way up takes the way down's features (`denoise.unet`): concatenated,
-    # or added: 1.47-1.61x the steps in 50 min on a 2-core CPU, +0.02-0.47 dB on 7 of 8
-    # sets and -0.05 to -0.12 at archive 500 e/px, but faint reflections drawn on a crystal
-    # at 100 e/px (two seeds; `benchmarks/results/denoise-added-skips`)
+    # how the U-Net's way up takes the way down's features: concatenated or added
     skips: Skips = "cat"
-    # a learned Wiener filter of the U-Net's top level over the whole tile (`unet.Spectral`):
-    # three seeds, +0.2 to +0.5 dB at uniform 100-500 e/px, +0.18 at archive 500 (24.98),
-    # -0.1 to -0.4 at 5; at 100 e/px two exaggerate a crystal's weak reflections 10-20x in
-    # power (`benchmarks/results/denoise-spectral`, `aliased_seed2.txt`)
+    # a learned Wiener filter of the U-Net's top level over the whole tile (`unet.Spectral`)
     spectral: bool = False
     val_every: int = 250
     seed: int = 0
     resume: bool = False  # start from the U-Net in `out` (same widths) instead of from scratch
     device: str = "auto"
-    # training steps in bfloat16 where the device computes it natively (`device.bf16_native`;
-    # 1.5-1.6x the steps in 50 min on a 2-core AVX512-BF16 CPU); validation, inference: float32
+    # training steps in bfloat16 where the device computes it natively
+    # (`device.bf16_native`); validation and inference run in float32
     bf16: bool = True
 
     def __post_init__(self):

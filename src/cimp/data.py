@@ -23,7 +23,7 @@ from cimp.errors import CimpError
 from cimp.schema import Normalizer
 from cimp.store import Store
 
-DEFAULT_SCALE = 1.0 / 65535  # runs saved before the scale was recorded (uint16 data)
+DEFAULT_SCALE = 1.0 / 65535  # a run that records no scale was trained on uint16 data
 SCALE_SAMPLE = 200
 
 

@@ -59,8 +59,8 @@ class Run:
 
     @property
     def dataset(self) -> Path:
-        """The dataset the run was trained on (saved as an absolute path; an older run's
-        relative path is taken from the current folder)."""
+        """The dataset the run was trained on (saved as an absolute path; a relative one is
+        taken from the current folder)."""
         return Path(self.config.train.dataset).resolve()
 
     def load_model(self, device="cpu") -> CIMP:

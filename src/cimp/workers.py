@@ -1,8 +1,7 @@
 """Process pools for simulation work that share the machine's cores.
 
-Each worker keeps its BLAS and OpenMP pools to one thread: two workers each running two
-threads on two cores were 2-3.5x slower than the same workers on one thread each (the
-digital twin's cases: 5.0 s against 1.4 s for 200).
+Each worker keeps its BLAS and OpenMP pools to one thread: workers that each run a pool
+of threads on the same cores oversubscribe them and run several times slower.
 """
 
 from __future__ import annotations

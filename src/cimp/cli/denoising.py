@@ -64,29 +64,24 @@ def train_denoiser(
         typer.Option(
             "--weighed-means/--kept-means",
             help="Local guides: weigh each window's mean toward the whole-image guide by its "
-            "Wiener gain, or keep it as it is (no gain beyond the training draw on two seeds; "
-            "benchmarks/results/denoise-weighed-means).",
+            "Wiener gain, or keep it as it is (an ablation: benchmarks/FINDINGS.md).",
         ),
     ] = D.weighed_means,
     head: Annotated[
         str,
         typer.Option(
             help="U-Net output: the image plus a correction (residual), a per-pixel mix "
-            "of the image and its guides plus a correction (mix: better at 5-20 e/px, worse "
-            "at 500 and on a real file; benchmarks/results/denoise-mix-head), or the image's "
-            "departure from its mean level scaled by a per-pixel gate plus a correction (gate: "
-            "fewer clouds invented at 5 e/px, better at 5-20, worse at archive 500 e/px; "
-            "trained, the gate shuts almost everywhere: in effect the mean level plus a "
-            "correction; benchmarks/results/denoise-gate-head)."
+            "of the image and its guides plus a correction (mix), or the image's departure "
+            "from its mean level scaled by a per-pixel gate plus a correction (gate); mix "
+            "and gate are ablations (benchmarks/FINDINGS.md)."
         ),
     ] = D.head,
     skips: Annotated[
         str,
         typer.Option(
             help="How the U-Net's way up takes the way down's features at each level: "
-            "concatenated (cat) or added (add: 1.38x faster training steps on a 2-core CPU, "
-            "better on 7 of 8 dose-benchmark sets, slightly worse at archive 500 e/px, more "
-            "faint reflections drawn on a crystal; benchmarks/results/denoise-added-skips)."
+            "concatenated (cat) or added (add: faster steps, faint reflections drawn on a "
+            "crystal; benchmarks/FINDINGS.md)."
         ),
     ] = D.skips,
     spectral: Annotated[

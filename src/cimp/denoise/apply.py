@@ -92,8 +92,8 @@ class Denoiser:
         self.config = json.loads((self.drun / "config.json").read_text())
         if "inputs" not in self.config["unet"]:
             raise CimpError(
-                f"{self.drun} was trained by an older cimp (a U-Net without the Fourier guide); "
-                "train it again with `cimp train-denoiser`"
+                f"{self.drun} holds a U-Net without the Fourier guide, which this cimp "
+                "needs: train it again with `cimp train-denoiser`"
             )
         self.device = resolve_device(device)
         self.detector = (profile or default_profile()).detector
@@ -101,7 +101,7 @@ class Denoiser:
         self.encoder, self.normalizer = run.load_model(self.device), run.normalizer
         self.unet = FiLMUNet(UNetConfig.saved(self.config["unet"]))
         load_weights(self.unet, self.drun / "unet.safetensors")
-        # channels last: 1.3x faster on a 512 px image on a 2-core CPU (4 % at 128 px)
+        # channels last: faster convolutions on a CPU, most on large images
         self.unet.to(self.device, memory_format=torch.channels_last).eval()
         self.weights = file_id(self.drun / "unet.safetensors")
         self.gain = StructureGain.saved(self.config.get("structure_gain"))  # None: keep all
@@ -110,7 +110,7 @@ class Denoiser:
     def crop(self) -> int:
         return self.encoder.config.crop
 
-    @torch.inference_mode()  # 1.05x faster than no_grad at 128 px, the same output
+    @torch.inference_mode()  # no autograd bookkeeping at all: faster, the same output
     def transfer(
         self,
         image: np.ndarray,
@@ -311,8 +311,8 @@ def _array(x: torch.Tensor) -> np.ndarray:
 def _sure_reads(in_range: np.ndarray, seen: Seen, cal: Calibration, dtype) -> bool:
     """Whether SURE will read the image whatever the U-Net makes of it (`sure.reads`): its
     pixels `in_range` whose readings would not clip at the input's own level (`readable` at
-    a dark output, fewer than SURE reads) are enough. On the dose benchmark's sets it ran
-    on every image SURE read, and on 0-3 of 16 more."""
+    a dark output, fewer than SURE reads) are enough: the probe runs on every image SURE
+    will read, and on a few more."""
     dark = torch.zeros_like(seen.electrons)
     lowest = readable(dark, seen, cal, dtype)[0, 0].cpu().numpy()
     return reads(in_range & lowest)

@@ -33,21 +33,20 @@ WINDOWS = (19.2, 4.8, 1.2)  # px: the Gaussians `project` compares through, coar
 # `outside` checks, since near a sharp edge a 4 x 4 block strays further than a window
 LIMIT = 2.75
 # sigma: `project`'s limit for an image outside the training domain, whose U-Net output is
-# trusted less (a real Talos HAADF file, through a U-Net of an unlucky training draw: 0.58 %
-# of 4 x 4 blocks beyond 3 sigma at LIMIT, 0.39 % at this; results/denoise-added-skips)
+# trusted less (a real file can draw more blocks beyond 3 sigma than the twin's images)
 OUT_OF_DOMAIN = 2.5
 GROSS = 2.0  # x the limit: beyond this (finest window) the input itself is handed back
 ROUNDS = 4  # of the smooth correction, per window (slow to converge at sharp features)
 UNCLIPPED = 0.99  # share of a window's weight on unclipped pixels needed to compare it
 FFT_TAPS = 15  # windows longer than this are applied by FFT (same result, faster)
-# px: images larger than this are windowed by FFT whatever the window (the 1.2 px window's
-# convolution took 38 and 143 ms on 1024 and 2048 px images, its FFT 18 and 37)
+# px: images larger than this are windowed by FFT whatever the window (there even the
+# finest window's convolution is slower than its FFT)
 CONVOLVED = 512
-# px: images up to this side are windowed by two matrix products (the same result; at
-# 128 px 2-7x faster than convolutions and FFTs, at 512 px 1.6-1.8x slower)
+# px: images up to this side are windowed by two matrix products (the same result; faster
+# than convolutions and FFTs on small images, slower on large ones)
 MATRIX = 256
 # windows `blend` weighs the output against the input in; the finest, 1.2 px, is left out
-# (it lost 0.6 dB at 20 e/px on the dose benchmark: there a pixel's noise is the signal)
+# (at low doses a pixel's noise is its whole signal: that window would hand back the noise)
 BLENDED = WINDOWS[:2]
 BOUND = 1e30  # the output's error variance is read no higher (an untrained net's is wild)
 

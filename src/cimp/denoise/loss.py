@@ -4,7 +4,7 @@ Both are measured as the benchmark measures them: against the target as the dete
 records it (saturated at its top, so a prediction above the top costs nothing there and
 one below it does), with the target crop's own range as the peak, and SSIM over 7 x 7
 windows with the usual constants (scikit-image's defaults). SSIM_WEIGHT puts 0.1 of SSIM
-level with 1 dB of PSNR. Crops saturated all over are not scored.
+level with one decibel of PSNR. Crops saturated all over are not scored.
 
 Below the variance-stabilising transform's range (z < 0) an estimate reads as no electrons
 (`electrons.unstabilise`), and no change of it changes that: a net that strays there gets
@@ -64,5 +64,5 @@ def transfer_score(clean, targets, top) -> tuple[torch.Tensor, torch.Tensor]:
     high = torch.where(known, target, torch.full_like(target, -torch.inf)).amax(dim=(1, 2, 3))
     low = torch.where(known, target, torch.full_like(target, torch.inf)).amin(dim=(1, 2, 3))
     span = (high - low).clamp_min(1e-3)
-    psnr = -10 * torch.log10(mse / span.square() + 1e-6)  # at most 60 dB
+    psnr = -10 * torch.log10(mse / span.square() + 1e-6)  # at most 60 decibels
     return psnr + SSIM_WEIGHT * ssim(clean, target, span), high > low

@@ -5,16 +5,13 @@ A STEM image is scanned line by line, and each line lands a little off where it 
 mains pickup (50 Hz, a few lines a period), the scan coils' jitter and drift move a line as
 a whole. At atomic resolution that is tenths of a pixel to pixels: a lattice zig-zags from
 line to line, its reflections smear over the spectrum, and the Wiener guides (`wiener`),
-which keep only what stands above the noise, lose them (on the dose benchmark's archive
-session at 0.006 nm/px, 2.9 px rms a line, the local guide read 3.9 dB better on the same
-image with the simulator's own displacements undone, 2.5 dB with those `read` finds).
+which keep only what stands above the noise, lose them.
 
 `read` finds each line's displacement (dx along it, dy across) by Gauss-Newton against the
 whole-image guide of the image put straight, ROUNDS times, each line's shift held to a
 Gaussian prior of PRIOR px; the round that fits best is kept (on images without a lattice
-the reference follows the lines it is fitted to and the fit can run away: on the uniform
-benchmark's scenes at 500 e/px, whose lines move by 0.2 px at most, the misfit rose by up
-to 180 a line). `wiener.unet_inputs` then computes the guides on the straight image and
+the reference follows the lines it is fitted to and the fit can run away).
+`wiener.unet_inputs` then computes the guides on the straight image and
 samples them back at the lines' own positions: the output keeps the scan as the file
 records it, the picture of the specimen is not changed (a target at more dose is scanned
 alike; only what the guides read is sharper). Displacements that explain the image no
@@ -41,15 +38,11 @@ STRIP = 128  # px: the columns around the centre a line's displacement is read o
 MARGIN = 4  # px at a line's ends left out of the fit (its shift reads the mirror there)
 # The misfit's drop per line (stabilised units, over STRIP px) below which displacements may
 # be the noise's: two parameters a line take 2 on average from white noise, more from the
-# lines' correlated noise (up to 5.4 on the uniform benchmark's scenes, whose lines move by
-# 0.2 px at most); the archive session's displaced lines gave 14-34 at 500 e/px (128 and
-# 512 px images), 3-7 at 100.
+# lines' correlated noise; displaced lines of a lattice drop it by far more.
 GATE = 8.0
 # What the first step's linear model must promise for the search to go on (the step itself
-# may overshoot: on the session's 512 px images it raised the misfit by 24-58 a line, the
-# next cut it by 13-16 below the start), and after CHECK steps the drop a fit must have
-# reached to go on: the session's displaced lines were at 6.1-20 a line by then (19-30 on
-# 512 px images), the uniform benchmark's straight ones at 4.2 or less.
+# may overshoot on long lines, the next one recovers), and after CHECK steps the drop a fit
+# must have reached to go on: displaced lines are well past it by then, straight ones not.
 SEARCH = 2.0
 CHECK = 3
 ON_TRACK = 5.0
@@ -146,7 +139,7 @@ def _shift_lines(image: np.ndarray, dx: np.ndarray) -> np.ndarray:
 
 def _phases(dx: np.ndarray, w: int) -> np.ndarray:
     """(H, w + 1) exp(2 pi i k dx / 2w) for k = 0..w: a running product of each line's step
-    (within 1e-14 of the exponentials, 3x faster)."""
+    (within 1e-14 of the exponentials, and faster)."""
     steps = np.empty((len(dx), w + 1), dtype=complex)
     steps[:, 0] = 1.0
     steps[:, 1:] = np.exp(1j * np.pi * dx / w)[:, None]

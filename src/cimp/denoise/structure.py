@@ -2,9 +2,8 @@
 
 At a few detected electrons a pixel the residual U-Net leaves clouds and specks the
 specimen does not have (it must cancel the image's noise pixel by pixel, and what it does
-not cancel shows): on the dose benchmark's archive scenes at 5 e/px a flat image at the
-output's own mean scored above the output on every scene. No test on one image tells
-those clouds from signal (`benchmarks/results/denoise-weighed-means`). What the twin's
+not cancel shows): at a few electrons a pixel a flat image at the output's own mean can
+score above the output. No test on one image tells those clouds from signal. What the twin's
 truth does tell is how much of the drawn structure is right on average at a given
 signal-to-noise ratio. So the output becomes w + gain x (u - w): u the U-Net's clean
 electrons, w the whole-image Wiener guide's (what the image's spectrum shows above its
@@ -12,10 +11,8 @@ noise: a lattice's reflections, flat where nothing stands out) moved to u's mean
 the gain a function of the image's signal-to-noise ratio a pixel (`signal_to_noise`),
 fitted after training on twin cases with known truth (`fit`): per bin of cases, the gain
 on a grid that scores best (the training loss's PSNR + SSIM), made to grow with the ratio
-(pool adjacent violators), at most 1. Toward the image's flat mean instead of the guide,
-the fit lost lattices a faint image's spectrum shows (uniform 500 e/px -0.12 to -0.23 dB
-against the U-Net alone; toward the guide +0.13 and +0.14 on two trainings;
-`benchmarks/results/denoise-structure-gain`). The blend and the hold that
+(pool adjacent violators), at most 1. Toward the guide, not the image's flat mean: the
+flat mean would lose lattices a faint image's spectrum shows. The blend and the hold that
 follow give back what the input shows beyond its noise. A DRUN without a fitted gain keeps
 all of the U-Net's structure.
 """

@@ -1,10 +1,9 @@
 """How much of the local Wiener guide the output takes, chosen per image without the truth.
 
 The U-Net reads the local guide beside the image (`wiener`), yet on some images the guide
-alone is the better estimate: on the dose benchmark's archive scenes of one session (0.6-2
-detected electrons a pixel under 5.5 e of read noise) the U-Net drew 10-20 px blotches
-where the local Wiener filter scored 2-3.5 dB higher, and a gate on the image's statistics
-did not carry over to other scenes. Stein's unbiased risk estimate (SURE) of the mean
+alone is the better estimate (dim lattices under a few electrons of read noise, where the
+U-Net draws blotches), and no gate on the image's statistics tells which images those
+are. Stein's unbiased risk estimate (SURE) of the mean
 squared error against the clean image of u + w (g - u), u the U-Net's estimate and g the
 guide's (electrons), is quadratic in w; its minimum, clipped to [0, 1], is
 
@@ -18,18 +17,16 @@ the whole; a smaller one's perturbed image (`probe`) can run in the same batch a
 itself (`known`).
 SURE holds where the noise model does: pixels whose readings may clip (near the black
 level, at the detector's top at either dose) are left out, and an image with under half
-its pixels left keeps the U-Net's estimate (with clipped pixels in, SURE chose the guide on
-images where it lost 6-19 dB). Where u and g differ by little beside the noise (vacuum),
+its pixels left keeps the U-Net's estimate (clipped pixels would make SURE choose the guide
+where it is far worse). Where u and g differ by little beside the noise (vacuum),
 the share is mostly the noise's draw: one within SIGNIFICANT standard errors of the noise
 in <u - y, d> is none.
 The blend that follows (`consistency.blend`) moves the output's window levels toward the
 input's, so the error that counts is the one after it: the share is chosen for B(u) + w P d,
-B(u) the blended estimate, P the blend's linear part at its gains for u (`After`). Chosen
-for u + w d as it stands, the share was up to 0.5 too small on the dose benchmark's dim
-archive scenes at 500 e/px (part of the error SURE saw there the blend removes anyway);
-chosen after the blend, archive 500 e/px scored 0.08 dB higher. The traces are read
-before the blend: a perturbation's change is finer than its windows (read after it, the
-mean scores moved by 0.01 dB at most).
+B(u) the blended estimate, P the blend's linear part at its gains for u (`After`): chosen
+for u + w d as it stands, the share would be too small where part of the error SURE sees
+is one the blend removes anyway. The traces are read before the blend: a perturbation's
+change is finer than the blend's windows.
 """
 
 from __future__ import annotations
@@ -46,9 +43,8 @@ EPS = 0.1  # the perturbation, in units of the noise
 REGION = 256  # px: the largest square the traces are read on
 MARGIN = 32  # px of a region's inner sides left out: its mirror there is not the image
 MIN_SHARE = 0.5  # of an image's pixels SURE must read for a blend
-# standard errors: a share the noise alone could give is none (on the benchmark's vacuum,
-# where U-Net and guide differ by a few electrons over the whole image, the noise drew
-# shares of 0.25-1 and a grainier output: its spread at 20 e/px 17 -> 30 counts)
+# standard errors: a share the noise alone could give is none (on vacuum, where U-Net and
+# guide differ by a few electrons, the noise would draw large shares and a grainier output)
 SIGNIFICANT = 2.0
 SEED = 0  # the perturbation's: the same image gets the same output
 

@@ -12,8 +12,8 @@ itself. Dose pairs of a dataset (the same scene at a low and a higher dose, as a
 have): the high-dose image is the target, its noise zero-mean (Noise2Noise). The loss is
 the benchmark's PSNR and SSIM per crop against the target (`loss`); every prediction goes
 through the same physics as at inference (`render`), all but the blend with and the hold to
-the input, which inference applies: the hold stops gradients where it acts, and with the
-blend in the loss a training fell 6 dB behind on validation and diverged.
+the input, which inference applies: the hold stops gradients where it acts, and the blend
+in the loss makes training unstable.
 """
 
 from __future__ import annotations
@@ -54,15 +54,13 @@ VAL_SEED = 100_000  # the twin's validation cases: seed + this
 FIT_SEED = 200_000  # the twin's cases the structure gain is fitted on (`structure`): seed + this
 FIT_CASES = 256  # of them at most (a tenth of the twin), all at doses drawn from twin.DOSES
 MIN_FIT = 4 * PER_BIN  # twin cases below which no gain is fitted (one bin: one gain for all)
-# a fit case costs this many validation cases (21 gains scored; 2-core AVX2 CPU: 13.7-15.3 s
-# for 256 cases, 1.1-1.3 s for 64 validation cases: 2.6-3.4)
+# a fit case costs this many validation cases (21 gains scored on it), as timed on a CPU
 FIT_COST = 3.0
 LOW_DOSES = 0.5  # share of twin cases at a dose drawn from twin.DOSES
 MAX_FAILED = 50  # steps in a row without a finite loss and gradient: the training stops
-# validation loss (dB) this far above its best: the training collapsed (one died at step
-# 4,900 and ended 13 dB above its best, another at 3,400 of 20,000): it goes on from the
-# weights of its best validation, with the optimiser's moments reset, and those weights are
-# saved if it ends collapsed
+# validation loss (dB) this far above its best: the training collapsed (a U-Net can die
+# mid-training and not recover): it goes on from the weights of its best validation, with
+# the optimiser's moments reset, and those weights are saved if it ends collapsed
 COLLAPSED = 3.0
 
 
@@ -152,7 +150,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     train, val, fitting, about = _training_data(
         cfg, encoder, normalizer, unet.config, show_progress
     )
-    unet.to(device, memory_format=torch.channels_last)  # steps 1.05x faster on a 2-core CPU
+    unet.to(device, memory_format=torch.channels_last)  # faster convolutions on a CPU
     optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
     out.mkdir(parents=True, exist_ok=True)
     _copy_run(Path(cfg.run), out / "cimp")
@@ -383,7 +381,7 @@ def _pair_examples(dataset: str, encoder, normalizer, unet: UNetConfig, crop: in
 def _copy_run(run: Path, to: Path) -> None:
     to.mkdir(parents=True, exist_ok=True)
     for name in RUN_FILES:
-        if (run / name).exists():  # domain.json: not in runs made before it was recorded
+        if (run / name).exists():  # domain.json: a run may record none
             shutil.copy2(run / name, to / name)
 
 

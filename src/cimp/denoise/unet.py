@@ -48,8 +48,8 @@ class UNetConfig:
 
     @classmethod
     def saved(cls, values: dict) -> UNetConfig:
-        """The config a DRUN saved (those saved before `activation` existed used SiLU,
-        before `head` the residual head)."""
+        """The config a DRUN saved (one that names no `activation` used SiLU, one that
+        names no `head` the residual head)."""
         return cls(**{"activation": "silu", "head": "residual", **values})
 
 
@@ -84,8 +84,7 @@ class Spectral(nn.Module):
     spread evenly, so the gate can keep a reflection that no 3x3 convolution, nor any window
     the U-Net sees, holds above the noise. The same weights serve every frequency, so it
     reads a tile of any size; but what it keeps depends on the tile, so an image cut into
-    tiles (`tiles.tiled`) differs a little from one pass (384 px in 128 px tiles: by up to
-    0.6 of the target's noise; `benchmarks/results/denoise-spectral`).
+    tiles (`tiles.tiled`) differs a little from one pass.
     """
 
     def __init__(self, channels: int, cond: int, activation: str):
@@ -155,7 +154,7 @@ class FiLMUNet(nn.Module):
             Block(a, b, h, act) for a, b in zip([w[0], *w[:-1]], w, strict=True)
         )
         # a level's way up reads the level below, lifted, concatenated with (or added to:
-        # training steps 1.38x faster) the way down's features at its level
+        # cheaper steps) the way down's features at its level
         added = config.skips == "add"
         pairs = list(itertools.pairwise(w))
         self.up = nn.ModuleList(Block(a if added else a + b, a, h, act) for a, b in pairs)

@@ -284,8 +284,8 @@ def unet_inputs(
 ):
     """(count, H, W) float32: the electrons, the whole image's guide (its spectrum's
     `smoothing`), (count 3) the local one and (count 4) the wide local one, their window
-    means kept or weighed toward the whole image's guide (`local_guide`); DRUNs trained
-    before the local guide read 2. With the scan's `lines` (`scanlines.read`) the guides are
+    means kept or weighed toward the whole image's guide (`local_guide`); a DRUN that reads
+    2 has no local guide. With the scan's `lines` (`scanlines.read`) the guides are
     read on the image put straight and sampled back where its lines were scanned."""
     straight = e if lines is None else lines.straight(np.asarray(e, dtype=np.float64))
     whole = guide(straight, cal, smoothing=smoothing)

@@ -83,7 +83,7 @@ def _pulse_sum(electrons: np.ndarray, shape: float, rng: np.random.Generator) ->
     """Summed pulse heights of a Poisson number of electrons, each gamma(shape)/shape.
 
     Exact (Poisson count, then a gamma sum) below 25 electrons; above, the normal limit with
-    the same mean and variance (electrons * (1 + 1/shape)), which numpy draws 5x faster.
+    the same mean and variance (electrons * (1 + 1/shape)), which numpy draws faster.
     """
     out = np.empty(electrons.shape)
     many = electrons >= 25.0
