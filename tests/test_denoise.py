@@ -882,6 +882,19 @@ def test_a_reflection_the_specimen_lacks_is_called_invented(rng):
     np.testing.assert_allclose(stronger - strength, 20 * np.log10(20), atol=0.5)
 
 
+def test_a_gain_measured_from_the_noise_needs_no_side_a_multiple_of_its_blocks(rng):
+    """Without a recorded gain the noise is read in 8 px blocks: a frame of any size, as
+    real ones are (2048 x 1536, a crop), gives the gain its whole blocks give."""
+    s = settings(size=256, beam_current=20.0, dwell_time=4.0)
+    image = acquire(quiet_scene("Au [001]"), s, rng).image.astype(np.float32)
+    unknown = {k: v for k, v in s.metadata().items() if k != "detector_gain"}
+    whole = calibrate(unknown, image[:200, :256])
+    for rows, cols in ((200, 260), (203, 259), (131, 255)):
+        cal = calibrate(unknown, image[:rows, :cols])
+        assert cal.gain_from == "image" and cal.gain == pytest.approx(whole.gain, rel=0.05)
+    assert calibrate(unknown, image[:203, :263]).gain == whole.gain  # the same whole blocks
+
+
 def test_a_real_velox_haadf_image_keeps_its_content(drun, real_files, tmp_path):
     source = real_files / "emd_files" / "fei_emd_image.emd"  # Talos HAADF, 512 x 512
     result = runner.invoke(

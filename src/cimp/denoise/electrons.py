@@ -157,7 +157,7 @@ def from_noise(cal: Calibration, image: np.ndarray) -> Calibration:
         raise CimpError(
             "no detector gain recorded, and the image is too small to measure its noise"
         )
-    d = (x[1:h] - x[: h - 1])[: h - NOISE_BLOCK] ** 2 / 2.0
+    d = (x[1:h, :w] - x[: h - 1, :w])[: h - NOISE_BLOCK] ** 2 / 2.0
     blocks = (h - NOISE_BLOCK) // NOISE_BLOCK
     shape = (blocks, NOISE_BLOCK, w // NOISE_BLOCK, NOISE_BLOCK)
     var = d[: blocks * NOISE_BLOCK].reshape(shape).mean(axis=(1, 3)).ravel()
