@@ -446,10 +446,10 @@ def compare(denoiser, cases, tuning, ratio) -> dict:
     methods = {"cimp": run_cimp(denoiser, cases, passes=3)}
     outputs, seconds, _ = methods["cimp"]
     methods[FLAT] = ([np.full_like(o, o.mean()) for o in outputs], seconds, "reference")
-    methods["cimp, no guide"] = (*run_cimp(denoiser, cases, guided=False)[:2], "ablation")
-    methods["cimp, no hold"] = (*run_cimp(denoiser, cases, hold=False)[:2], "ablation")
+    methods["cimp, no guide"] = (*run_cimp(denoiser, cases, leave_out=("guided",))[:2], "ablation")
+    methods["cimp, no hold"] = (*run_cimp(denoiser, cases, leave_out=("hold",))[:2], "ablation")
     methods["cimp, lines as scanned"] = (
-        *run_cimp(denoiser, cases, straighten=False)[:2],
+        *run_cimp(denoiser, cases, leave_out=("straighten",))[:2],
         "ablation",
     )
     for name in PEERS:

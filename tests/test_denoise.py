@@ -462,8 +462,10 @@ def test_the_output_takes_a_share_of_the_local_guide_only_when_asked(drun):
     denoiser = Denoiser(drun[0], "cpu")
     case = twin_case(3, 0, 64, "uniform", dose=300.0)
     guided = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"})
-    alone = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}, guided=False)
+    alone = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}, leave_out=("guided",))
     assert 0.0 < guided.guide <= 1.0 and alone.guide == 0.0
+    with pytest.raises(CimpError, match="no stage to leave out named blend"):
+        denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}, leave_out=("blend",))
     error = [np.mean(np.square(x.image - case.truth)) for x in (guided, alone)]
     assert error[0] < 0.95 * error[1]  # 0.87
 
@@ -471,12 +473,12 @@ def test_the_output_takes_a_share_of_the_local_guide_only_when_asked(drun):
 def test_sures_probe_in_the_images_batch_gives_the_share_its_own_passes_give(drun, monkeypatch):
     """SURE's perturbed image runs through the U-Net in one batch with the image (`sure.probe`):
     the share and the output are those of SURE's own passes."""
-    import cimp.denoise.apply as apply
+    from cimp.denoise import stages
 
     denoiser = Denoiser(drun[0], "cpu")
     case = twin_case(3, 0, 64, "uniform", dose=300.0)
     batched = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"})
-    monkeypatch.setattr(apply, "probe", lambda e, cal: None)  # `sure.traces` runs its own
+    monkeypatch.setattr(stages, "probe", lambda e, cal: None)  # `sure.traces` runs its own
     alone = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"})
     assert batched.guide > 0.05 and abs(batched.guide - alone.guide) < 1e-3
     np.testing.assert_allclose(batched.image, alone.image, rtol=1e-3, atol=0.5)
@@ -490,7 +492,9 @@ def test_the_scans_displaced_lines_are_undone_for_the_guides_and_named(drun, rng
     scene = replace(quiet_scene("Au [001]"), line_jitter_nm=0.01, mains_nm=0.02)
     image = acquire(scene, s, rng).image
     read = denoiser.transfer(image, s.metadata(), {"beam_current": "x4"})
-    as_is = denoiser.transfer(image, s.metadata(), {"beam_current": "x4"}, straighten=False)
+    as_is = denoiser.transfer(
+        image, s.metadata(), {"beam_current": "x4"}, leave_out=("straighten",)
+    )
     grid = scan_grid(s, scene, np.random.default_rng(scene.seed))  # where the lines really sat
     dx, dy = grid.ox / s.pixel_size, grid.Y / s.pixel_size - (np.arange(s.size) - s.size / 2)
     moved = np.sqrt(np.mean(np.square(dx - dx.mean()) + np.square(dy - dy.mean())))  # 1.9 px
@@ -520,7 +524,7 @@ def test_a_structure_gain_is_fitted_on_enough_twin_cases_and_a_transfer_applies_
     assert all(0.0 <= g <= 1.0 for g in gain.gains) and list(gain.gains) == sorted(gain.gains)
     case = twin_case(3, 0, 64, "uniform", dose=300.0)
     denoiser.gain = StructureGain((0.0,), (0.0,))
-    flat = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}, hold=False)
+    flat = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}, leave_out=("hold",))
     e = flat.calibration.electrons(case.image.astype(np.float32))
     whole = unet_inputs(e, flat.calibration, denoiser.unet.config.inputs)[1]
     guide = finish(torch.from_numpy(whole)[None, None], Noise.of([flat.calibration]))

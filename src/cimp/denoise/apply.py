@@ -1,22 +1,18 @@
 """Dose transfer of whole images with a trained denoiser run (DRUN).
 
-The image is taken to detected electrons with the instrument profile's calibration and the
-file's gain and offset (`electrons`), embedded once (centre crop, as the CIMP run embeds),
-its Fourier guides computed on the whole image (`wiener`; with the scan's line-by-line
-displacements undone where the image shows them, `scanlines`), the U-Net runs over them all
-in tiles (SURE's probe of the image in the same batch), the result's pixel-parity means
-are the whole image's guide's, it keeps the share of its structure beyond that guide's
-that the image's signal-to-noise ratio earns (`structure`, fitted on the twin's truth),
-takes the share of the local guide that SURE reads for the image (`sure`), is weighed
-against the input and held to it window by window (`consistency`) and taken to the target
-dose: black + gain x ratio x clean electrons. The result is in the detector's counts at the
-target settings, as 32-bit floats: never below the black level, never above the top of the
-input's integer range (the detector's).
+`Denoiser.transfer` runs the stages of `cimp.denoise.stages` in order (docs/denoise.md):
+the image in detected electrons (`electrons`) and the U-Net's conditioning (`condition`),
+the scan's lines read (`scanlines`), the Fourier guides (`wiener`), the U-Net over tiles,
+the structure its signal-to-noise ratio earns (`structure`), the local guide's share by
+SURE (`sure`), the blend and the hold (`consistency`), and back to counts at the target
+dose: black + gain x ratio x clean electrons, as 32-bit floats, never below the black level
+nor above the top of the input's integer range (the detector's).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,30 +20,14 @@ import numpy as np
 import torch
 
 from cimp.checkpoint import file_id, load_weights
-from cimp.denoise import scanlines
+from cimp.denoise import stages
 from cimp.denoise.condition import condition_rows, physics, target_settings
-from cimp.denoise.consistency import (
-    LIMIT,
-    Seen,
-    blend_change,
-    blend_gains,
-    readable,
-    unclipped,
-)
+from cimp.denoise.consistency import LIMIT, Seen, unclipped
 from cimp.denoise.electrons import Calibration, calibrate
-from cimp.denoise.render import (
-    Noise,
-    blended,
-    correct,
-    finish,
-    held_to,
-    level,
-)
-from cimp.denoise.structure import StructureGain, shrunk, signal_to_noise
-from cimp.denoise.sure import After, guide_share, probe, reads
-from cimp.denoise.tiles import tiled
+from cimp.denoise.render import Noise
+from cimp.denoise.stages import State, plane
+from cimp.denoise.structure import StructureGain
 from cimp.denoise.unet import FiLMUNet, UNetConfig
-from cimp.denoise.wiener import parities_from, unet_inputs
 from cimp.device import resolve_device
 from cimp.errors import CimpError
 from cimp.instrument.profile import Profile
@@ -116,120 +96,70 @@ class Denoiser:
         image: np.ndarray,
         source: dict,
         changes: dict[str, str],
+        *,
         tile: int = 512,
         show_progress: bool = False,
-        hold: bool = True,
-        guided: bool = True,
         limit: float = LIMIT,
-        straighten: bool = True,
+        leave_out: Collection[str] = (),
     ) -> Transfer:
         """`image` as if acquired with `changes` (e.g. {'dwell_time': 'x4'}) applied, held to
-        the input within `limit` sigma of its noise (`consistency.project`); `hold` False
-        leaves the U-Net's output as it is, neither blended nor held, `guided` False takes
-        none of the local guide (`sure`), `straighten` False reads the guides on the image as
-        its lines lie (`scanlines`) (the benchmark's ablations)."""
+        the input within `limit` sigma of its noise: the stages of `cimp.denoise.stages` in
+        order. `leave_out` names the benchmark's ablations (`stages.ABLATIONS`): "hold"
+        leaves the U-Net's output neither blended nor held, "guided" takes none of the local
+        guide, "straighten" reads the guides on the image as its lines lie."""
+        unknown = set(leave_out) - set(stages.ABLATIONS)
+        if unknown:
+            raise CimpError(f"no stage to leave out named {', '.join(sorted(unknown))}")
+        skipped = {name for flag in leave_out for name in stages.ABLATIONS[flag]}
+        state = self.calibrated(image, source, changes)
+        network = stages.Network(self.unet, state, self.device)
+        if "straightened" not in skipped:
+            stages.straightened(state)
+        probing = "shared" not in skipped and stages.probing(state, self.unet)
+        stages.guided_inputs(state, self.unet, probing)
+        stages.estimated(state, network, tile, show_progress)
+        stages.structured(state, network, self.gain)
+        if "readings" not in skipped:
+            stages.readings(state)
+        if "shared" not in skipped:
+            stages.shared(state, network, stages.Estimate(network, tile))
+        if "blended" not in skipped:
+            stages.blended(state)
+        state.clean = state.free
+        if "held" not in skipped:
+            stages.held(state, limit)
+        return self.result(state, limit)
+
+    def calibrated(self, image: np.ndarray, source: dict, changes: dict[str, str]) -> State:
+        """The first stage: the image in detected electrons, the target settings, the dose
+        ratio and the U-Net's conditioning row."""
         target, ratio, cal, e, cond = self.conditioning(image, source, changes)
         noise = Noise.of([cal], self.device)
-        e_all = torch.from_numpy(e)[None, None].to(self.device)
-        mean = level(noise, e_all)
-        inputs, multiple = self.unet.config.inputs, self.unet.config.multiple
-        guides = (self.unet.config.guide_smoothing, self.unet.config.weighed_means)
+        seen = Seen(torch.from_numpy(e)[None, None].to(self.device))
+        return State(image, source, target, ratio, cal, e, cond, noise, unclipped(image), seen)
 
-        def run(tiles: torch.Tensor) -> torch.Tensor:
-            """The U-Net's estimates (B, K, h, w) of tiles (B, K x inputs, h, w): K images'
-            inputs (the image's and its SURE probe's) in one batch."""
-            n, k, size = len(tiles), tiles.shape[1] // inputs, tiles.shape[-2:]
-            x = tiles.reshape(n * k, inputs, *size)
-            x = x.to(self.device, memory_format=torch.channels_last)
-            rows = [0] * (n * k)
-            z = correct(self.unet, x, cond[rows], noise[rows], mean[rows])
-            return z.reshape(n, k, *size)
-
-        def clean_of(z: np.ndarray) -> torch.Tensor:
-            """Clean electrons (1, 1, H, W) of a stabilised estimate (H, W)."""
-            return finish(torch.from_numpy(z)[None, None].to(self.device), noise)
-
-        def kept(z: np.ndarray, guide: np.ndarray) -> np.ndarray:
-            """A stabilised estimate (H, W) with `keep` of its structure beyond the image's
-            whole-image `guide` (stabilised (H, W))."""
-            if keep >= 1.0:
-                return z
-            clean = shrunk(clean_of(z), keep, clean_of(guide))
-            return _array(noise.stabilise(clean)).astype(z.dtype)
-
-        def estimate(x: np.ndarray, rows: slice) -> tuple[np.ndarray, np.ndarray]:
-            """The U-Net and the local guide of electrons x, the image's `rows` (`sure`)."""
-            part = None if lines is None else lines.rows(rows)
-            parts = unet_inputs(x, cal, inputs, *guides, lines=part)
-            return kept(tiled(run, parts, tile, multiple=multiple), parts[1]), parts[2]
-
-        in_range = unclipped(image)
-        lines = scanlines.read(e, cal, in_range) if straighten else None
-        channels = unet_inputs(e, cal, inputs, *guides, lines=lines)
-        seen = Seen(e_all)  # the input's windows, shared by the hold's steps
-        probing = hold and guided and inputs >= 3 and _sure_reads(in_range, seen, cal, image.dtype)
-        perturbation = probe(e, cal) if probing else None  # run beside the image: one batch
-        probed = None
-        if perturbation is not None:
-            probed = unet_inputs(perturbation[0], cal, inputs, *guides, lines=lines)
-        both = channels if probed is None else np.concatenate([channels, probed])
-        z = tiled(run, both, tile, multiple=multiple, show_progress=show_progress)
-        first, z_probed = (z, None) if probed is None else z
-        z = parities_from(first, channels[1])
-        free = clean_of(z)
-        snr = signal_to_noise(free, cal.slope, cal.floor)
-        keep = 1.0 if self.gain is None else self.gain.of(snr)
-        if keep < 1.0:  # `structure`: toward the whole-image guide
-            free = shrunk(free, keep, clean_of(channels[1]))
-        top = float(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else np.inf
-        clean, guide = free, 0.0
-        if hold:
-            valid = torch.from_numpy(in_range)[None, None].to(self.device)
-            valid &= readable(free, seen, cal, image.dtype)
-            saturates = torch.tensor([cal.electrons(top) / ratio], device=self.device)
-            unguided = None  # the U-Net's estimate blended: the output's where no guide is taken
-            if guided and inputs >= 3:
-                g = clean_of(channels[2])
-                readings = valid & (free < saturates)  # what SURE can read
-                unguided, after = _after_blend(free, seen, noise, valid, saturates)
-                known = None  # `sure.traces`: the probe, the estimates before and after it
-                if z_probed is not None:
-                    before = (kept(first, channels[1]), channels[2])
-                    known = (perturbation, before, (kept(z_probed, probed[1]), probed[2]))
-                free, guide = self.guided(free, g, e, cal, readings, estimate, known, after)
-            if unguided is None or guide > 0.0:
-                free = blended(free, seen, noise, valid, saturates)
-            else:
-                free = unguided
-            clean = held_to(free, seen, noise, valid, saturates, limit)
+    def result(self, state: State, limit: float) -> Transfer:
+        """The last stage: the clean electrons at the target dose, in the detector's counts
+        (never above its top: the share that would be is named), and what the user should
+        know."""
+        free, clean, cal = state.free, state.clean, state.cal
         sigma = (cal.slope * free + cal.floor).sqrt()
         held = float(((clean - free).abs() > 0.5 * sigma).float().mean())
-        clean = _array(clean)
-        out = cal.counts(ratio * clean)
-        over = float(np.mean(out > top))
-        out = np.minimum(out, top).astype(np.float32)
-        notes = self.notes(ratio, cal, held, over, limit) + _kept_notes(snr, keep)
-        moved = 0.0 if lines is None else lines.rms
+        out = cal.counts(state.ratio * plane(clean))
+        over = float(np.mean(out > state.top))
+        out = np.minimum(out, state.top).astype(np.float32)
+        notes = self.notes(state.ratio, cal, held, over, limit) + _kept_notes(state.snr, state.keep)
+        moved = 0.0 if state.lines is None else state.lines.rms
         if moved:
             notes.append(
                 f"the scan's lines sit {moved:.2g} px off a straight grid (rms; mains pickup, "
                 "the scan's jitter): the guides read the image with them undone, the output "
                 "keeps them as scanned"
             )
-        return Transfer(out, source, target, ratio, cal, held, guide, keep, moved, notes)
-
-    def guided(
-        self, free, g, e, cal, valid, estimate, known, after=None
-    ) -> tuple[torch.Tensor, float]:
-        """The U-Net's clean electrons `free` blended with the local guide's `g` (both
-        (1, 1, H, W)) by the SURE-optimal share over the `valid` pixels, and that share
-        (`sure.guide_share`, which reads `estimate`, `known` and `after`)."""
-        u, guide = (_array(x) for x in (free, g))
-        mask = valid[0, 0].cpu().numpy()
-        share = guide_share(u, guide, e, cal, mask, estimate, known, after)
-        if share == 0.0:
-            return free, share
-        return torch.where(valid, free + share * (g - free), free), share
+        return Transfer(
+            out, state.source, state.target, state.ratio, cal, held, state.guide, state.keep,
+            moved, notes,
+        )  # fmt: skip
 
     def conditioning(self, image: np.ndarray, source: dict, changes: dict[str, str]):
         """(target settings, dose ratio, calibration, electrons, conditioning row (1, D) on
@@ -301,32 +231,6 @@ def _kept_notes(snr: float, keep: float) -> list[str]:
 
 def _ratio(snr: float) -> str:
     return "below 0.01" if snr < 0.01 else f"{snr:.2g}"
-
-
-def _array(x: torch.Tensor) -> np.ndarray:
-    """(H, W) float64 of a (1, 1, H, W) tensor."""
-    return x[0, 0].cpu().numpy().astype(np.float64)
-
-
-def _sure_reads(in_range: np.ndarray, seen: Seen, cal: Calibration, dtype) -> bool:
-    """Whether SURE will read the image whatever the U-Net makes of it (`sure.reads`): its
-    pixels `in_range` whose readings would not clip at the input's own level (`readable` at
-    a dark output, fewer than SURE reads) are enough: the probe runs on every image SURE
-    will read, and on a few more."""
-    dark = torch.zeros_like(seen.electrons)
-    lowest = readable(dark, seen, cal, dtype)[0, 0].cpu().numpy()
-    return reads(in_range & lowest)
-
-
-def _after_blend(free, seen: Seen, noise: Noise, valid, top) -> tuple[torch.Tensor, After]:
-    """The output `free` blended, and what the blend does to it and to a change of it
-    (`sure.After`)."""
-    base, gains = blend_gains(free, seen, noise.window_floor, noise.window_slope, valid, top)
-
-    def survives(change: np.ndarray) -> np.ndarray:
-        return _array(blend_change(torch.from_numpy(change)[None, None].to(free), gains))
-
-    return base, (_array(base), survives)
 
 
 def _dwell_ratio(source: dict, target: dict, changes: dict[str, str]) -> float:

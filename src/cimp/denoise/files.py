@@ -136,7 +136,12 @@ def domain_transfer(
     (`domain.for_run`) asks (`hold_limit`), and the notes of where it lies outside it."""
     notes = out_of_domain(domain, record, denoiser.encoder.config.intensity_scale)
     result = denoiser.transfer(
-        record.image, record.metadata, changes, tile, show_progress, limit=hold_limit(notes)
+        record.image,
+        record.metadata,
+        changes,
+        tile=tile,
+        show_progress=show_progress,
+        limit=hold_limit(notes),
     )
     return result, notes
 
