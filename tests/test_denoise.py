@@ -16,7 +16,6 @@ from scipy.ndimage import binary_dilation
 from typer.testing import CliRunner
 
 from cimp import workers
-from cimp.checkpoint import save_weights
 from cimp.cli import app
 from cimp.denoise.apply import Denoiser
 from cimp.denoise.condition import target_settings
@@ -42,7 +41,7 @@ from cimp.denoise.structure import PER_BIN, StructureGain
 from cimp.denoise.tiles import tiled
 from cimp.denoise.train import MIN_FIT, DenoiserConfig, examples, fit_structure_gain, train_denoiser
 from cimp.denoise.twin import twin_case, twin_cases
-from cimp.denoise.unet import GATE_START, FiLMUNet, Spectral, UNetConfig, reach
+from cimp.denoise.unet import FiLMUNet, UNetConfig, reach
 from cimp.denoise.wiener import unet_inputs
 from cimp.device import bf16_native
 from cimp.errors import CimpError
@@ -101,87 +100,22 @@ def random_unet() -> FiLMUNet:
     return net.eval()
 
 
-def test_the_guide_smoothing_is_an_odd_number_of_bins(tmp_path):
-    with pytest.raises(CimpError, match="guide_smoothing 2"):
-        DenoiserConfig("run", str(tmp_path), guide_smoothing=2)
-
-
-def test_a_unet_saved_before_its_activation_was_recorded_loads_as_silu():
+def test_a_saved_unet_loads_as_saved_and_one_this_cimp_no_longer_builds_is_named():
     saved = UNetConfig(cond_dim=5, widths=[8, 16, 32]).to_dict()
-    assert saved.pop("activation") == "leaky_relu"  # what new trainings use
-    assert saved.pop("guide_smoothing") == 1  # new, its default the guide older ones read
-    assert saved.pop("weighed_means") is False  # new: older ones kept the window means
-    assert saved.pop("head") == "residual"  # new, its default the head older ones had
-    assert saved.pop("skips") == "cat"  # new, its default the skips older ones had
-    assert saved.pop("spectral") is False  # new: older ones had no spectral filter
-    assert UNetConfig.saved(saved).activation == "silu"  # what older ones used
-    assert UNetConfig.saved(saved).head == "residual"
-    assert UNetConfig.saved(saved).weighed_means is False
-    assert UNetConfig.saved({**saved, "activation": "leaky_relu"}).activation == "leaky_relu"
-    with pytest.raises(ValueError, match="tanh"):
-        FiLMUNet(UNetConfig(cond_dim=5, activation="tanh"))
-
-
-def test_the_way_up_adds_the_way_downs_features_or_concatenates_them(tmp_path):
-    added = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32], skips="add"))
-    joined = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32]))
-    assert [block.conv1.in_channels for block in added.up] == [8, 16]
-    assert [block.conv1.in_channels for block in joined.up] == [8 + 16, 16 + 32]
-    z, cond = torch.randn(2, 3, 32, 32), torch.randn(2, 5)
-    with torch.no_grad():  # fresh, both the identity
-        assert torch.equal(added(z, cond), z[:, :1]) and torch.equal(joined(z, cond), z[:, :1])
-    with pytest.raises(CimpError, match="skips 'sum'"):
-        DenoiserConfig("run", str(tmp_path), skips="sum")
-    with pytest.raises(ValueError, match="skips 'sum'"):
-        FiLMUNet(UNetConfig(cond_dim=5, skips="sum"))
-
-
-def test_the_spectral_filter_keeps_a_lattice_its_repeats_raise_above_the_noise(rng):
-    net = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32], inputs=4, spectral=True))
-    features, cond = torch.randn(2, 8, 32, 32), torch.randn(2, 5)
-    with torch.no_grad():
-        assert torch.equal(net.spectral(features, net.condition(cond)), features)  # fresh
-    layer = Spectral(1, 5, "leaky_relu")  # one channel, set by hand: keep log power > 3
-    with torch.no_grad():
-        for conv, weight, bias in ((layer.read, 1.0, 0.0), (layer.gate, 20.0, -60.0)):
-            conv.weight.fill_(weight)
-            conv.bias.fill_(bias)
-        layer.proj.weight.fill_(1.0)
-    y, x = np.mgrid[:64, :64]
-    lattice = 0.5 * np.cos(2 * np.pi * (5 * x + 3 * y) / 64)  # 0.5 of the noise's sd
-    noisy = torch.from_numpy(lattice + rng.standard_normal((64, 64)))[None, None].float()
-    with torch.no_grad():
-        kept = (layer(noisy, torch.zeros(1, 5)) - noisy)[0, 0].numpy()
-        shifted = layer(torch.roll(noisy, (5, 7), (2, 3)), torch.zeros(1, 5))
-    assert np.sqrt(np.mean((kept - lattice) ** 2)) < 0.1  # the noise was 1
-    assert torch.allclose(
-        shifted, torch.roll(layer(noisy, torch.zeros(1, 5)), (5, 7), (2, 3)), atol=1e-5
-    )
-
-
-def test_the_mix_head_weighs_the_image_and_its_guides_per_pixel(tmp_path):
-    net = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32], inputs=4, head="mix"))
-    z, cond = torch.randn(2, 4, 32, 32), torch.randn(2, 5)
-    with torch.no_grad():
-        assert torch.allclose(net(z, cond), z.mean(dim=1, keepdim=True), atol=1e-6)  # fresh
-        net.final.bias.copy_(torch.tensor([0.5, 0.0, 30.0, 0.0, 0.0]))  # the first guide
-        assert torch.allclose(net(z, cond), z[:, 1:2] + 0.5, atol=1e-5)
-    assert net.final.out_channels == 5  # the correction, and one weight per input
-    with pytest.raises(CimpError, match="head 'blend'"):
-        DenoiserConfig("run", str(tmp_path), head="blend")
-    with pytest.raises(ValueError, match="head 'blend'"):
-        FiLMUNet(UNetConfig(cond_dim=5, head="blend"))
-
-
-def test_the_gate_head_scales_the_images_departure_from_its_mean_per_pixel():
-    net = FiLMUNet(UNetConfig(cond_dim=5, widths=[8, 16, 32], inputs=4, head="gate"))
-    z, cond = torch.randn(2, 4, 32, 32), torch.randn(2, 5)  # z: centred on the image's mean
-    with torch.no_grad():
-        kept = torch.sigmoid(torch.tensor(GATE_START))  # fresh: 0.95 of the departure
-        assert torch.allclose(net(z, cond), kept * z[:, :1], atol=1e-6)
-        net.final.bias.copy_(torch.tensor([0.5, -30.0]))  # shut: the mean and the correction
-        assert torch.allclose(net(z, cond), torch.full_like(z[:, :1], 0.5), atol=1e-6)
-    assert net.final.out_channels == 2
+    assert saved["activation"] == "leaky_relu" and saved["head"] == "residual"  # recorded
+    assert UNetConfig.saved(saved) == UNetConfig(cond_dim=5, widths=[8, 16, 32])
+    for retired, named in [
+        ({"head": "gate"}, "head 'gate'"),
+        ({"skips": "add", "spectral": True}, "skips 'add', spectral True"),
+        ({"guide_smoothing": 3}, "guide_smoothing 3"),
+        ({"inputs": 2}, "inputs 2"),
+        ({"activation": "silu"}, "activation 'silu'"),
+    ]:
+        with pytest.raises(CimpError, match=re.escape(f"a U-Net of {named}, which this cimp")):
+            UNetConfig.saved({**saved, **retired})
+    older = {k: v for k, v in saved.items() if k not in ("activation", "inputs")}
+    with pytest.raises(CimpError, match="activation 'silu', inputs 1"):  # recorded neither
+        UNetConfig.saved(older)
 
 
 def test_reach_says_how_far_a_net_looks():
@@ -194,7 +128,7 @@ def test_reach_says_how_far_a_net_looks():
 
 def test_tiles_give_the_image_one_pass_gives():
     net, cond = random_unet(), torch.randn(1, 5)
-    image = np.random.default_rng(0).normal(size=(3, 150, 130)).astype(np.float32)
+    image = np.random.default_rng(0).normal(size=(4, 150, 130)).astype(np.float32)
 
     def run(x):
         with torch.no_grad():
@@ -212,7 +146,7 @@ def test_tiles_give_the_image_one_pass_gives():
 
 
 def test_conditioning_changes_the_output():
-    net, z = random_unet(), torch.randn(1, 3, 32, 32)
+    net, z = random_unet(), torch.randn(1, 4, 32, 32)
     with torch.no_grad():
         a, b = net(z, torch.zeros(1, 5)), net(z, torch.ones(1, 5))
         again = net(z, torch.zeros(1, 5))
@@ -264,7 +198,7 @@ def test_pairs_are_found_by_session_and_dose(drun):
 
 def test_unknown_target_pixels_are_left_out_of_the_loss():
     net = random_unet()
-    electrons = 5 * torch.rand(2, 3, 32, 32)  # and its two guides
+    electrons = 5 * torch.rand(2, 4, 32, 32)  # and its three guides
     target = electrons[:, :1].clone()
     target[0, 0, :8] = float("nan")  # clipped at the top of the integer range
     noise = Noise.of([calibrate(GAIN_20)] * 2)
@@ -280,7 +214,7 @@ def test_the_loss_pulls_an_estimate_below_the_range_back():
     """Below the stabilised range every estimate reads as no electrons; without a pull back,
     a net that strayed there had no gradient at all (a training died so at step 4,900)."""
     net = random_unet()
-    electrons = 5 * torch.rand(2, 3, 32, 32)
+    electrons = 5 * torch.rand(2, 4, 32, 32)
     noise = Noise.of([calibrate(GAIN_20)] * 2)
     levels, top = level(noise, electrons[:, :1]), torch.full((2,), 9.0)
     with torch.no_grad():
@@ -443,17 +377,15 @@ def test_twin_cases_in_workers_are_the_same_and_each_worker_keeps_to_one_thread(
     assert all(np.array_equal(a.image, b.image) for a, b in zip(here, there, strict=True))
 
 
-def test_a_drun_whose_unet_reads_two_inputs_still_denoises(drun, tmp_path):
-    """DRUNs trained before the local guide read the image and the whole image's guide."""
-    older = tmp_path / "older"
-    shutil.copytree(drun[0], older)
+def test_a_drun_this_cimp_no_longer_builds_is_refused_with_what_it_records(drun, tmp_path):
+    older = shutil.copytree(drun[0], tmp_path / "older")
     config = json.loads((older / "config.json").read_text())
-    config["unet"]["inputs"] = 2
+    config["unet"]["head"] = "mix"
     (older / "config.json").write_text(json.dumps(config))
-    save_weights(FiLMUNet(UNetConfig.saved(config["unet"])), older / "unet.safetensors")
-    case = twin_case(3, 0, 64, "uniform", dose=300.0)
-    out = Denoiser(older, "cpu").transfer(case.image, case.source, {"dwell_time": "x4"})
-    assert out.image.shape == case.image.shape and np.isfinite(out.image).all()
+    with pytest.raises(CimpError, match=f"{older} holds a U-Net of head 'mix', which this"):
+        Denoiser(older, "cpu")
+    result = runner.invoke(app, ["denoise", str(older), "x.tif", "--dwell-time", "x4"])
+    assert result.exit_code == 2 and "train it again with `cimp train-denoiser`" in _text(result)
 
 
 def test_the_output_takes_a_share_of_the_local_guide_only_when_asked(drun):
@@ -526,7 +458,7 @@ def test_a_structure_gain_is_fitted_on_enough_twin_cases_and_a_transfer_applies_
     denoiser.gain = StructureGain((0.0,), (0.0,))
     flat = denoiser.transfer(case.image, case.source, {"dwell_time": "x4"}, leave_out=("hold",))
     e = flat.calibration.electrons(case.image.astype(np.float32))
-    whole = unet_inputs(e, flat.calibration, denoiser.unet.config.inputs)[1]
+    whole = unet_inputs(e, flat.calibration)[1]
     guide = finish(torch.from_numpy(whole)[None, None], Noise.of([flat.calibration]))
     assert flat.kept == 0.0 and np.corrcoef(flat.image.ravel(), guide.ravel())[0, 1] > 0.999
     assert any("0 % of the detail" in note for note in flat.notes)

@@ -41,7 +41,7 @@ def test_displaced_lines_are_read_and_sharpen_the_guides(rng):
     lines = read(e, cal)
     assert lines is not None
     assert np.corrcoef(np.diff(lines.dx), np.diff(true.dx))[0, 1] > 0.4  # as the scan moved
-    as_is, straightened = (unet_inputs(e, cal, 3, lines=x)[2] for x in (None, lines))
+    as_is, straightened = (unet_inputs(e, cal, lines=x)[2] for x in (None, lines))
     assert error(straightened, clean, cal) < 0.8 * error(as_is, clean, cal)
     # the guides stay where the lines were scanned: the output is not straightened
     assert error(straightened, clean, cal) < error(lines.straight(straightened), clean, cal)
@@ -57,7 +57,7 @@ def test_straight_lines_are_left_alone(crystal, rng):
     cal, e, _, true = lattice(0.0, 0.0, rng, crystal)
     assert np.allclose(true.dx, 0.0) and np.allclose(true.dy - true.dy.mean(), 0.0)
     assert read(e, cal) is None
-    assert np.array_equal(unet_inputs(e, cal, 3, lines=None)[2], local_guide(e, cal))
+    assert np.array_equal(unet_inputs(e, cal, lines=None)[2], local_guide(e, cal))
 
 
 def test_lines_are_put_straight_and_sampled_back():

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import quiet_scene, settings
-from scipy.ndimage import gaussian_filter, maximum_filter
+from scipy.ndimage import gaussian_filter
 
 from cimp.denoise.electrons import calibrate, stabilise
 from cimp.denoise.wiener import (
+    INPUTS,
     LOCAL,
     WIDE,
     guide,
@@ -64,22 +65,6 @@ def test_a_lattice_is_kept_and_its_noise_removed(rng):
     assert kept.sum() >= reflections.sum() >= 8
     assert (power[1][kept] > 1.0).all()  # every frequency kept is the crystal's...
     assert power[0][reflections].sum() == pytest.approx(power[1][reflections].sum(), rel=0.1)
-
-
-def test_a_reflection_spread_over_its_neighbours_is_kept_by_their_mean(rng):
-    # 0.047 nm pixels: the Au lattice is not periodic in the image, its reflections leak
-    s = settings(beam_current=0.5, pixel_size=0.047, size=128)
-    acq = acquire(quiet_scene("Au [001]"), s, rng, expected=True)
-    cal, e, _ = stabilised(s, acq.image)
-    truth = stabilised(s, acq.expected)[2]
-    single, smoothed = (guide(e, cal, smoothing=k) for k in (1, 3))
-    error = [np.sqrt(np.mean((g - truth) ** 2)) for g in (single, smoothed)]
-    assert error[1] < 0.93 * error[0]
-    power = [np.abs(np.fft.fft2(x - x.mean())) ** 2 / x.size for x in (smoothed, truth)]
-    # every frequency kept is the crystal's or next to one (kept by its neighbourhood)
-    assert (maximum_filter(power[1], 3, mode="wrap") > 1.0)[power[0] > 1.0].all()
-    # what a DRUN trained with --guide-smoothing 3 reads beside the image
-    assert np.array_equal(unet_inputs(e, cal, 3, smoothing=3)[1], smoothed)
 
 
 def test_the_pixel_parities_come_from_the_guide_and_nothing_else_moves(rng):
@@ -147,35 +132,13 @@ def test_noise_alone_draws_no_stripes_in_the_local_guides_corners(dwell, rng):
     assert np.mean(np.array(corners) > 10 * np.median(inside)) < 0.15
 
 
-def test_weighed_means_take_noise_out_of_the_local_guides_levels_and_keep_a_real_step(rng):
-    """Kept as it is, a window's mean is the noise's where nothing stands out (at 5 e/px on
-    a dim scene the U-Net drew it as blotches). Weighed toward the whole image's guide, a
-    flat half loses a third of its noise and a step the guide sees stays: toward the
-    image's mean instead, the halves kept all their noise (both windows' means stand out)."""
-    s = settings(beam_current=2.0, size=128)
-    cal = calibrate(s.metadata())
-    left = np.arange(128)[None, :] < 64
-    e = cal.electrons(acquire(quiet_scene(None), s, rng).image.astype(np.float64)) + 3.0 * left
-    kept, weighed = local_guide(e, cal), local_guide(e, cal, prior=guide(e, cal))
-
-    def step(g):
-        return g[:, 8:40].mean() - g[:, 88:120].mean()
-
-    assert step(weighed) == pytest.approx(step(kept), rel=0.04)  # measured: within 0.6-2.3 %
-    assert weighed[:, 88:120].std() < 0.8 * kept[:, 88:120].std()  # measured: 0.57-0.73
-
-
-def test_older_druns_read_two_inputs_newer_three_and_the_wide_guide_is_a_fourth(rng):
+def test_the_unet_reads_the_image_its_whole_guide_and_two_local_ones(rng):
     s = settings(size=32)
     cal, e, _ = stabilised(s, acquire(quiet_scene(None), s, rng, expected=True).image)
-    assert unet_inputs(e, cal, 2).shape == (2, 32, 32)
-    three = unet_inputs(e, cal, 3)
-    assert np.array_equal(three[2], local_guide(e, cal))
-    assert np.array_equal(three[0], e.astype(np.float32))
-    four = unet_inputs(e, cal, 4)
-    assert np.array_equal(four[:3], three)
-    assert np.array_equal(four[3], local_guide(e, cal, size=WIDE))
-    assert not np.allclose(four[3], four[2])
-    weighed = unet_inputs(e, cal, 4, weigh_means=True)
-    assert np.array_equal(weighed[:2], four[:2])
-    assert np.array_equal(weighed[3], local_guide(e, cal, size=WIDE, prior=four[1]))
+    inputs = unet_inputs(e, cal)
+    assert inputs.shape == (INPUTS, 32, 32) == (4, 32, 32)
+    assert np.array_equal(inputs[0], e.astype(np.float32))
+    assert np.array_equal(inputs[1], guide(e, cal))
+    assert np.array_equal(inputs[2], local_guide(e, cal))
+    assert np.array_equal(inputs[3], local_guide(e, cal, size=WIDE))
+    assert not np.allclose(inputs[3], inputs[2])

@@ -110,11 +110,6 @@ class TrainConfig:
 
 
 Sampling = Literal["both", "archive", "uniform"]
-# what the U-Net's last layer adds to (`denoise.unet`): the image (residual), a per-pixel
-# weighted mean of the image and its guides, the weights the net's own (mix), or the image's
-# departure from its mean scaled by the net's own gate (gate)
-Head = Literal["residual", "mix", "gate"]
-Skips = Literal["cat", "add"]
 
 
 @dataclass
@@ -139,22 +134,6 @@ class DenoiserConfig:
     batch_size: int = 16
     lr: float = 2e-3
     widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
-    # the U-Net's inputs (`wiener.unet_inputs`): the image, its whole-image guide, the local
-    # guide in 32 px windows (3) and in 64 px ones (4)
-    inputs: int = 4
-    # ablations whose alternative lost on the dose benchmark (benchmarks/FINDINGS.md):
-    # the whole-image guide's spectrum smoothing (`wiener.guide`): 1, single frequencies;
-    # 3, also those whose 3 x 3 neighbourhood stands above the noise
-    guide_smoothing: int = 1
-    # the local guides' window means weighed toward the whole-image guide's
-    # (`wiener.local_guide`) instead of kept as they are
-    weighed_means: bool = False
-    # the U-Net's head (`denoise.unet`): residual (the image plus a correction), mix or gate
-    head: Head = "residual"
-    # how the U-Net's way up takes the way down's features: concatenated or added
-    skips: Skips = "cat"
-    # a learned Wiener filter of the U-Net's top level over the whole tile (`unet.Spectral`)
-    spectral: bool = False
     val_every: int = 250
     seed: int = 0
     resume: bool = False  # start from the U-Net in `out` (same widths) instead of from scratch
@@ -174,16 +153,6 @@ class DenoiserConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise CimpError(f"{name} must be positive, not {value}")
-        if self.head not in get_args(Head):
-            raise CimpError(f"head {self.head!r}: use one of {get_args(Head)}")
-        if self.skips not in get_args(Skips):
-            raise CimpError(f"skips {self.skips!r}: use one of {get_args(Skips)}")
-        if self.inputs not in (2, 3, 4):
-            raise CimpError(f"inputs {self.inputs}: 2, 3 or 4 (the image and its guides)")
-        if self.guide_smoothing < 1 or self.guide_smoothing % 2 == 0:
-            raise CimpError(
-                f"guide_smoothing {self.guide_smoothing}: an odd number of bins, 1 or more"
-            )
         grid = 2 ** len(self.widths)
         if not self.widths or min(self.widths) < 1:
             raise CimpError(f"widths {self.widths}: one positive width per U-Net level")

@@ -48,50 +48,6 @@ def train_denoiser(
     widths: Annotated[str, typer.Option(help="U-Net level widths, comma separated.")] = ",".join(
         map(str, default(D, "widths"))
     ),
-    inputs: Annotated[
-        int,
-        typer.Option(help="U-Net inputs: image and guides (2), + 32 px local (3), + 64 px (4)."),
-    ] = D.inputs,
-    guide_smoothing: Annotated[
-        int,
-        typer.Option(
-            help="Whole-image guide: keep frequencies by their own power (1) or also "
-            "by their k x k neighbourhood's (3)."
-        ),
-    ] = D.guide_smoothing,
-    weighed_means: Annotated[
-        bool,
-        typer.Option(
-            "--weighed-means/--kept-means",
-            help="Local guides: weigh each window's mean toward the whole-image guide by its "
-            "Wiener gain, or keep it as it is (an ablation: benchmarks/FINDINGS.md).",
-        ),
-    ] = D.weighed_means,
-    head: Annotated[
-        str,
-        typer.Option(
-            help="U-Net output: the image plus a correction (residual), a per-pixel mix "
-            "of the image and its guides plus a correction (mix), or the image's departure "
-            "from its mean level scaled by a per-pixel gate plus a correction (gate); mix "
-            "and gate are ablations (benchmarks/FINDINGS.md)."
-        ),
-    ] = D.head,
-    skips: Annotated[
-        str,
-        typer.Option(
-            help="How the U-Net's way up takes the way down's features at each level: "
-            "concatenated (cat) or added (add: faster steps, faint reflections drawn on a "
-            "crystal; benchmarks/FINDINGS.md)."
-        ),
-    ] = D.skips,
-    spectral: Annotated[
-        bool,
-        typer.Option(
-            "--spectral/--no-spectral",
-            help="A learned Wiener filter of the U-Net's top level over the whole tile: a "
-            "lattice's repeats add up where no window of the U-Net holds them.",
-        ),
-    ] = D.spectral,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,
     val_every: Annotated[int, typer.Option(help="Steps between validations.")] = D.val_every,
     resume: Annotated[
@@ -132,12 +88,6 @@ def train_denoiser(
         minutes=minutes,
         batch_size=batch_size,
         widths=[int(w) for w in widths.split(",")],
-        inputs=inputs,
-        guide_smoothing=guide_smoothing,
-        weighed_means=weighed_means,
-        head=head,
-        skips=skips,
-        spectral=spectral,
         lr=lr,
         val_every=val_every,
         resume=resume,

@@ -70,16 +70,15 @@ class Denoiser:
                 "make one with `cimp train-denoiser`"
             )
         self.config = json.loads((self.drun / "config.json").read_text())
-        if "inputs" not in self.config["unet"]:
-            raise CimpError(
-                f"{self.drun} holds a U-Net without the Fourier guide, which this cimp "
-                "needs: train it again with `cimp train-denoiser`"
-            )
+        try:
+            unet = UNetConfig.saved(self.config["unet"])
+        except CimpError as err:
+            raise CimpError(f"{self.drun} holds {err}") from None
         self.device = resolve_device(device)
         self.detector = (profile or default_profile()).detector
         run = Run(self.drun / "cimp")
         self.encoder, self.normalizer = run.load_model(self.device), run.normalizer
-        self.unet = FiLMUNet(UNetConfig.saved(self.config["unet"]))
+        self.unet = FiLMUNet(unet)
         load_weights(self.unet, self.drun / "unet.safetensors")
         # channels last: faster convolutions on a CPU, most on large images
         self.unet.to(self.device, memory_format=torch.channels_last).eval()
@@ -115,8 +114,8 @@ class Denoiser:
         network = stages.Network(self.unet, state, self.device)
         if "straightened" not in skipped:
             stages.straightened(state)
-        probing = "shared" not in skipped and stages.probing(state, self.unet)
-        stages.guided_inputs(state, self.unet, probing)
+        probing = "shared" not in skipped and stages.probing(state)
+        stages.guided_inputs(state, probing)
         stages.estimated(state, network, tile, show_progress)
         stages.structured(state, network, self.gain)
         if "readings" not in skipped:

@@ -124,10 +124,10 @@ class Estimate:
         self.network, self.tile = network, tile
 
     def __call__(self, x: np.ndarray, rows: slice) -> tuple[np.ndarray, np.ndarray]:
-        state, config = self.network.state, self.network.unet.config
+        state = self.network.state
         part = None if state.lines is None else state.lines.rows(rows)
-        parts = unet_inputs(x, state.cal, *_guide_options(config), lines=part)
-        z = tiled(self.network, parts, self.tile, multiple=config.multiple)
+        parts = unet_inputs(x, state.cal, lines=part)
+        z = tiled(self.network, parts, self.tile, multiple=self.network.unet.config.multiple)
         return self.network.kept(z, parts[1]), parts[2]
 
 
@@ -137,14 +137,13 @@ def straightened(state: State) -> None:
     state.lines = scanlines.read(state.e, state.cal, state.in_range)
 
 
-def guided_inputs(state: State, unet: FiLMUNet, probing: bool) -> None:
+def guided_inputs(state: State, probing: bool) -> None:
     """The U-Net's inputs: the electrons and their Fourier guides; with `probing`, those
     of SURE's perturbed image too, to run in the same batch (`sure.probe`)."""
-    options = _guide_options(unet.config)
-    state.channels = unet_inputs(state.e, state.cal, *options, lines=state.lines)
+    state.channels = unet_inputs(state.e, state.cal, lines=state.lines)
     state.perturbation = probe(state.e, state.cal) if probing else None
     if state.perturbation is not None:
-        state.probed = unet_inputs(state.perturbation[0], state.cal, *options, lines=state.lines)
+        state.probed = unet_inputs(state.perturbation[0], state.cal, lines=state.lines)
 
 
 def estimated(state: State, network: Network, tile: int, show_progress: bool) -> None:
@@ -179,8 +178,6 @@ def readings(state: State) -> None:
 def shared(state: State, network: Network, estimate: Estimate) -> None:
     """The local guide's share by SURE, chosen for the output after the blend: the blend of
     the estimate at share 0 is kept for the blend stage (`sure.guide_share`)."""
-    if state.channels.shape[0] < 3:  # a U-Net without the local guide
-        return
     free = state.free
     g = network.clean(state.channels[2])
     sure_reads = state.valid & (free < state.saturates)  # what SURE can read
@@ -212,20 +209,13 @@ def held(state: State, limit: float) -> None:
     s.clean = held_to(s.free, s.seen, s.noise, s.valid, s.saturates, limit)
 
 
-def probing(state: State, unet: FiLMUNet) -> bool:
+def probing(state: State) -> bool:
     """Whether SURE's probe runs beside the image: where SURE would read the image at a
     dark output (`sure.reads`), which reads fewer pixels than any other: every image SURE
     will read, and a few more."""
-    if unet.config.inputs < 3:
-        return False
     dark = torch.zeros_like(state.seen.electrons)
     lowest = readable(dark, state.seen, state.cal, state.image.dtype)[0, 0].cpu().numpy()
     return reads(state.in_range & lowest)
-
-
-def _guide_options(config) -> tuple:
-    """unet_inputs' options after the electrons and calibration, as the U-Net was trained."""
-    return config.inputs, config.guide_smoothing, config.weighed_means
 
 
 def _after_blend(free: torch.Tensor, state: State, valid) -> tuple[torch.Tensor, After]:

@@ -110,7 +110,7 @@ def examples(
         tops.append(cal.electrons(UINT16_MAX) / ratio)
         if clip:
             t[target == 0] = np.nan
-        channels = unet_inputs(e, cal, unet.inputs, unet.guide_smoothing, unet.weighed_means)
+        channels = unet_inputs(e, cal)
         electrons.append(torch.from_numpy(channels))
         goals.append(torch.from_numpy(t.astype(np.float32))[None])
         dwell_ratio = goal["dwell_time"] / source["dwell_time"]
@@ -134,18 +134,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     encoder.requires_grad_(False)
     out = Path(cfg.out)
     cond_dim = 2 * encoder.config.embed_dim + PHYSICS
-    unet = FiLMUNet(
-        UNetConfig(
-            cond_dim=cond_dim,
-            widths=cfg.widths,
-            inputs=cfg.inputs,
-            guide_smoothing=cfg.guide_smoothing,
-            weighed_means=cfg.weighed_means,
-            head=cfg.head,
-            skips=cfg.skips,
-            spectral=cfg.spectral,
-        )
-    )
+    unet = FiLMUNet(UNetConfig(cond_dim=cond_dim, widths=cfg.widths))
     done = _resume(unet, out) if cfg.resume else 0
     train, val, fitting, about = _training_data(
         cfg, encoder, normalizer, unet.config, show_progress

@@ -19,12 +19,10 @@ squares sum to one), reading a lattice in its neighbourhood as BM3D does. Window
 image's borders reach past it and read a mirror of it; the mirror counts pixels twice, so
 their noise is no longer even over the frequencies (a corner window kept 1.4-1.7
 noise-only frequencies, 150x the intended, which drew stripes in the corners): each window
-is weighed against its own noise spectrum (`window_noise`). The U-Net reads both guides,
-and a DRUN trained with four inputs the local one in WIDE windows too (`unet_inputs`).
-A window's mean is kept as it is, whatever the noise: where nothing stands above the noise
-(5 e/px on a dim scene) the means are the noise's, 16-32 px blotches, and a U-Net that read
-them drew them. A DRUN trained with weighed means (`weighed_means`) reads local guides whose
-window means are weighed toward the whole image's guide by their Wiener gain.
+is weighed against its own noise spectrum (`window_noise`). The U-Net reads the whole
+image's guide and the local one in LOCAL and in WIDE windows (`unet_inputs`). A window's
+mean is kept as it is, whatever the noise (where nothing stands above the noise the means
+are the noise's blotches, which the structure gain, `structure`, answers).
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from scipy.ndimage import uniform_filter1d
 from scipy.special import chdtri
 
 from cimp.denoise.electrons import Calibration, stabilised
@@ -46,6 +43,7 @@ SPURIOUS = 0.05  # expected noise-only frequencies kept per image
 LOCAL = 32  # px: the local estimate's windows (a hop of half that)
 LOCAL_SPURIOUS = 0.01  # expected noise-only frequencies kept per window
 WIDE = 64  # px: the wide local estimate's windows (more repeats of a coarse lattice)
+INPUTS = 4  # the U-Net's: the image, the whole image's guide, the local and the wide one
 CHUNK = 2**18  # values of windows `local_guide` reads at a time (2 MB in float64)
 
 
@@ -61,14 +59,9 @@ def line_spectrum(cal: Calibration, e_mean: float, width: int) -> np.ndarray:
     return power / power.mean()
 
 
-def guide(
-    e: np.ndarray, cal: Calibration, spurious: float = SPURIOUS, smoothing: int = 1
-) -> np.ndarray:
+def guide(e: np.ndarray, cal: Calibration, spurious: float = SPURIOUS) -> np.ndarray:
     """(H, W) float32: the Wiener estimate of the stabilised image of electrons `e`, keeping
-    `spurious` noise-only frequencies per image on average, by their own power and (with
-    `smoothing` > 1) by the mean power of the `smoothing` x `smoothing` bins around them: a
-    lattice bent by the scan, or not periodic in the image, spreads each reflection over
-    its neighbours, each too weak alone."""
+    `spurious` noise-only frequencies per image on average, by their own power."""
     z = stabilised(e, cal)
     h, w = z.shape
     spectrum = torch.fft.rfft2(torch.from_numpy(z - z.mean())).numpy()  # 2x numpy's
@@ -77,26 +70,8 @@ def guide(
     power = np.square(spectrum.real) + np.square(spectrum.imag)
     threshold = np.log(h * w / spurious) * noise  # exponential noise power: P(> t) = e^-t/N
     gain = np.where(power > threshold, 1.0 - noise / np.maximum(power, 1e-30), 0.0)
-    if smoothing > 1:
-        bins = smoothing**2  # a mean of `bins` exponentials: a chi-square of 2 x bins dof
-        near = _smoothed(power, w, smoothing)
-        near_noise = uniform_filter1d(line, smoothing, mode="wrap")[: w // 2 + 1]
-        signal = np.maximum(near - near_noise, 0.0)
-        kept = near > chdtri(2 * bins, spurious / (h * w)) / (2 * bins) * near_noise
-        gain = np.maximum(gain, np.where(kept, signal / (signal + noise), 0.0))
     kept = torch.fft.irfft2(torch.from_numpy(gain * spectrum), s=(h, w)).numpy()
     return (z.mean() + kept).astype(np.float32)
-
-
-def _smoothed(power: np.ndarray, w: int, k: int) -> np.ndarray:
-    """`power` (h, w // 2 + 1), an `rfft2`'s, averaged over the k x k bins around each bin
-    of the whole spectrum (wrapping; the half `rfft2` leaves out read by its symmetry)."""
-    r = k // 2
-    mirrored = np.roll(power[::-1], 1, axis=0)  # row q holds row -q: P(q, -c) = P(-q, c)
-    left = mirrored[:, r:0:-1]
-    right = mirrored[:, [w - w // 2 - j for j in range(1, r + 1)]]
-    full = uniform_filter1d(np.concatenate([left, power, right], axis=1), k, axis=0, mode="wrap")
-    return uniform_filter1d(full, k, axis=1)[:, r : r + power.shape[1]]
 
 
 def local_guide(
@@ -105,23 +80,17 @@ def local_guide(
     *,
     size: int = LOCAL,
     spurious: float = LOCAL_SPURIOUS,
-    prior: np.ndarray | None = None,
 ) -> np.ndarray:
     """(H, W) float32: the Wiener estimate of the stabilised image of electrons `e` in
     overlapping windows of `size` px, each keeping `spurious` noise-only frequencies on
-    average and its mean: as it is, or weighed against the `prior`'s over the window
-    (`weighed_means`; stabilised (H, W), the whole image's guide). The windows are read a
-    few rows at a time (CHUNK): read all at once on a 2048 px image they took 3-6 s, most
-    of it moving memory, and the transfer peaked at 2.3 GB (1.7 read in rows)."""
+    average, and its mean. The windows are read a few rows at a time (CHUNK): all at once,
+    a large image's windows cost more in moving memory than in arithmetic."""
     z = torch.from_numpy(stabilised(e, cal))
     h, w = z.shape
     window = sine_window(size)
     line = line_spectrum(cal, float(np.mean(e)), size)
     line_noise = torch.from_numpy(line[: size // 2 + 1]) * window.square().sum()
     grid = window_grid(z, size)
-    priors = (
-        None if prior is None else window_grid(torch.from_numpy(prior.astype(np.float64)), size)
-    )
     out = z.new_zeros(grid.shape[0] + 1, grid.shape[1] + 1, size // 2, size // 2)
     step = max(1, CHUNK // (grid.shape[1] * size * size))
     for row in range(0, grid.shape[0], step):
@@ -135,22 +104,9 @@ def local_guide(
         power = spectrum.real.square() + spectrum.imag.square()
         gain = torch.where(power > threshold, 1.0 - noise / power.clamp_min(1e-30), 0.0)
         gain[..., 0, 0] = 1.0
-        if priors is not None:
-            prior_means = priors[rows].mean(dim=(-2, -1), keepdim=True)
-            means = weighed_means(means, prior_means, float(line[0]) / size**2)
         kept = means * window + torch.fft.irfft2(gain * spectrum, s=(size, size))
         _add_windows(out, row, kept * window)
     return _image(out, h, w).numpy().astype(np.float32)
-
-
-def weighed_means(means: torch.Tensor, prior: torch.Tensor, noise: float) -> torch.Tensor:
-    """Window means (windows, 1, 1) weighed against the noise: each one's departure d from
-    the `prior`'s mean over the window kept with the Wiener gain max(0, 1 - noise / d^2),
-    `noise` the variance noise alone gives a window's mean (stabilised units: the line
-    spectrum's power at zero frequency over the window's pixels; a window reaching past a
-    border reads its mirror, a little noisier, and is weighed as an inside one)."""
-    d = means - prior
-    return prior + (1.0 - noise / d.square().clamp_min(1e-30)).clamp_min(0.0) * d
 
 
 def sine_window(size: int) -> torch.Tensor:
@@ -274,26 +230,13 @@ def _mirrored(n: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return power[first], pseudo[first], kind.ravel()
 
 
-def unet_inputs(
-    e: np.ndarray,
-    cal: Calibration,
-    count: int,
-    smoothing: int = 1,
-    weigh_means: bool = False,
-    lines: Lines | None = None,
-):
-    """(count, H, W) float32: the electrons, the whole image's guide (its spectrum's
-    `smoothing`), (count 3) the local one and (count 4) the wide local one, their window
-    means kept or weighed toward the whole image's guide (`local_guide`); a DRUN that reads
-    2 has no local guide. With the scan's `lines` (`scanlines.read`) the guides are
-    read on the image put straight and sampled back where its lines were scanned."""
+def unet_inputs(e: np.ndarray, cal: Calibration, lines: Lines | None = None) -> np.ndarray:
+    """(INPUTS, H, W) float32: the electrons, the whole image's guide, the local one and the
+    wide local one. With the scan's `lines` (`scanlines.read`) the guides are read on the
+    image put straight and sampled back where its lines were scanned."""
     straight = e if lines is None else lines.straight(np.asarray(e, dtype=np.float64))
-    whole = guide(straight, cal, smoothing=smoothing)
-    prior = whole if weigh_means else None
-    guides = [whole]
-    guides += [
-        local_guide(straight, cal, size=size, prior=prior) for size in (LOCAL, WIDE)[: count - 2]
-    ]
+    guides = [guide(straight, cal)]
+    guides += [local_guide(straight, cal, size=size) for size in (LOCAL, WIDE)]
     guides = np.stack(guides)
     if lines is not None:
         guides = lines.scanned(guides.astype(np.float64)).astype(np.float32)
