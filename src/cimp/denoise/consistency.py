@@ -153,47 +153,56 @@ def project(
     (`readable`); a window with more than a little else (1 - UNCLIPPED of its weight) is
     not compared. `top` (B,) is the clean level at which the output saturates (`shown`).
     """
-    inp = seen_of(electrons)
-    electrons = inp.electrons
-    mask = shown(clean, inp, floor, slope, top)
-    shares = [None if mask is None else windowed(mask, s).clamp_min(1e-6) for s in WINDOWS]
-    squares = [None if mask is None else windowed(mask, s, squared=True) for s in WINDOWS]
-    clipped = valid is not None and not bool(valid.all())
-    keep = 1.0 if mask is None else mask  # what the corrections may move
-
-    def through(x: torch.Tensor, i: int) -> torch.Tensor:
-        """x's mean over the shown pixels of window i (all of them when all are shown)."""
-        if mask is None:
-            return windowed(x, WINDOWS[i])
-        return windowed(x * mask, WINDOWS[i]) / shares[i]
-
-    def window(i: int):
-        """The input through window i, and its noise there (inf: not compared)."""
-        seen = inp.through(WINDOWS[i]) if mask is None else through(electrons, i)
-        noise = variance(seen, floor, slope, i)
-        compared = torch.ones_like(seen, dtype=torch.bool)
-        if mask is not None:  # fewer pixels, more noise (under their squared weights: a
-            # few at a window's centre are noisier than their share); mostly saturated: none
-            noise, compared = noise * squares[i] / shares[i].square(), shares[i] > 0.05
-        if clipped:
-            compared &= windowed(valid.to(seen.dtype), WINDOWS[i]) > UNCLIPPED
-        return seen, torch.where(compared, noise.sqrt(), torch.inf)
-
-    views = [window(i) for i in range(len(WINDOWS))]
+    windows = _Compared(clean, seen_of(electrons), floor, slope, valid, top)
+    electrons = windows.inp.electrons
+    keep = 1.0 if windows.mask is None else windows.mask  # what the corrections may move
+    views = [windows.view(i) for i in range(len(WINDOWS))]
     seen, sd = views[-1]  # the finest first: hand back what is far off
-    off = (seen - through(clean, len(WINDOWS) - 1)).abs() / (limit * sd)
+    off = (seen - windows.through(clean, len(WINDOWS) - 1)).abs() / (limit * sd)
     gross = F.max_pool2d((off - GROSS).clamp(0.0, 1.0), 3, stride=1, padding=1)
     moved = windowed(gross).clamp(0.0, 1.0)
     clean = clean + moved * keep * (electrons - clean)
     for i, (seen, sd) in enumerate(views):
         bound = limit * sd
         for _ in range(ROUNDS):
-            residual = seen - through(clean, i)
+            residual = seen - windows.through(clean, i)
             excess = residual - torch.maximum(torch.minimum(residual, bound), -bound)
             if not bool(excess.any()):
                 break  # nothing strays: the next rounds would move nothing either
             clean = clean + excess * keep
     return clean
+
+
+class _Compared:
+    """What `project` compares through each window: the pixels the output shows (all, or
+    those below the level where it saturates), the input there and its noise."""
+
+    def __init__(self, clean: torch.Tensor, inp: Seen, floor, slope, valid, top):
+        self.inp, self.floor, self.slope, self.valid = inp, floor, slope, valid
+        self.mask = mask = shown(clean, inp, floor, slope, top)
+        self.shares = [None if mask is None else windowed(mask, s).clamp_min(1e-6) for s in WINDOWS]
+        self.squares = [None if mask is None else windowed(mask, s, squared=True) for s in WINDOWS]
+        self.clipped = valid is not None and not bool(valid.all())
+
+    def through(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        """x's mean over the shown pixels of window i (all of them when all are shown)."""
+        if self.mask is None:
+            return windowed(x, WINDOWS[i])
+        return windowed(x * self.mask, WINDOWS[i]) / self.shares[i]
+
+    def view(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The input through window i, and its noise there (inf: not compared)."""
+        inp = self.inp
+        seen = inp.through(WINDOWS[i]) if self.mask is None else self.through(inp.electrons, i)
+        noise = variance(seen, self.floor, self.slope, i)
+        compared = torch.ones_like(seen, dtype=torch.bool)
+        if self.mask is not None:  # fewer pixels, more noise (under their squared weights: a
+            # few at a window's centre are noisier than their share); mostly saturated: none
+            shares = self.shares[i]
+            noise, compared = noise * self.squares[i] / shares.square(), shares > 0.05
+        if self.clipped:
+            compared &= windowed(self.valid.to(seen.dtype), WINDOWS[i]) > UNCLIPPED
+        return seen, torch.where(compared, noise.sqrt(), torch.inf)
 
 
 def blend(clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, valid=None, top=None):

@@ -136,72 +136,103 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     cond_dim = 2 * encoder.config.embed_dim + PHYSICS
     unet = FiLMUNet(UNetConfig(cond_dim=cond_dim, widths=cfg.widths))
     done = _resume(unet, out) if cfg.resume else 0
-    train, val, fitting, about = _training_data(
-        cfg, encoder, normalizer, unet.config, show_progress
-    )
+    data = _training_data(cfg, encoder, normalizer, unet.config, show_progress)
     unet.to(device, memory_format=torch.channels_last)  # faster convolutions on a CPU
-    optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
     out.mkdir(parents=True, exist_ok=True)
     _copy_run(Path(cfg.run), out / "cimp")
-    total = cfg.steps  # None: planned by the budget after the warm-up
-    warmup = MAX_WARMUP if budget else warmup_steps(cfg.steps)
-    loop_start, failed, step, val_seconds = time.perf_counter(), 0, 0, 0.0
-    best = Best()
-    with (
-        (out / "log.jsonl").open("a" if cfg.resume else "w") as log,
-        Bar("train denoiser", total, enabled=show_progress) as bar,
-    ):
-        while total is None or step < total:
-            step += 1
-            set_lr(optimizer, cfg.lr, step - 1, total or warmup, warmup)
-            batch = _batch(train, rng.integers(len(train), size=cfg.batch_size), cfg.crop, rng)
-            with bf16_autocast(device, cfg.bf16):
-                loss = transfer_loss(unet, *(t.to(device) for t in batch))
-            optimizer.zero_grad(set_to_none=True)
-            updated = _step(optimizer, unet, loss)
-            failed = 0 if updated else failed + 1
-            if failed == MAX_FAILED:
-                raise CimpError(
-                    f"training diverged: no finite loss or gradient for {MAX_FAILED} steps "
-                    f"in a row, up to step {done + step}; no U-Net was saved. Try a lower --lr"
-                )
-            if budget is not None and budget.due(step, warmup):
-                # after the last step: a validation and the gain's fit (a pass per case)
-                fit_cost = FIT_COST * len(fitting) / len(val) if fitting is not None else 0.0
-                after = val_seconds * (1 + fit_cost)
-                total = budget.total(step, loop_start, reserve=after)
-                bar.set_total(total)
-            entry = {"step": done + step, "loss": round(loss.item(), 4)}
-            if not updated:
-                entry["skipped"] = True
-            if val is not None and (step % cfg.val_every == 0 or step == total):
-                before = time.perf_counter()
-                entry["val_loss"] = round(validate(unet, val, device), 4)
-                val_seconds = time.perf_counter() - before
-                best.see(unet, entry["val_loss"], done + step)
-                if best.collapsed:  # a dead net learns nothing more: back to the best
-                    entry["rewound_to"] = best.restore(unet)
-                    optimizer.state.clear()
-            log.write(json.dumps(entry) + "\n")
-            log.flush()
-            val_note = f" val {entry['val_loss']:.2f}" if "val_loss" in entry else ""
-            bar.advance(note=f"-PSNR {entry['loss']:.2f}{val_note}")
-    kept = best.restore_if_collapsed(unet, done + step)
+    loop = Loop(cfg, unet, device, budget, done)
+    loop.run(data, rng, out / "log.jsonl", show_progress)
+    kept = loop.best.restore_if_collapsed(unet, done + loop.step)
+    fitting = data[2]
     gain = fit_structure_gain(unet, fitting, device) if fitting is not None else None
     config = {
         "unet": unet.config.to_dict(),
         "structure_gain": gain.to_dict() if gain is not None else None,
-        "train": asdict(cfg) | {"steps": step},
+        "train": asdict(cfg) | {"steps": loop.step},
         "cimp": {"run": str(run.path.resolve()), "weights": run.weights_id},
-        "examples": about,
-        "steps_done": done + step,
+        "examples": data[3],
+        "steps_done": done + loop.step,
         "kept_step": kept,  # whose weights were saved (not the last: the training collapsed)
         "precision": "bfloat16" if cfg.bf16 and bf16_native(device) else "float32",
-        "seconds": round(time.perf_counter() - loop_start, 1),
+        "seconds": round(time.perf_counter() - loop.started, 1),
     }
     save_weights(unet, out / "unet.safetensors")
     write_json(out / "config.json", config)
     return out
+
+
+class Loop:
+    """The training steps of one U-Net: AdamW on the transfer loss, validation every
+    `val_every` steps with a rewind on a collapse, and the total planned by the time budget
+    (none: `cfg.steps`) once the warm-up has shown the pace."""
+
+    def __init__(self, cfg: DenoiserConfig, unet, device, budget: TimeBudget | None, done: int):
+        self.cfg, self.unet, self.device, self.budget, self.done = cfg, unet, device, budget, done
+        self.optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
+        self.total = cfg.steps  # None: planned by the budget after the warm-up
+        self.warmup = MAX_WARMUP if budget else warmup_steps(cfg.steps)
+        self.started, self.step, self.failed, self.val_seconds = time.perf_counter(), 0, 0, 0.0
+        self.best = Best()
+
+    def run(self, data, rng: np.random.Generator, log_path: Path, show_progress: bool) -> None:
+        """Steps until the total; each logged to `log_path` (appended to on a resume)."""
+        train, val, fitting, _ = data
+        cfg = self.cfg
+        with (
+            log_path.open("a" if cfg.resume else "w") as log,
+            Bar("train denoiser", self.total, enabled=show_progress) as bar,
+        ):
+            while self.total is None or self.step < self.total:
+                self.step += 1
+                batch = _batch(train, rng.integers(len(train), size=cfg.batch_size), cfg.crop, rng)
+                entry = self.train_step(batch)
+                if self.budget is not None and self.budget.due(self.step, self.warmup):
+                    self.plan(val, fitting)
+                    bar.set_total(self.total)
+                if val is not None and (self.step % cfg.val_every == 0 or self.step == self.total):
+                    self.validate(val, entry)
+                log.write(json.dumps(entry) + "\n")
+                log.flush()
+                val_note = f" val {entry['val_loss']:.2f}" if "val_loss" in entry else ""
+                bar.advance(note=f"-PSNR {entry['loss']:.2f}{val_note}")
+
+    def train_step(self, batch) -> dict:
+        """One optimizer step on `batch`; its log entry. Too many steps in a row without a
+        finite loss and gradient stop the training."""
+        cfg, unet, optimizer = self.cfg, self.unet, self.optimizer
+        set_lr(optimizer, cfg.lr, self.step - 1, self.total or self.warmup, self.warmup)
+        with bf16_autocast(self.device, cfg.bf16):
+            loss = transfer_loss(unet, *(t.to(self.device) for t in batch))
+        optimizer.zero_grad(set_to_none=True)
+        updated = _step(optimizer, unet, loss)
+        self.failed = 0 if updated else self.failed + 1
+        if self.failed == MAX_FAILED:
+            raise CimpError(
+                f"training diverged: no finite loss or gradient for {MAX_FAILED} steps "
+                f"in a row, up to step {self.done + self.step}; no U-Net was saved. Try a "
+                "lower --lr"
+            )
+        entry = {"step": self.done + self.step, "loss": round(loss.item(), 4)}
+        if not updated:
+            entry["skipped"] = True
+        return entry
+
+    def plan(self, val, fitting) -> None:
+        """The total steps that fit the budget, leaving time for what follows the last
+        step: a validation and the structure gain's fit (a pass per case)."""
+        fit_cost = FIT_COST * len(fitting) / len(val) if fitting is not None else 0.0
+        after = self.val_seconds * (1 + fit_cost)
+        self.total = self.budget.total(self.step, self.started, reserve=after)
+
+    def validate(self, val, entry: dict) -> None:
+        """The validation loss into `entry`; a collapsed training goes back to its best."""
+        before = time.perf_counter()
+        entry["val_loss"] = round(validate(self.unet, val, self.device), 4)
+        self.val_seconds = time.perf_counter() - before
+        self.best.see(self.unet, entry["val_loss"], self.done + self.step)
+        if self.best.collapsed:  # a dead net learns nothing more: back to the best
+            entry["rewound_to"] = self.best.restore(self.unet)
+            self.optimizer.state.clear()
 
 
 class Best:
