@@ -172,18 +172,26 @@ def test_ingest_onto_a_file_or_from_nowhere_is_one_line_and_makes_nothing(tmp_pa
     assert not (tmp_path / "ds").exists()
 
 
-def test_training_options_take_their_defaults_from_the_config_classes():
+def test_training_options_are_the_config_fields_with_their_defaults_and_help(tmp_path):
     import typer
 
-    from cimp.config import DenoiserConfig, TrainConfig, default
+    from cimp.config import DenoiserConfig, TrainConfig
 
     commands = typer.main.get_command(app).commands
     for command, kind in (("train", TrainConfig), ("train-denoiser", DenoiserConfig)):
-        names = {f.name for f in dataclasses.fields(kind)}
-        options = [p for p in commands[command].params if p.name in names and p.default]
-        assert len(options) >= 6
-        for option in options:
-            expected = default(kind, option.name)
-            if isinstance(expected, list):
-                expected = ",".join(map(str, expected))
-            assert option.default == expected, (command, option.name)
+        offered = {f.name: f for f in dataclasses.fields(kind) if "help" in f.metadata}
+        params = {p.name: p for p in commands[command].params}
+        assert len(offered) >= 12 and set(offered) <= set(params)
+        for name, spec in offered.items():
+            expected = (
+                spec.default
+                if spec.default_factory is dataclasses.MISSING
+                else (",".join(map(str, spec.default_factory())))
+            )
+            assert params[name].default == expected, (command, name)
+            assert params[name].help == spec.metadata["help"], (command, name)
+    bad = runner.invoke(
+        app, ["train", str(tmp_path), "--out", str(tmp_path / "r"), "--widths", "8,x"]
+    )
+    assert bad.exit_code == 2 and "'8,x': ints, comma separated" in _text(bad)
+    assert not (tmp_path / "r").exists()

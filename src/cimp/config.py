@@ -1,6 +1,7 @@
 """What runs are made with: the model's configuration, the training settings (both saved in
-RUN/config.json) and the denoiser's. The command line takes its defaults from here. Light
-on purpose: importing it loads neither torch nor pandas.
+RUN/config.json) and the denoiser's. A field the command line offers is declared with
+`option`: its default and help live here alone, and `cimp.cli.options` builds the option
+from them. Light on purpose: importing it loads neither torch nor pandas.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ Backbone = Literal["cnn", "vit"]
 Loss = Literal["infonce", "siglip"]
 
 
-def default(kind, name: str):
-    """A config class's default for one field (the factory's value for lists)."""
-    spec = {f.name: f for f in fields(kind)}[name]
-    return spec.default if spec.default_factory is MISSING else spec.default_factory()
+def option(default=MISSING, help: str = "", *, flag: str | None = None, factory=None):
+    """A field the command line offers as an option: its default, its help and (for a
+    boolean) its flag pair, e.g. "--bf16/--fp32"."""
+    metadata = {"help": help} | ({"flag": flag} if flag else {})
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def _core_names() -> list[str]:
@@ -53,27 +57,31 @@ class TrainConfig:
 
     dataset: str
     out: str
-    backbone: Backbone = "cnn"
-    widths: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
-    physics: bool = True  # fuse cimp.physics statistics into the CNN
+    steps: int = option(2000, "Optimizer steps.")
+    batch_size: int = option(128, "Global batch (split over processes).")
+    crop: int = option(128, "Square crop in pixels (never resized).")
+    backbone: Backbone = option("cnn", "Image encoder: cnn or vit.")
+    widths: list[int] = option(
+        help="CNN stage widths, comma separated.", factory=lambda: [32, 64, 128, 256]
+    )
+    physics: bool = option(True, "Fuse each crop's physics statistics (cimp.physics) into the CNN.")
+    lr: float = option(2e-3, "Peak learning rate (AdamW, cosine).")
+    loss: Loss = option("infonce", "infonce or siglip.")
+    positive_radius: float = option(
+        0.0, "Treat pairs with metadata this close (z units) as positives."
+    )
+    field_dropout: float = option(0.15, "Chance of hiding each field.")
+    val_every: int = option(250, "Steps between validations and checkpoints.")
+    workers: int = option(0, "Data-loading processes.")
+    seed: int = option(0, "Random seed.")
+    device: str = option("auto", "auto, cpu, cuda, cuda:1 ...")
     embed_dim: int = 128
-    crop: int = 128
-    batch_size: int = 128
-    steps: int = 2000
-    lr: float = 2e-3
     weight_decay: float = 0.05
     warmup: int | None = None  # steps; None: cimp.optim.warmup_steps(steps)
-    loss: Loss = "infonce"
-    positive_radius: float = 0.0  # metadata distance (z units) under which pairs are positives
-    field_dropout: float = 0.15
     fields: list[str] = field(default_factory=_core_names)
     categorical: list[str] = field(default_factory=list)
-    val_every: int = 250
     checkpoint_every: int = 250
-    seed: int = 0
-    workers: int = 0
     amp: bool = True  # bfloat16 autocast on CUDA; ignored on CPU
-    device: str = "auto"
 
     def __post_init__(self):
         """A mistake fails here, before a run folder is written."""
@@ -122,25 +130,32 @@ class DenoiserConfig:
         None  # dose pairs (same session, higher dose): the high image is the target
     )
     # the defaults are the dose benchmark's recipe: 50 minutes, simulation included
-    twin: int = 5000  # digital-twin cases with a noise-free target (0: none)
-    sampling: Sampling = "both"  # of the twin's settings (both: archive and uniform)
-    archive_share: float = 0.5  # with sampling both: the share of twin cases from the archive
-    size: int = 128  # twin images' side (px)
-    # training crops' side (px), a multiple of the U-Net's grid: small crops give more
-    # steps in the time budget at the same pixels a second
-    crop: int = 64
-    steps: int | None = None  # exactly this many; None: as many as fit in `minutes`
-    minutes: float = 50.0  # wall-clock budget, simulation included, when no steps are given
-    batch_size: int = 16
-    lr: float = 2e-3
-    widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
-    val_every: int = 250
-    seed: int = 0
-    resume: bool = False  # start from the U-Net in `out` (same widths) instead of from scratch
-    device: str = "auto"
-    # training steps in bfloat16 where the device computes it natively
-    # (`device.bf16_native`); validation and inference run in float32
-    bf16: bool = True
+    twin: int = option(5000, "Digital-twin examples with noise-free targets (0: none).")
+    sampling: Sampling = option(
+        "both", "Twin settings: both (archive and uniform), archive or uniform."
+    )
+    archive_share: float = option(
+        0.5, "With --sampling both: the share of twin cases from the archive."
+    )
+    size: int = option(128, "Twin image side (px).")
+    # a multiple of the U-Net's grid: small crops give more steps in the time budget
+    crop: int = option(64, "Training crop side (px).")
+    steps: int | None = option(None, "Exactly this many optimizer steps (not --minutes).")
+    minutes: float = option(50.0, "Without --steps: train this long, simulation included.")
+    batch_size: int = option(16, "Crops per step.")
+    widths: list[int] = option(
+        help="U-Net level widths, comma separated.", factory=lambda: [32, 64, 128, 128]
+    )
+    lr: float = option(2e-3, "Peak learning rate (AdamW, cosine).")
+    val_every: int = option(250, "Steps between validations.")
+    seed: int = option(0, "Random seed.")
+    resume: bool = option(False, "Go on from the U-Net already in --out (same widths).")
+    device: str = option("auto", "auto, cpu, cuda, cuda:1 ...")
+    bf16: bool = option(
+        True,
+        "Training steps in bfloat16 where the hardware has it (inference: float32).",
+        flag="--bf16/--fp32",
+    )
 
     def __post_init__(self):
         if self.sampling not in get_args(Sampling):

@@ -12,13 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from cimp.cli.app import app, console, fail
+from cimp.cli.options import options_from
 from cimp.config import DenoiserConfig as D
-from cimp.config import default
 
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
 
 
 @app.command("train-denoiser")
+@options_from(D)
 def train_denoiser(
     run: Annotated[Path, typer.Argument(help="CIMP run folder (frozen; made by train).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Denoiser run folder (DRUN).")],
@@ -26,42 +27,7 @@ def train_denoiser(
         Path | None,
         typer.Argument(help="Optional dataset with dose pairs (simulate --pairs, or a lab's)."),
     ] = None,
-    twin: Annotated[
-        int, typer.Option(help="Digital-twin examples with noise-free targets (0: none).")
-    ] = D.twin,
-    sampling: Annotated[
-        str, typer.Option(help="Twin settings: both (archive and uniform), archive or uniform.")
-    ] = D.sampling,
-    archive_share: Annotated[
-        float, typer.Option(help="With --sampling both: the share of twin cases from the archive.")
-    ] = D.archive_share,
-    size: Annotated[int, typer.Option(help="Twin image side (px).")] = D.size,
-    crop: Annotated[int, typer.Option(help="Training crop side (px).")] = D.crop,
-    steps: Annotated[
-        int | None, typer.Option(help="Exactly this many optimizer steps (not --minutes).")
-    ] = D.steps,
-    minutes: Annotated[
-        float,
-        typer.Option(help="Without --steps: train this long, simulation included."),
-    ] = D.minutes,
-    batch_size: Annotated[int, typer.Option(help="Crops per step.")] = D.batch_size,
-    widths: Annotated[str, typer.Option(help="U-Net level widths, comma separated.")] = ",".join(
-        map(str, default(D, "widths"))
-    ),
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW, cosine).")] = D.lr,
-    val_every: Annotated[int, typer.Option(help="Steps between validations.")] = D.val_every,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Go on from the U-Net already in --out.")
-    ] = D.resume,
-    seed: Annotated[int, typer.Option()] = D.seed,
-    device: Device = "auto",
-    bf16: Annotated[
-        bool,
-        typer.Option(
-            "--bf16/--fp32",
-            help="Training steps in bfloat16 where the hardware has it (inference: float32).",
-        ),
-    ] = D.bf16,
+    options: dict | None = None,
 ) -> None:
     """Train the FiLM U-Net that re-renders images at a higher dose, on top of a CIMP run.
 
@@ -76,24 +42,7 @@ def train_denoiser(
 
     Run(run)  # a folder without a trained model is one line of error
     config = D(
-        run=str(run),
-        out=str(out),
-        dataset=None if dataset is None else str(dataset),
-        twin=twin,
-        sampling=sampling,
-        archive_share=archive_share,
-        size=size,
-        crop=crop,
-        steps=steps,
-        minutes=minutes,
-        batch_size=batch_size,
-        widths=[int(w) for w in widths.split(",")],
-        lr=lr,
-        val_every=val_every,
-        resume=resume,
-        seed=seed,
-        device=device,
-        bf16=bf16,
+        run=str(run), out=str(out), dataset=None if dataset is None else str(dataset), **options
     )
     drun = run_training(config, show_progress=sys.stderr.isatty())
     console.print(f"denoiser saved in {escape(str(drun))}")
