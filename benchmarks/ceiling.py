@@ -38,7 +38,7 @@ from sklearn.model_selection import GroupShuffleSplit
 from cimp import schema
 from cimp.baselines import handcrafted_features
 from cimp.instrument.profile import default
-from cimp.simulate import simulate
+from cimp.simulator import simulate
 from cimp.store import Store
 from cimp.workers import pool as workers_pool
 

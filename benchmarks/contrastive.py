@@ -20,7 +20,7 @@ from pathlib import Path
 from cimp.config import TrainConfig
 from cimp.evaluate import evaluate
 from cimp.ingest import ingest
-from cimp.simulate.files import write_run
+from cimp.simulator.files import write_run
 from cimp.train import train
 
 RESULTS = {

@@ -235,9 +235,9 @@ def honesty(denoiser, doses, ratio, size: int) -> list[dict]:
     noise-free image has there (`invented_reflections`), the output's strongest of them
     against its strongest reflection."""
     from cimp.denoise.spectrum import invented_reflections, lattice_contrast, lattice_peaks
-    from cimp.simulate import Settings, acquire
-    from cimp.simulate.scene import quiet_scene
-    from cimp.simulate.settings import ELECTRONS_PER_PA_US
+    from cimp.simulator import Settings, acquire
+    from cimp.simulator.scene import quiet_scene
+    from cimp.simulator.settings import ELECTRONS_PER_PA_US
 
     rows = []
     for dose in doses:

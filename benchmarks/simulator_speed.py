@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cimp.simulate import simulate
-from cimp.simulate.crystals import library
-from cimp.simulate.files import write_run
+from cimp.simulator import simulate
+from cimp.simulator.crystals import library
+from cimp.simulator.files import write_run
 
 OUT = Path(__file__).parent / "results" / "simulator" / "results.json"
 

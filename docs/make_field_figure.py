@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cimp import schema
-from cimp.simulate import Settings, acquire, sample_scene
-from cimp.simulate.scene import crystal_index
+from cimp.simulator import Settings, acquire, sample_scene
+from cimp.simulator.scene import crystal_index
 
 OUT = Path(__file__).with_name("simulator_fields.png")
 COLUMNS = 5

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cimp.simulate import Settings
-from cimp.simulate.scene import quiet_scene  # noqa: F401  (used by the tests)
+from cimp.simulator import Settings
+from cimp.simulator.scene import quiet_scene  # noqa: F401  (used by the tests)
 
 
 def settings(**changes) -> Settings:
@@ -53,7 +53,7 @@ def tiny_train_config(dataset, out, **changes):
 def tiny_dataset(tmp_path_factory):
     """A dataset of 48 simulated 48 x 48 images (independent settings), half in the train split."""
     from cimp.ingest import ingest
-    from cimp.simulate.files import write_run
+    from cimp.simulator.files import write_run
 
     root = tmp_path_factory.mktemp("tiny")
     write_run(root / "raw", 48, size=48, seed=11, sampling="uniform", show_progress=False)

@@ -1,5 +1,7 @@
 """The Python API: arrays and rosettasciio-style signals in, the command line's answers out."""
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,7 +48,7 @@ def test_the_api_says_what_it_cannot_read():
 
 
 def test_simulate_and_read_are_at_the_top(tmp_path):
-    from cimp.simulate.files import write
+    from cimp.simulator.files import write
 
     acquisition = cimp.simulate(0, 1, 32)
     assert acquisition.image.shape == (32, 32) and acquisition.image.dtype == np.uint16
@@ -57,5 +59,8 @@ def test_simulate_and_read_are_at_the_top(tmp_path):
     for field in ("pixel_size", "dwell_time", "beam_current", "detector_gain"):
         assert record.metadata[field] == pytest.approx(recorded[field], rel=1e-6), field
     assert cimp.Run.__name__ == "Run" and cimp.Store.__name__ == "Store"
+    assert (
+        inspect.isfunction(cimp.simulate) and cimp.simulate.__module__ == "cimp.simulator.generate"
+    )
     with pytest.raises(AttributeError):
         cimp.no_such_thing  # noqa: B018

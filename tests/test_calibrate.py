@@ -16,7 +16,7 @@ from cimp.cli import app
 from cimp.instrument.detector import DETECTOR, Detector, black_level, counts_per_electron
 from cimp.instrument.profile import Profile
 from cimp.io import Record
-from cimp.simulate import acquire
+from cimp.simulator import acquire
 from cimp.store import Store
 
 EXCESS = 1 + 1 / DETECTOR.pulse_shape

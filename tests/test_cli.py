@@ -51,7 +51,7 @@ def test_simulate_ingest_summary_from_the_command_line(tmp_path):
 
 def test_an_interrupted_simulation_completes_when_started_again(tmp_path, monkeypatch):
     from cimp import io
-    from cimp.simulate import files
+    from cimp.simulator import files
 
     command = ["simulate", str(tmp_path / "cut"), "--n", "6", "--size", "32", "--workers", "1"]
     real_write, written = files.write, []

@@ -21,7 +21,7 @@ from cimp.cli import app
 from cimp.ingest import ingest
 from cimp.report import SECTIONS
 from cimp.run import Run
-from cimp.simulate.files import write_run
+from cimp.simulator.files import write_run
 from cimp.store import Store
 
 runner = CliRunner()

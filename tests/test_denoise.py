@@ -48,10 +48,10 @@ from cimp.errors import CimpError
 from cimp.ingest import ingest
 from cimp.instrument.detector import detect
 from cimp.io import read
-from cimp.simulate import acquire
-from cimp.simulate.files import write_run
-from cimp.simulate.render import scan_grid
-from cimp.simulate.scene import Grain, crystal_index
+from cimp.simulator import acquire
+from cimp.simulator.files import write_run
+from cimp.simulator.render import scan_grid
+from cimp.simulator.scene import Grain, crystal_index
 from cimp.store import Store
 
 runner = CliRunner()

@@ -14,7 +14,7 @@ def _loaded_after(statement: str) -> set[str]:
 def test_reading_files_imports_no_simulator():
     loaded = _loaded_after("import cimp.io")
     assert "ase" not in loaded
-    assert not {m for m in loaded if m.startswith("cimp.simulate")}
+    assert not {m for m in loaded if m.startswith("cimp.simulator")}
 
 
 def test_using_a_trained_run_imports_no_training_code_and_no_simulator():
@@ -25,5 +25,5 @@ def test_using_a_trained_run_imports_no_training_code_and_no_simulator():
     )
     assert "cimp.train" not in loaded and "cimp.denoise.train" not in loaded
     assert "ase" not in loaded  # the detector and profiles come from cimp.instrument
-    assert not {m for m in loaded if m.startswith("cimp.simulate")}
+    assert not {m for m in loaded if m.startswith("cimp.simulator")}
     assert "cimp.instrument.detector" in loaded

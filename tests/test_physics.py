@@ -13,7 +13,7 @@ from cimp import physics
 from cimp.instrument.detector import counts_per_electron
 from cimp.model import CIMP, ModelConfig
 from cimp.run import Run
-from cimp.simulate import acquire
+from cimp.simulator import acquire
 from cimp.train import train
 
 SCALE = 1 / 65535

@@ -12,8 +12,8 @@ from conftest import quiet_scene, settings
 from cimp.denoise.electrons import calibrate, stabilise
 from cimp.denoise.scanlines import Lines, read
 from cimp.denoise.wiener import local_guide, unet_inputs
-from cimp.simulate import acquire
-from cimp.simulate.render import scan_grid
+from cimp.simulator import acquire
+from cimp.simulator.render import scan_grid
 
 
 def lattice(jitter_nm: float, mains_nm: float, rng, crystal="Au [001]", current=5.0):

@@ -13,10 +13,10 @@ from cimp.cli import app
 from cimp.ingest import ingest
 from cimp.instrument.detector import DETECTOR, black_level, counts_per_electron, noise_floor
 from cimp.instrument.profile import DEFAULT_PROFILE, Profile, default
-from cimp.simulate import sample_settings, simulate
-from cimp.simulate.archive import draw
-from cimp.simulate.files import write_run
-from cimp.simulate.settings import DETECTOR_INNER_RADIUS_MM, NOMINAL_FRACTION
+from cimp.simulator import sample_settings, simulate
+from cimp.simulator.archive import draw
+from cimp.simulator.files import write_run
+from cimp.simulator.settings import DETECTOR_INNER_RADIUS_MM, NOMINAL_FRACTION
 from cimp.store import Store
 
 PROFILE = default()

@@ -7,10 +7,10 @@ import pytest
 from conftest import quiet_scene, settings
 
 from cimp.instrument.detector import UINT16_MAX, black_level, noise_floor
-from cimp.simulate import acquire
-from cimp.simulate.image import scattered_fraction
-from cimp.simulate.probe import Probe
-from cimp.simulate.render import FLYBACK_WAIT_US
+from cimp.simulator import acquire
+from cimp.simulator.image import scattered_fraction
+from cimp.simulator.probe import Probe
+from cimp.simulator.render import FLYBACK_WAIT_US
 
 
 def _noise(scene, s, rng):

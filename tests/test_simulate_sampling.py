@@ -8,11 +8,11 @@ from conftest import quiet_scene, settings
 from scipy import stats
 
 from cimp import schema
-from cimp.simulate import sample_settings, simulate, simulate_pair
-from cimp.simulate.crystals import STRUCTURES, library
-from cimp.simulate.image import scattered_fraction
-from cimp.simulate.render import scan_grid
-from cimp.simulate.scene import sample_scene
+from cimp.simulator import sample_settings, simulate, simulate_pair
+from cimp.simulator.crystals import STRUCTURES, library
+from cimp.simulator.image import scattered_fraction
+from cimp.simulator.render import scan_grid
+from cimp.simulator.scene import sample_scene
 
 
 def test_same_seed_and_index_give_the_same_image():

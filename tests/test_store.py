@@ -9,8 +9,8 @@ import pytest
 from cimp import io
 from cimp.errors import CimpError
 from cimp.ingest import ingest
-from cimp.simulate import files as simulated
-from cimp.simulate import simulate
+from cimp.simulator import files as simulated
+from cimp.simulator import simulate
 from cimp.store import Store, split_of
 
 

@@ -19,7 +19,7 @@ from cimp.denoise.wiener import (
     parities_from,
     unet_inputs,
 )
-from cimp.simulate import acquire
+from cimp.simulator import acquire
 
 
 def stabilised(s, image):

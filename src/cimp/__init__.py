@@ -10,7 +10,7 @@ _API = {
     "Store": ("cimp.store", "Store"),
     "Run": ("cimp.run", "Run"),
     "read": ("cimp.io", "read"),
-    "simulate": ("cimp.simulate", None),  # the package itself, callable as simulate()
+    "simulate": ("cimp.simulator", "simulate"),
     "predict": ("cimp.api", "predict"),
 }
 __all__ = [*_API, "__version__"]
@@ -22,5 +22,4 @@ def __getattr__(name: str):
     import importlib
 
     module, attribute = _API[name]
-    found = importlib.import_module(module)
-    return found if attribute is None else getattr(found, attribute)
+    return getattr(importlib.import_module(module), attribute)

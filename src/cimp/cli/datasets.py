@@ -57,7 +57,7 @@ def simulate(
         fail(f"--sampling {sampling}: use uniform or archive")
     if pairs and (sampling != "uniform" or profile is not None):
         fail("--pairs: dose pairs are drawn with uniform sampling and the default profile")
-    from cimp.simulate.files import write_run
+    from cimp.simulator.files import write_run
 
     loaded = _profile(profile) if profile is not None else None
     written = write_run(out, n, size, seed, pairs, workers, sys.stderr.isatty(), sampling, loaded)

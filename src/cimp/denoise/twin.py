@@ -19,10 +19,10 @@ from cimp import schema
 from cimp.instrument.detector import detect
 from cimp.instrument.profile import Profile
 from cimp.instrument.profile import default as default_profile
-from cimp.simulate import archive
-from cimp.simulate.image import acquire, scattered_fraction
-from cimp.simulate.scene import sample_scene
-from cimp.simulate.settings import ELECTRONS_PER_PA_US, Settings, operator_gain, sample_settings
+from cimp.simulator import archive
+from cimp.simulator.image import acquire, scattered_fraction
+from cimp.simulator.scene import sample_scene
+from cimp.simulator.settings import ELECTRONS_PER_PA_US, Settings, operator_gain, sample_settings
 from cimp.workers import mapped
 
 FIELDS = ("beam_current", "dwell_time")

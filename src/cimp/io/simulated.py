@@ -3,7 +3,7 @@
 The image is the signal; the pixel size is the axes' scale; the acquisition settings live in
 `original_metadata.cimp_simulation.acquisition` (values) and `.units`, like a vendor's tree,
 with the generator's seed and index so any image can be regenerated exactly
-(`cimp.simulate.files` writes them). Reading them needs no part of the simulator.
+(`cimp.simulator.files` writes them). Reading them needs no part of the simulator.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cimp.simulate.crystals import library
+from cimp.simulator.crystals import library
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from cimp.simulate.crystals import ProjectedCrystal
-from cimp.simulate.probe import Probe
-from cimp.simulate.scene import Grain, Scene
-from cimp.simulate.settings import Settings
+from cimp.simulator.crystals import ProjectedCrystal
+from cimp.simulator.probe import Probe
+from cimp.simulator.scene import Grain, Scene
+from cimp.simulator.settings import Settings
 
 THERMAL_SIGMA_NM = 0.01  # thermal smear of an atomic column
 CROSS_SECTION_AU_NM2 = 1.2e-4  # HAADF cross-section of one Au atom at 70 mrad, 300 kV

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from cimp.instrument.profile import Profile, default
-from cimp.simulate import archive
-from cimp.simulate.image import Acquisition, acquire
-from cimp.simulate.scene import sample_scene
-from cimp.simulate.settings import sample_dose_pair, sample_settings
+from cimp.simulator import archive
+from cimp.simulator.image import Acquisition, acquire
+from cimp.simulator.scene import sample_scene
+from cimp.simulator.settings import sample_dose_pair, sample_settings
 
 SAMPLINGS = ("uniform", "archive")
 
@@ -28,7 +28,7 @@ def simulate(
 ) -> Acquisition:
     """Image `index` of the run with seed `seed`, through the profile's detector: independent
     settings and scene (`uniform`), or the archive's session and menus (`archive`, see
-    cimp.simulate.archive)."""
+    cimp.simulator.archive)."""
     profile = profile or default()
     if sampling == "archive":
         return archive_image(seed, index, size, profile, expected)[0]

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from cimp.instrument.detector import DETECTOR, Detector, detect
-from cimp.simulate.crystals import library
-from cimp.simulate.probe import Probe
-from cimp.simulate.render import (
+from cimp.simulator.crystals import library
+from cimp.simulator.probe import Probe
+from cimp.simulator.render import (
     CARBON_DENSITY,
     MEAN_FREE_PATH_NM,
     THERMAL_SIGMA_NM,
@@ -21,8 +21,8 @@ from cimp.simulate.render import (
     scan_grid,
     z_exponent,
 )
-from cimp.simulate.scene import Grain, Scene
-from cimp.simulate.settings import Settings
+from cimp.simulator.scene import Grain, Scene
+from cimp.simulator.settings import Settings
 
 CARBON_Z = 6
 

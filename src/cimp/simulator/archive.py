@@ -21,9 +21,9 @@ import numpy as np
 
 from cimp.instrument.detector import Detector, offset_for_black
 from cimp.instrument.profile import Profile
-from cimp.simulate.image import scattered_fraction
-from cimp.simulate.scene import Scene, sample_scene
-from cimp.simulate.settings import (
+from cimp.simulator.image import scattered_fraction
+from cimp.simulator.scene import Scene, sample_scene
+from cimp.simulator.settings import (
     DETECTOR_INNER_RADIUS_MM,
     ELECTRONS_PER_PA_US,
     Settings,

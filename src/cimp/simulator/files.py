@@ -16,9 +16,9 @@ from cimp.instrument.profile import Profile
 from cimp.instrument.profile import default as default_profile
 from cimp.io.simulated import ROOT
 from cimp.io.write import hspy_signal, settings_tree, write_hspy
-from cimp.simulate.crystals import library
-from cimp.simulate.generate import archive_image, simulate, simulate_pair
-from cimp.simulate.image import Acquisition
+from cimp.simulator.crystals import library
+from cimp.simulator.generate import archive_image, simulate, simulate_pair
+from cimp.simulator.image import Acquisition
 from cimp.workers import mapped
 
 
