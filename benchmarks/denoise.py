@@ -288,7 +288,9 @@ def real_files(denoiser, ratio: float, out: Path) -> list[dict]:
         asked = {"dwell_time": f"x{ratio:g}"}
         result, outside_domain = domain_transfer(denoiser, domain, record, asked)  # as cimp denoise
         cal = result.calibration
-        write_preview(out / f"real-{path.stem}.preview.png", record.image, result.image, ratio, cal)
+        write_preview(
+            out / f"real-{path.stem}.preview.png", record.image, result.image, ratio, cal=cal
+        )
         rows.append(
             {
                 "file": name,

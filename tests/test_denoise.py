@@ -204,7 +204,9 @@ def test_unknown_target_pixels_are_left_out_of_the_loss():
     noise = Noise.of([calibrate(GAIN_20)] * 2)
     levels = level(noise, electrons[:, :1])
     top = torch.full((2,), 9.0)
-    loss = transfer_loss(net, electrons, target, torch.randn(2, 5), levels, noise, top)
+    loss = transfer_loss(
+        net, electrons, target, torch.randn(2, 5), levels=levels, noise=noise, top=top
+    )
     loss.backward()
     assert torch.isfinite(loss)
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
@@ -219,7 +221,9 @@ def test_the_loss_pulls_an_estimate_below_the_range_back():
     levels, top = level(noise, electrons[:, :1]), torch.full((2,), 9.0)
     with torch.no_grad():
         net.final.bias.fill_(-1e3)
-    loss = transfer_loss(net, electrons, electrons[:, :1], torch.randn(2, 5), levels, noise, top)
+    loss = transfer_loss(
+        net, electrons, electrons[:, :1], torch.randn(2, 5), levels=levels, noise=noise, top=top
+    )
     loss.backward()
     assert float(net.final.bias.grad) < -0.1  # raising the output lowers the loss
 
@@ -236,7 +240,11 @@ def test_the_loss_sees_saturation_as_the_detector_does():
 
     def loss(estimate):
         e = torch.cat([estimate, estimate], dim=1)
-        return float(transfer_loss(identity, e, target, None, level(noise, estimate), noise, top))
+        return float(
+            transfer_loss(
+                identity, e, target, None, levels=level(noise, estimate), noise=noise, top=top
+            )
+        )
 
     above = torch.where(target > top, target + 5.0, target)
     below = torch.where(target > top, top - 1.0, target)
@@ -448,8 +456,12 @@ def test_a_structure_gain_is_fitted_on_enough_twin_cases_and_a_transfer_applies_
         denoiser.encoder,
         denoiser.normalizer,
         denoiser.unet.config,
-        *([getattr(c, f) for c in cases] for f in ("image", "truth", "source", "target", "ratio")),
-        [False] * len(cases),
+        [c.image for c in cases],
+        targets=[c.truth for c in cases],
+        sources=[c.source for c in cases],
+        wanted=[c.target for c in cases],
+        ratios=[c.ratio for c in cases],
+        clipped=[False] * len(cases),
     )
     gain = fit_structure_gain(denoiser.unet, fitting, "cpu")
     assert 2 <= len(gain.gains) <= MIN_FIT // PER_BIN  # cases saturated all over: left out
@@ -494,7 +506,7 @@ def test_the_dose_physics_matches_the_simulator(rng):
 @pytest.mark.parametrize(("electrons", "dwell", "gain"), [(0.3, 0.5, 30), (3, 1, 20), (30, 5, 10)])
 def test_the_noise_model_is_the_detectors(electrons, dwell, gain, rng):
     cal = calibrate({"detector_gain": gain, "detector_offset": -1.0, "dwell_time": dwell})
-    counts = detect(np.full((256, 256), electrons), dwell, gain, -1.0, rng).astype(float)
+    counts = detect(np.full((256, 256), electrons), dwell, gain, -1.0, rng=rng).astype(float)
     e = cal.electrons(counts)
     assert e.mean() == pytest.approx(electrons, abs=0.05 * electrons + 0.05)
     assert e.var() == pytest.approx(cal.slope * electrons + cal.floor, rel=0.05)
@@ -510,7 +522,7 @@ def read_out(truth: np.ndarray, rng):
     `blend` read it."""
     cal = calibrate(GAIN_20)
     settings = (GAIN_20[k] for k in ("dwell_time", "detector_gain", "detector_offset"))
-    counts = detect(truth, *settings, rng).astype(np.float32)
+    counts = detect(truth, *settings, rng=rng).astype(np.float32)
     e = torch.from_numpy(cal.electrons(counts))[None, None]
     slope, floor = window_noise(cal)
     return cal, counts, e, (torch.tensor([floor]), torch.tensor([slope]))
@@ -578,7 +590,8 @@ def test_the_inputs_shared_windows_change_nothing(rng):
     seen = Seen(e)
     for step in (blend, project):
         torch.testing.assert_close(
-            step(clean, seen, *noise, valid, top), step(clean, e, *noise, valid, top)
+            step(clean, seen, *noise, valid=valid, top=top),
+            step(clean, e, *noise, valid=valid, top=top),
         )
     for sigma in WINDOWS:  # each view is the input's through its own window
         torch.testing.assert_close(seen.through(sigma), windowed(e, sigma))
@@ -655,7 +668,7 @@ def test_the_hold_judges_clipping_by_the_output_not_by_the_noise(rng):
     cal = calibrate(meta)
     truth = np.full((48, 48), 0.05)  # dark: about a quarter of the readings clip at zero
     truth[16:32, 16:32] = 60.0  # a particle
-    counts = detect(truth, 2.0, 40.0, -4.1, rng)
+    counts = detect(truth, 2.0, 40.0, -4.1, rng=rng)
     assert 0.1 < np.mean(counts[:8] == 0) < 0.5
     e = torch.from_numpy(cal.electrons(counts.astype(np.float32)))[None, None]
     lost = torch.full_like(e, 0.05)  # an output that lost the particle
@@ -904,7 +917,7 @@ def test_an_outputs_history_records_the_guides_share_and_saturated_pixels_are_na
     from cimp.io.write import hspy_signal, settings_tree, write_hspy
 
     case = twin_case(3, 0, 64, "uniform", dose=300.0)  # SURE takes a share of its local guide
-    signal = hspy_signal(case.image, case.source, ROOT, settings_tree(case.source), "twin")
+    signal = hspy_signal(case.image, case.source, ROOT, settings_tree(case.source), title="twin")
     write_hspy(tmp_path / "scan.hspy", signal)
     (record,) = read(tmp_path / "scan.hspy")
     denoiser = Denoiser(drun[0], "cpu")
@@ -918,7 +931,9 @@ def test_an_outputs_history_records_the_guides_share_and_saturated_pixels_are_na
         with tifffile.TiffFile(written) as tif:
             history = json.loads(tif.pages[0].description)["cimp"]["dose_transfer"]
             image = tif.pages[0].asarray()
-        direct, _ = domain_transfer(denoiser, domain, record, {"dwell_time": ratio}, 512, False)
+        direct, _ = domain_transfer(
+            denoiser, domain, record, {"dwell_time": ratio}, tile=512, show_progress=False
+        )
         assert history["guide_share"] == pytest.approx(direct.guide, abs=1e-6)
         guides.append(history["guide_share"])
         assert history["structure_kept"] == direct.kept and history["changes"]

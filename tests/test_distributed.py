@@ -34,7 +34,7 @@ def _loss(kind, model, scale, bias, pixels, fields):
     meta = torch.nn.functional.normalize(model["meta"](fields), dim=1)
     if kind == "infonce":
         return info_nce(image, meta, scale, fields, positive_radius=0.1)
-    return siglip(image, meta, scale, bias, fields, positive_radius=0.1)
+    return siglip(image, meta, scale, bias, targets=fields, positive_radius=0.1)
 
 
 def _grads(model, scale, bias):

@@ -31,9 +31,11 @@ def test_unknown_suffix_is_unreadable(tmp_path):
 
 def test_vendor_values_are_converted_and_implausible_ones_left_out():
     fields, provenance = {}, {}
-    set_field(fields, provenance, "dwell_time", "2e-06", "s", "Scan.DwellTime")
-    set_field(fields, provenance, "beam_current", 0.0, "nA", "Microscope Info.Probe Current")
-    set_field(fields, provenance, "detector", "HAADF", None, "BinaryResult.Detector")
+    set_field(fields, provenance, "dwell_time", "2e-06", unit="s", key="Scan.DwellTime")
+    set_field(
+        fields, provenance, "beam_current", 0.0, unit="nA", key="Microscope Info.Probe Current"
+    )
+    set_field(fields, provenance, "detector", "HAADF", unit=None, key="BinaryResult.Detector")
     assert fields == {"dwell_time": pytest.approx(2.0), "detector": "HAADF"}
     assert provenance["dwell_time"] == "Scan.DwellTime = 2e-06 s"
     assert "ignored" in provenance["beam_current"]

@@ -51,7 +51,7 @@ def test_the_share_is_the_truths_best_blend(period, low, high):
     e = _noisy(clean, seed=1)
     u, g = (np.maximum(_e(z), 0.0) for z in _blurs(e))
     valid = np.ones(e.shape, dtype=bool)
-    share = sure.guide_share(u, g, e, CAL, valid, _blurs)
+    share = sure.guide_share(u, g, e, CAL, valid=valid, estimate=_blurs)
     d = g - u
     best = float(np.clip(-np.sum((u - clean) * d) / np.sum(d * d), 0.0, 1.0))
     assert abs(share - best) < 0.1
@@ -69,7 +69,7 @@ def test_an_image_mostly_clipped_keeps_the_unets_estimate():
     def never(_, rows):
         raise AssertionError("no pass is needed")
 
-    assert sure.guide_share(u, g, e, CAL, valid, never) == 0.0
+    assert sure.guide_share(u, g, e, CAL, valid=valid, estimate=never) == 0.0
 
 
 def test_a_large_images_traces_are_read_on_its_centre(monkeypatch):
@@ -104,7 +104,9 @@ def test_a_share_the_noise_alone_could_give_is_none():
     for seed in range(12):
         e = _noisy(_scene(40.0), seed)
         u, g = (np.maximum(_e(z), 0.0) for z in faint(e))
-        shares.append(sure.guide_share(u, g, e, CAL, np.ones(e.shape, dtype=bool), faint))
+        shares.append(
+            sure.guide_share(u, g, e, CAL, valid=np.ones(e.shape, dtype=bool), estimate=faint)
+        )
     assert shares == [0.0] * 12
 
 
@@ -127,8 +129,8 @@ def test_the_share_is_chosen_for_the_output_after_what_follows():
 
     base = u + (e - u).mean()
     valid = np.ones(e.shape, dtype=bool)
-    share = sure.guide_share(u, g, e, CAL, valid, level_off, after=(base, survives))
+    share = sure.guide_share(u, g, e, CAL, valid=valid, estimate=level_off, after=(base, survives))
     d = survives(g - u)
     best = float(np.clip(-np.sum((base - clean) * d) / np.sum(d * d), 0.0, 1.0))
     assert abs(share - best) < 0.1
-    assert sure.guide_share(u, g, e, CAL, valid, level_off) < best - 0.3
+    assert sure.guide_share(u, g, e, CAL, valid=valid, estimate=level_off) < best - 0.3

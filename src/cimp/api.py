@@ -49,7 +49,7 @@ def predict(run, data, level: float = 0.9, dataset=None, device: str = "auto") -
     run = as_run(run)
     predictor = predicting.for_run(run, dataset, device, show_progress=False)
     rows = []
-    for entry in predicting.predict_records(run, records_of(data), predictor, level, device):
+    for entry in predicting.predict_records(run, records_of(data), predictor, level, device=device):
         if "error" in entry:
             raise CimpError(entry["error"])
         row = {"frame": entry["frame"], "out_of_domain": entry["out_of_domain"]}

@@ -87,6 +87,7 @@ def corruption_benchmark(
     emb: Embeddings,
     fields: list[str] | None = None,
     fraction: float = 0.05,
+    *,
     repeats: int = 20,
     seed: int = 0,
 ) -> dict:

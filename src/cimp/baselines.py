@@ -72,6 +72,7 @@ def train_regressor(
     train_set: CropDataset,
     steps: int,
     batch_size: int,
+    *,
     lr: float,
     seed: int,
     device,

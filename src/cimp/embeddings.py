@@ -80,6 +80,7 @@ def embed_dataset(
     dataset: str | Path,
     device: str = "auto",
     batch_size: int = 256,
+    *,
     show_progress: bool = True,
 ) -> Embeddings:
     """Embed every image of the dataset not embedded yet by this run; return them all."""

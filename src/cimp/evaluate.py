@@ -100,13 +100,13 @@ def evaluate(
         CropDataset(store, train_table, normalizer, crop, train=True, scale=scale),
         supervised_steps or settings.steps,
         settings.batch_size,
-        settings.lr,
-        settings.seed,
-        device,
-        show_progress,
+        lr=settings.lr,
+        seed=settings.seed,
+        device=device,
+        show_progress=show_progress,
     )
     instruments = test_set.table["instrument"].fillna("*")
-    read = views.read_images(regressor, whole(test_set.table), crop, scale, device)
+    read = views.read_images(regressor, whole(test_set.table), crop, scale, device=device)
     averaged = np.stack([each.mean(dim=0).numpy() for each in read])
     supervised = normalizer.decode(averaged, instruments)
 

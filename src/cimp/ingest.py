@@ -94,7 +94,7 @@ def ingest(
     load = partial(_load, include_derived=include_derived)
     try:
         with _pool(workers) as run:
-            todo = _new_files(run, files, known_files, report, show_progress)
+            todo = _new_files(run, files, known_files, report, show=show_progress)
             for found in track(run(load, todo, 4), "ingest", len(todo), show_progress):
                 if found.skipped:
                     report.skipped.append((str(found.path), found.skipped))
@@ -191,7 +191,7 @@ class Loaded:
     parts: int = 1
 
 
-def _new_files(run, files: list[Path], known: set[str], report: IngestReport, show: bool):
+def _new_files(run, files: list[Path], known: set[str], report: IngestReport, *, show: bool):
     """(path, content hash) of every file whose content the dataset does not hold; the
     rest counted as known, or skipped when they cannot be opened. Copies of one new file
     are all read: the first stored makes the others known, an unreadable one skips them."""

@@ -42,7 +42,7 @@ def positive_mask(
     return own | close
 
 
-def info_nce(image, meta, logit_scale, targets=None, positive_radius: float = 0.0):
+def info_nce(image, meta, logit_scale, targets=None, *, positive_radius: float = 0.0):
     """Symmetric InfoNCE; `targets` (B, F) are the normalised metadata for multi-positives."""
     all_image, all_meta = gather(image), gather(meta)
     offset = _offset(len(image))
@@ -58,7 +58,7 @@ def info_nce(image, meta, logit_scale, targets=None, positive_radius: float = 0.
     return (loss_image + loss_meta) / 2
 
 
-def siglip(image, meta, logit_scale, logit_bias, targets=None, positive_radius: float = 0.0):
+def siglip(image, meta, logit_scale, logit_bias, *, targets=None, positive_radius: float = 0.0):
     """Sigmoid loss: every pair is a binary decision, no softmax over the batch."""
     all_meta = gather(meta)
     offset = _offset(len(image))

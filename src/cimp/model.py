@@ -91,7 +91,7 @@ class CNNEncoder(nn.Module):
 class ViTEncoder(nn.Module):
     """A small vision transformer over non-overlapping patches of the crop."""
 
-    def __init__(self, crop: int, patch: int, dim: int, depth: int, out_dim: int):
+    def __init__(self, crop: int, patch: int, dim: int, depth: int, *, out_dim: int):
         super().__init__()
         self.inputs = InputTransform()
         self.patch = nn.Conv2d(2, dim, patch, patch)
@@ -114,7 +114,9 @@ class ViTEncoder(nn.Module):
 class MetadataEncoder(nn.Module):
     """FT-Transformer style: one token per field, a learned token where a field is missing."""
 
-    def __init__(self, n_numeric: int, vocab_sizes: list[int], dim: int, layers: int, out_dim: int):
+    def __init__(
+        self, n_numeric: int, vocab_sizes: list[int], dim: int, layers: int, *, out_dim: int
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(n_numeric, dim) * 0.1)
         self.bias = nn.Parameter(torch.zeros(n_numeric, dim))
@@ -144,7 +146,7 @@ def image_encoder(config: ModelConfig, out_dim: int) -> nn.Module:
         return CNNEncoder(config.widths, out_dim, config.physics)
     if config.backbone == "vit":
         return ViTEncoder(
-            config.crop, config.vit_patch, config.widths[-1], config.vit_depth, out_dim
+            config.crop, config.vit_patch, config.widths[-1], config.vit_depth, out_dim=out_dim
         )
     raise CimpError(f"unknown backbone {config.backbone!r}: use 'cnn' or 'vit'")
 
@@ -161,7 +163,7 @@ class CIMP(nn.Module):
             config.categorical,
             config.meta_dim,
             config.meta_layers,
-            config.embed_dim,
+            out_dim=config.embed_dim,
         )
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.logit_bias = nn.Parameter(torch.tensor(-10.0))  # used by the SigLIP loss only

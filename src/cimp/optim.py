@@ -25,7 +25,7 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def set_lr(optimizer, peak: float, step: int, total: int, warmup: int | None = None) -> None:
+def set_lr(optimizer, peak: float, step: int, total: int, *, warmup: int | None = None) -> None:
     """Every group's learning rate at `step` (0-based) of `total`."""
     factor = lr_factor(step, warmup_steps(total) if warmup is None else warmup, total)
     for group in optimizer.param_groups:

@@ -122,11 +122,11 @@ def fit(emb: Embeddings, weights: str = "") -> Predictor:
         t = train & known
         if t.sum() < MIN_TRAIN or np.ptp(y[t]) == 0:
             continue
-        fields[name] = _fit_field(name, emb.image, y, t, val & known, groups)
+        fields[name] = _fit_field(name, emb.image, y, t, val=val & known, groups=groups)
     return Predictor(fields, weights)
 
 
-def _fit_field(name, x, y, train, val, groups) -> FieldModel:
+def _fit_field(name, x, y, train, *, val, groups) -> FieldModel:
     weight, bias = ridge(x[train], y[train])
     held_out = np.r_[
         y[train] - cross_fitted(x[train], y[train], groups[train]),
@@ -210,7 +210,7 @@ def for_run(
 
 
 def predict_files(
-    run: str | Path, paths, predictor: Predictor, level: float = 0.9, device: str = "auto"
+    run: str | Path, paths, predictor: Predictor, level: float = 0.9, *, device: str = "auto"
 ) -> list[dict]:
     """Per file and image: every probed field's value and interval beside what the file
     recorded (if anything), whether the run can recover it at all, and every way the image
@@ -232,7 +232,7 @@ def predict_files(
 
 
 def predict_records(
-    run: str | Path, records, predictor: Predictor, level: float = 0.9, device: str = "auto"
+    run: str | Path, records, predictor: Predictor, level: float = 0.9, *, device: str = "auto"
 ) -> list[dict]:
     """What predict_files says of each image, for records already read."""
     reader = _Reader(run, device)

@@ -63,7 +63,7 @@ def report(
     rng = np.random.default_rng(seed)
 
     parts = [f"<h1>cimp report: {html.escape(Path(run).name)} on {html.escape(str(dataset))}</h1>"]
-    parts.append(_intro(run, dataset, emb, held_out, foreign, trained))
+    parts.append(_intro(run, dataset, emb, held_out, foreign=foreign, trained_on=trained))
     parts.append(_domain(for_run(run), emb))
     bodies = [
         _evaluation(predictor, held_out, fields),
@@ -89,7 +89,9 @@ def report(
     return out
 
 
-def _intro(run, dataset, emb: Embeddings, held_out: Embeddings, foreign: bool, trained_on) -> str:
+def _intro(
+    run, dataset, emb: Embeddings, held_out: Embeddings, *, foreign: bool, trained_on
+) -> str:
     when = datetime.now().strftime("%Y-%m-%d %H:%M")
     text = (
         f"<p>Model <code>{html.escape(str(run))}</code>, {len(emb.table)} embedded images of "
@@ -210,7 +212,7 @@ def _png(draw, *args) -> str:
 
 
 def _retrieval_examples(
-    store: Store, held_out: Embeddings, rng, queries: int = 4, k: int = 5
+    store: Store, held_out: Embeddings, rng, queries: int = 4, *, k: int = 5
 ) -> str:
     """Recorded metadata of a few images as queries; their top matches among all images."""
     rows = []

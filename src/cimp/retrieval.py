@@ -28,6 +28,7 @@ def retrieval(
     meta: np.ndarray,
     gallery: int = 1000,
     seed: int = 0,
+    *,
     settings: np.ndarray | None = None,
 ) -> dict:
     """Top-1 and top-5 in both directions on a random gallery of at most `gallery` pairs.
@@ -68,7 +69,7 @@ def retrieval_by_gallery(
     out = {}
     for size in sizes:
         runs = [
-            retrieval(image, meta, size, seed, settings)
+            retrieval(image, meta, size, seed, settings=settings)
             for seed in range(repeats if size < n else 1)
         ]
         keys = [k for k in runs[0] if "top1" in k and not k.startswith("chance")]

@@ -223,7 +223,7 @@ class Query:
     k: int
 
 
-def ask(image=None, row=None, settings=(), where=(), k: int = 10) -> Query:
+def ask(image=None, row=None, settings=(), where=(), *, k: int = 10) -> Query:
     """The query the command line's options make ("dwell_time=2us", "beam_energy=300kV"), or
     a CimpError that says what is wrong, before anything is computed."""
     if sum(bool(q) for q in (image, row, settings)) > 1:
@@ -239,7 +239,7 @@ def ask(image=None, row=None, settings=(), where=(), k: int = 10) -> Query:
     return Query(None if image is None else Path(image), row, wanted, conditions, k)
 
 
-def find(run, emb: Embeddings, dataset: str | Path, query: Query, device: str = "auto") -> Found:
+def find(run, emb: Embeddings, dataset: str | Path, query: Query, *, device: str = "auto") -> Found:
     """What the query finds among the embedded images (`run`: a `cimp.run.Run`)."""
     from cimp.device import resolve_device
     from cimp.domain import for_run, out_of_domain

@@ -73,7 +73,13 @@ def train(
         model_config = cfg.model_config(normalizer, intensity_scale(store, train_table))
     scale = model_config.intensity_scale
     train_set = CropDataset(
-        store, train_table, normalizer, cfg.crop, True, cfg.field_dropout, scale=scale
+        store,
+        train_table,
+        normalizer,
+        cfg.crop,
+        train=True,
+        field_dropout=cfg.field_dropout,
+        scale=scale,
     )
     val_set = CropDataset(store, table[table["split"] == "val"], normalizer, cfg.crop, scale=scale)
 
@@ -94,7 +100,9 @@ def train(
         write_json(run / runs.CONFIG, {"train": saved, "model": model.config.to_dict()})
     net = DistributedDataParallel(model) if world > 1 else model
 
-    sampler = StepSampler(len(train_set), cfg.batch_size, cfg.steps, cfg.seed, start, rank, world)
+    sampler = StepSampler(
+        len(train_set), cfg.batch_size, cfg.steps, cfg.seed, start=start, rank=rank, world=world
+    )
     loader = DataLoader(
         train_set,
         batch_sampler=sampler,
@@ -117,7 +125,7 @@ def train(
                 break
             net.train()
             batch = batch.to(device)
-            set_lr(optimizer, cfg.lr, step, cfg.steps, cfg.warmup)
+            set_lr(optimizer, cfg.lr, step, cfg.steps, warmup=cfg.warmup)
             with autocast:
                 image, meta = net(batch)
                 loss = _loss(cfg, model, image.float(), meta.float(), batch.values)
@@ -144,8 +152,15 @@ def train(
 
 def _loss(cfg: TrainConfig, model: CIMP, image, meta, values):
     if cfg.loss == "siglip":
-        return siglip(image, meta, model.logit_scale, model.logit_bias, values, cfg.positive_radius)
-    return info_nce(image, meta, model.logit_scale, values, cfg.positive_radius)
+        return siglip(
+            image,
+            meta,
+            model.logit_scale,
+            model.logit_bias,
+            targets=values,
+            positive_radius=cfg.positive_radius,
+        )
+    return info_nce(image, meta, model.logit_scale, values, positive_radius=cfg.positive_radius)
 
 
 class _Clock:

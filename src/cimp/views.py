@@ -45,7 +45,7 @@ def crops(image: np.ndarray, crop: int) -> np.ndarray:
 
 @torch.no_grad()
 def read_images(
-    fn, images: Iterable[np.ndarray], crop: int, scale: float, device, batch_size: int = 256
+    fn, images: Iterable[np.ndarray], crop: int, scale: float, *, device, batch_size: int = 256
 ) -> Iterator[torch.Tensor]:
     """`fn` on every crop of each image's grid: one (crops, ...) tensor per image, in order.
     Counts are scaled by the run's fixed intensity `scale`; crops of several images share
@@ -75,6 +75,8 @@ def embed_images(model, images: Iterable[np.ndarray], batch_size: int = 256) -> 
     crop, scale = model.config.crop, model.config.intensity_scale
     pooled = [
         F.normalize(each.mean(dim=0), dim=0).numpy()
-        for each in read_images(model.encode_image, images, crop, scale, device, batch_size)
+        for each in read_images(
+            model.encode_image, images, crop, scale, device=device, batch_size=batch_size
+        )
     ]
     return np.stack(pooled) if pooled else np.zeros((0, model.config.embed_dim), np.float32)

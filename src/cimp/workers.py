@@ -26,7 +26,7 @@ def pool(workers: int) -> ProcessPoolExecutor:
 
 
 def mapped(
-    job: Callable, n: int, workers: int | None, label: str, show_progress: bool = False
+    job: Callable, n: int, workers: int | None, label: str, *, show_progress: bool = False
 ) -> Iterator:
     """job(0), ..., job(n - 1) in order, with a progress bar: here when `workers` <= 1,
     else in a `pool` of that many processes (None: one per core)."""

@@ -60,7 +60,17 @@ def simulate(
     from cimp.simulator.files import write_run
 
     loaded = _profile(profile) if profile is not None else None
-    written = write_run(out, n, size, seed, pairs, workers, sys.stderr.isatty(), sampling, loaded)
+    written = write_run(
+        out,
+        n,
+        size,
+        seed,
+        pairs=pairs,
+        workers=workers,
+        show_progress=sys.stderr.isatty(),
+        sampling=sampling,
+        profile=loaded,
+    )
     kind = "dose pairs" if pairs else "images"
     console.print(f"{n} {kind} in [bold]{out}[/bold] ({written} files written now)")
 

@@ -105,7 +105,14 @@ def denoise(
 
     denoiser = Denoiser(drun, device, None if profile is None else Profile.load(profile))
     results = denoise_files(
-        denoiser, files, changes, out_dir, output_format, tile, sys.stderr.isatty(), preview
+        denoiser,
+        files,
+        changes,
+        out_dir,
+        fmt=output_format,
+        tile=tile,
+        show_progress=sys.stderr.isatty(),
+        preview=preview,
     )
     table = Table()
     for column in ("source", "frame", "dose", "written"):

@@ -93,9 +93,9 @@ def search(
     from cimp.search import ask, find
 
     run = _trained_run(run)
-    query = ask(image, row, settings or [], where or [], k)
+    query = ask(image, row, settings or [], where or [], k=k)
     emb = _embedded(run, dataset, device)
-    found = find(run, emb, dataset, query, device)
+    found = find(run, emb, dataset, query, device=device)
     _print_domain(found.query_outside)
     if found.weak is not None:
         gap, typical = found.weak
@@ -188,7 +188,7 @@ def predict(
     if not 0 < level < 1:
         fail("--level is a fraction between 0 and 1, e.g. 0.9")
     predictor = for_run(run, dataset, device, show_progress=_progress())
-    results = predict_files(run, files, predictor, level, device)
+    results = predict_files(run, files, predictor, level, device=device)
     if as_json:
         print(json.dumps(results, indent=2))
     else:

@@ -147,7 +147,9 @@ class Denoiser:
         out = cal.counts(state.ratio * plane(clean))
         over = float(np.mean(out > state.top))
         out = np.minimum(out, state.top).astype(np.float32)
-        notes = self.notes(state.ratio, cal, held, over, limit) + _kept_notes(state.snr, state.keep)
+        notes = self.notes(state.ratio, cal, held, over, limit=limit) + _kept_notes(
+            state.snr, state.keep
+        )
         moved = 0.0 if state.lines is None else state.lines.rms
         if moved:
             notes.append(
@@ -171,11 +173,13 @@ class Denoiser:
         e = cal.electrons(x)
         dwell_ratio = _dwell_ratio(source, target, changes)
         row = physics(ratio, dwell_ratio, float(e.mean()), cal.floor)
-        cond = condition_rows(self.encoder, self.normalizer, [x], [source], [target], [row])
+        cond = condition_rows(
+            self.encoder, self.normalizer, [x], [source], targets=[target], physics_rows=[row]
+        )
         return target, ratio, cal, e, cond.to(self.device)
 
     def notes(
-        self, ratio: float, cal: Calibration, held: float, over: float, limit: float
+        self, ratio: float, cal: Calibration, held: float, over: float, *, limit: float
     ) -> list[str]:
         """What the user should know: a ratio beyond those trained on, a black level read
         from the image, blocks held to the input (within `limit` sigma), counts beyond the

@@ -97,7 +97,7 @@ def physics(ratio: float, dwell_ratio: float, signal: float, floor: float) -> np
     return np.log10(np.asarray(values, dtype=np.float32))
 
 
-def condition_rows(encoder, normalizer, images, sources, targets, physics_rows, batch=64):
+def condition_rows(encoder, normalizer, images, sources, *, targets, physics_rows, batch=64):
     """The conditioning of whole images (counts, each at least the encoder's crop) asked to
     go from `sources` to `targets` (metadata dicts), with their `physics` rows."""
     from cimp.data import crop_image

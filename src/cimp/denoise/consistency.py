@@ -71,7 +71,10 @@ def windowed(x: torch.Tensor, sigma: float = WINDOWS[-1], squared: bool = False)
     through its squared weights, normalised (what a pixel's noise adds to the window's)."""
     h, w = x.shape[-2:]
     if max(h, w) <= MATRIX:
-        rows, cols = (_window_matrix(sigma, n, h, w, squared, x.dtype, x.device) for n in (h, w))
+        rows, cols = (
+            _window_matrix(sigma, n, h, w, squared=squared, dtype=x.dtype, device=x.device)
+            for n in (h, w)
+        )
         return rows @ x @ cols.T
     taps = torch.as_tensor(_taps(sigma, h, w, squared), dtype=x.dtype, device=x.device)
     r = len(taps) // 2
@@ -89,7 +92,7 @@ def _taps(sigma: float, h: int, w: int, squared: bool) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _window_matrix(sigma: float, n: int, h: int, w: int, squared: bool, dtype, device):
+def _window_matrix(sigma: float, n: int, h: int, w: int, *, squared: bool, dtype, device):
     """(n, n) `windowed` along an axis of n px of an h x w image, its mirror folded in."""
     taps = _taps(sigma, h, w, squared)
     r = len(taps) // 2
@@ -153,7 +156,7 @@ def project(
     (`readable`); a window with more than a little else (1 - UNCLIPPED of its weight) is
     not compared. `top` (B,) is the clean level at which the output saturates (`shown`).
     """
-    windows = _Compared(clean, seen_of(electrons), floor, slope, valid, top)
+    windows = _Compared(clean, seen_of(electrons), floor, slope, valid=valid, top=top)
     electrons = windows.inp.electrons
     keep = 1.0 if windows.mask is None else windows.mask  # what the corrections may move
     views = [windows.view(i) for i in range(len(WINDOWS))]
@@ -177,9 +180,9 @@ class _Compared:
     """What `project` compares through each window: the pixels the output shows (all, or
     those below the level where it saturates), the input there and its noise."""
 
-    def __init__(self, clean: torch.Tensor, inp: Seen, floor, slope, valid, top):
+    def __init__(self, clean: torch.Tensor, inp: Seen, floor, slope, *, valid, top):
         self.inp, self.floor, self.slope, self.valid = inp, floor, slope, valid
-        self.mask = mask = shown(clean, inp, floor, slope, top)
+        self.mask = mask = shown(clean, inp, floor, slope, top=top)
         self.shares = [None if mask is None else windowed(mask, s).clamp_min(1e-6) for s in WINDOWS]
         self.squares = [None if mask is None else windowed(mask, s, squared=True) for s in WINDOWS]
         self.clipped = valid is not None and not bool(valid.all())
@@ -205,7 +208,9 @@ class _Compared:
         return seen, torch.where(compared, noise.sqrt(), torch.inf)
 
 
-def blend(clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, valid=None, top=None):
+def blend(
+    clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, *, valid=None, top=None
+):
     """`clean` (B, 1, H, W) weighed against the input through the BLENDED windows, coarse to
     fine: two estimates of each window's level, the output's (its error's variance s2, one
     number per image) and the input's (its noise's variance v, known), combined as
@@ -215,14 +220,14 @@ def blend(clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, val
     follows the input by as much as its error outweighs the noise. Only windows of `valid`
     pixels (`project`) that the output shows unsaturated (`shown`) are compared and moved.
     """
-    return blend_gains(clean, electrons, floor, slope, valid, top)[0]
+    return blend_gains(clean, electrons, floor, slope, valid=valid, top=top)[0]
 
 
-def blend_gains(clean, electrons: torch.Tensor | Seen, floor, slope, valid=None, top=None):
+def blend_gains(clean, electrons: torch.Tensor | Seen, floor, slope, *, valid=None, top=None):
     """(`blend`'s output, its gains per window (B, 1, H, W): how far each pixel moved to
     the input's level in that window, s2 / (s2 + v), 0 where not compared)."""
     shape, inp = (-1, 1, 1, 1), seen_of(electrons)
-    mask = shown(clean, inp, floor, slope, top)
+    mask = shown(clean, inp, floor, slope, top=top)
     usable = torch.ones_like(clean) if valid is None else valid.to(clean.dtype)
     usable = usable if mask is None else usable * mask
     gains = []
@@ -248,7 +253,7 @@ def blend_change(change: torch.Tensor, gains: list[torch.Tensor]) -> torch.Tenso
     return change
 
 
-def shown(clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, top):
+def shown(clean: torch.Tensor, electrons: torch.Tensor | Seen, floor, slope, *, top):
     """(B, 1, H, W) 1 where the output shows the clean level, 0 where it will read saturated
     and the input (finest window) agrees that it is near the top or above it; None when
     nothing saturates. `floor`, `slope` (B, len(WINDOWS)): each window's noise."""
@@ -352,7 +357,7 @@ def unclipped(image: np.ndarray, values: np.ndarray | None = None) -> np.ndarray
     return (image > 0) & (image < top) if values is None else values < top
 
 
-def readable(clean: torch.Tensor, e: torch.Tensor | Seen, cal: Calibration, dtype, share=0.01):
+def readable(clean: torch.Tensor, e: torch.Tensor | Seen, cal: Calibration, dtype, *, share=0.01):
     """(B, 1, H, W) bool: where a reading would clip at either end of the detector's integer
     range less than `share` of the time (everywhere for a float image): at zero at the level
     the output says or the input's 4.8 px window, whichever is higher (electrons `clean`,

@@ -33,7 +33,7 @@ from cimp.io.write import (
 FORMATS = ("auto", "hspy", "tiff")
 
 
-def output_path(source: Path, ratio: float, frame: int, frames: int, fmt: str, out_dir) -> Path:
+def output_path(source: Path, ratio: float, frame: int, frames: int, *, fmt: str, out_dir) -> Path:
     """<stem>-dose-x<ratio>[-frame<n>].<hspy|tif>, beside the source unless out_dir."""
     if fmt not in FORMATS:
         raise CimpError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -62,7 +62,9 @@ def write_transfer(path: Path, result: Transfer, record: Record, history: dict) 
         write_tiff(path, result.image, DERIVED_ROOT, branch)
     else:
         title = f"{Path(record.source).name} at x{result.ratio:.3g} dose (cimp)"
-        write_hspy(path, hspy_signal(result.image, result.target, DERIVED_ROOT, branch, title))
+        write_hspy(
+            path, hspy_signal(result.image, result.target, DERIVED_ROOT, branch, title=title)
+        )
 
 
 def denoise_files(
@@ -70,6 +72,7 @@ def denoise_files(
     paths,
     changes: dict[str, str],
     out_dir: Path | None = None,
+    *,
     fmt: str = "auto",
     tile: int = 512,
     show_progress: bool = False,
@@ -91,12 +94,14 @@ def denoise_files(
             entry = {"source": str(path), "frame": record.frame}
             try:
                 result, notes = domain_transfer(
-                    denoiser, domain, record, changes, tile, show_progress
+                    denoiser, domain, record, changes, tile=tile, show_progress=show_progress
                 )
             except CimpError as err:
                 results.append(entry | {"error": str(err)})
                 continue
-            out = output_path(path, result.ratio, record.frame, len(records), fmt, out_dir)
+            out = output_path(
+                path, result.ratio, record.frame, len(records), fmt=fmt, out_dir=out_dir
+            )
             history = {
                 "denoiser": str(denoiser.drun.resolve()),
                 "denoiser_weights": denoiser.weights,
@@ -113,7 +118,7 @@ def denoise_files(
                     record.image,
                     result.image,
                     result.ratio,
-                    result.calibration,
+                    cal=result.calibration,
                 )
                 entry["preview"] = str(shown)
             results.append(
@@ -129,6 +134,7 @@ def domain_transfer(
     domain,
     record: Record,
     changes: dict[str, str],
+    *,
     tile: int = 512,
     show_progress: bool = False,
 ) -> tuple[Transfer, list[str]]:

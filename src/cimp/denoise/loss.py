@@ -45,7 +45,7 @@ def ssim(x: torch.Tensor, y: torch.Tensor, span: torch.Tensor) -> torch.Tensor:
 def transfer_loss(unet, electrons, targets, cond, levels, noise: Noise, top) -> torch.Tensor:
     """-(PSNR + SSIM_WEIGHT x SSIM) per crop (`transfer_score`), averaged over the crops not
     saturated all over, and RANGE_WEIGHT x the mean excursion below the range per crop."""
-    z = correct(unet, electrons, cond, noise, levels)
+    z = correct(unet, electrons, cond, noise, mean=levels)
     stray = RANGE_WEIGHT * F.relu(-z).mean(dim=(1, 2, 3))
     score, scored = transfer_score(finish(z, noise), targets, top)
     return stray.mean() - (score * scored).sum() / scored.sum().clamp_min(1)

@@ -18,7 +18,7 @@ from cimp.denoise.consistency import residuals
 from cimp.denoise.electrons import Calibration
 
 
-def write_preview(path, image: np.ndarray, output: np.ndarray, ratio: float, cal: Calibration):
+def write_preview(path, image: np.ndarray, output: np.ndarray, ratio: float, *, cal: Calibration):
     """Write the four panels to `path` (a PNG file's path, or a binary file object) and
     return it."""
     import matplotlib

@@ -65,7 +65,7 @@ def level(noise: Noise, e: torch.Tensor) -> torch.Tensor:
     return noise.stabilise(e).mean(dim=(1, 2, 3))
 
 
-def correct(unet, e: torch.Tensor, cond: torch.Tensor, noise: Noise, mean: torch.Tensor):
+def correct(unet, e: torch.Tensor, cond: torch.Tensor, noise: Noise, *, mean: torch.Tensor):
     """The U-Net's clean estimate in stabilised units, for a tile or a whole image; `e`
     (B, inputs, H, W): electrons and their Wiener guides (`wiener.unet_inputs`)."""
     shift = mean.view(-1, 1, 1, 1)
@@ -80,11 +80,11 @@ def finish(z: torch.Tensor, noise: Noise) -> torch.Tensor:
 
 def blended(clean: torch.Tensor, e: torch.Tensor | Seen, noise: Noise, valid=None, top=None):
     """Clean electrons weighed against `e` in its coarse windows (`consistency.blend`)."""
-    return blend(clean, e, noise.window_floor, noise.window_slope, valid, top)
+    return blend(clean, e, noise.window_floor, noise.window_slope, valid=valid, top=top)
 
 
 def held_to(
-    clean: torch.Tensor, e: torch.Tensor | Seen, noise: Noise, valid=None, top=None, limit=LIMIT
+    clean: torch.Tensor, e: torch.Tensor | Seen, noise: Noise, valid=None, *, top=None, limit=LIMIT
 ):
     """Clean electrons made to agree with `e` within `limit` sigma of its noise
     (`consistency.project`; `top` (B,): the clean level at which the output saturates)."""

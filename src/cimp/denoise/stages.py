@@ -99,7 +99,7 @@ class Network:
         x = x.to(self.device, memory_format=torch.channels_last)
         rows = [0] * (n * k)
         s = self.state
-        z = correct(self.unet, x, s.cond[rows], s.noise[rows], self.mean[rows])
+        z = correct(self.unet, x, s.cond[rows], s.noise[rows], mean=self.mean[rows])
         return z.reshape(n, k, *size)
 
     def clean(self, z: np.ndarray) -> torch.Tensor:
@@ -189,7 +189,9 @@ def shared(state: State, network: Network, estimate: Estimate) -> None:
         known = (state.perturbation, before, probed)
     u, guide = plane(free), plane(g)
     mask = sure_reads[0, 0].cpu().numpy()
-    share = guide_share(u, guide, state.e, state.cal, mask, estimate, known, state.after)
+    share = guide_share(
+        u, guide, state.e, state.cal, valid=mask, estimate=estimate, known=known, after=state.after
+    )
     state.guide = share
     if share != 0.0:
         state.free = torch.where(sure_reads, free + share * (g - free), free)
@@ -206,7 +208,7 @@ def blended(state: State) -> None:
 def held(state: State, limit: float) -> None:
     """Moved back to within `limit` sigma of the input's noise wherever it strays."""
     s = state
-    s.clean = held_to(s.free, s.seen, s.noise, s.valid, s.saturates, limit)
+    s.clean = held_to(s.free, s.seen, s.noise, s.valid, top=s.saturates, limit=limit)
 
 
 def probing(state: State) -> bool:
@@ -223,7 +225,7 @@ def _after_blend(free: torch.Tensor, state: State, valid) -> tuple[torch.Tensor,
     (`sure.After`)."""
     noise = state.noise
     base, gains = blend_gains(
-        free, state.seen, noise.window_floor, noise.window_slope, valid, state.saturates
+        free, state.seen, noise.window_floor, noise.window_slope, valid=valid, top=state.saturates
     )
 
     def survives(change: np.ndarray) -> np.ndarray:

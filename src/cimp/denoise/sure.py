@@ -61,6 +61,7 @@ def guide_share(
     g: np.ndarray,
     e: np.ndarray,
     cal: Calibration,
+    *,
     valid: np.ndarray,
     estimate: Estimate,
     known=None,
@@ -77,7 +78,7 @@ def guide_share(
     power = float(np.square(d).sum())
     if power <= 0.0:
         return 0.0
-    t_u, t_g = traces(e, cal, estimate, valid, known)
+    t_u, t_g = traces(e, cal, estimate, valid, known=known)
     share = -(float(((base - e) * d).sum()) + t_g - t_u) / power
     if share < SIGNIFICANT * np.sqrt(_noise_power(d, u, cal)) / power:
         return 0.0
@@ -97,7 +98,7 @@ def _noise_power(d: np.ndarray, level: np.ndarray, cal: Calibration) -> float:
 
 
 def traces(
-    e: np.ndarray, cal: Calibration, estimate: Estimate, valid: np.ndarray, known=None
+    e: np.ndarray, cal: Calibration, estimate: Estimate, valid: np.ndarray, *, known=None
 ) -> tuple[float, float]:
     """tr(S J) of the U-Net's and the guide's estimates in electrons, summed over the `valid`
     pixels of the image `e` (read on its centre REGION, scaled to the whole); `known`:

@@ -31,6 +31,7 @@ def tiled(
     image: np.ndarray,
     tile: int = 256,
     halo: int = 48,
+    *,
     multiple: int = 16,
     batch: int = 4,
     show_progress: bool = False,

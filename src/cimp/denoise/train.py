@@ -93,7 +93,7 @@ class Examples:
 
 
 def examples(
-    encoder, normalizer, unet: UNetConfig, images, targets, sources, wanted, ratios, clipped
+    encoder, normalizer, unet: UNetConfig, images, *, targets, sources, wanted, ratios, clipped
 ) -> Examples:
     """Examples, each with the channels `unet` reads, from source images (counts), target images
     (counts at the target dose), their metadata and dose ratios; `clipped` flags targets
@@ -115,7 +115,7 @@ def examples(
         goals.append(torch.from_numpy(t.astype(np.float32))[None])
         dwell_ratio = goal["dwell_time"] / source["dwell_time"]
         rows.append(physics(ratio, dwell_ratio, float(np.mean(e)), cal.floor))
-    cond = condition_rows(encoder, normalizer, images, sources, wanted, rows)
+    cond = condition_rows(encoder, normalizer, images, sources, targets=wanted, physics_rows=rows)
     noise = Noise.of(cals)
     levels = torch.stack([level(noise[[i]], e[None, :1])[0] for i, e in enumerate(electrons)])
     return Examples(electrons, goals, cond, noise, levels, torch.tensor(tops).float())
@@ -136,11 +136,11 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     cond_dim = 2 * encoder.config.embed_dim + PHYSICS
     unet = FiLMUNet(UNetConfig(cond_dim=cond_dim, widths=cfg.widths))
     done = _resume(unet, out) if cfg.resume else 0
-    data = _training_data(cfg, encoder, normalizer, unet.config, show_progress)
+    data = _training_data(cfg, encoder, normalizer, unet.config, show_progress=show_progress)
     unet.to(device, memory_format=torch.channels_last)  # faster convolutions on a CPU
     out.mkdir(parents=True, exist_ok=True)
     _copy_run(Path(cfg.run), out / "cimp")
-    loop = Loop(cfg, unet, device, budget, done)
+    loop = Loop(cfg, unet, device, budget, done=done)
     loop.run(data, rng, out / "log.jsonl", show_progress)
     kept = loop.best.restore_if_collapsed(unet, done + loop.step)
     fitting = data[2]
@@ -166,7 +166,7 @@ class Loop:
     `val_every` steps with a rewind on a collapse, and the total planned by the time budget
     (none: `cfg.steps`) once the warm-up has shown the pace."""
 
-    def __init__(self, cfg: DenoiserConfig, unet, device, budget: TimeBudget | None, done: int):
+    def __init__(self, cfg: DenoiserConfig, unet, device, budget: TimeBudget | None, *, done: int):
         self.cfg, self.unet, self.device, self.budget, self.done = cfg, unet, device, budget, done
         self.optimizer = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
         self.total = cfg.steps  # None: planned by the budget after the warm-up
@@ -200,7 +200,7 @@ class Loop:
         """One optimizer step on `batch`; its log entry. Too many steps in a row without a
         finite loss and gradient stop the training."""
         cfg, unet, optimizer = self.cfg, self.unet, self.optimizer
-        set_lr(optimizer, cfg.lr, self.step - 1, self.total or self.warmup, self.warmup)
+        set_lr(optimizer, cfg.lr, self.step - 1, self.total or self.warmup, warmup=self.warmup)
         with bf16_autocast(self.device, cfg.bf16):
             loss = transfer_loss(unet, *(t.to(self.device) for t in batch))
         optimizer.zero_grad(set_to_none=True)
@@ -294,7 +294,7 @@ def _resume(unet: FiLMUNet, out: Path) -> int:
     return int(earlier.get("steps_done", earlier["train"]["steps"]))
 
 
-def _training_data(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig, show_progress):
+def _training_data(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig, *, show_progress):
     """(train examples, validation examples or None, the twin's examples the structure gain
     is fitted on or None, what they are)."""
     train, val, fitting, about = [], [], None, {}
@@ -313,7 +313,7 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig, s
             "low_dose_share": LOW_DOSES,
         }
     if cfg.dataset is not None:
-        pairs, held, ratios = _pair_examples(cfg.dataset, encoder, normalizer, unet, cfg.crop)
+        pairs, held, ratios = _pair_examples(cfg.dataset, encoder, normalizer, unet, crop=cfg.crop)
         train.append(pairs)
         val.append(held)
         about["pairs"] = {"dataset": cfg.dataset, "ratio_range": ratios}
@@ -333,7 +333,7 @@ def fitting_examples(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig)
     return _twin_examples(encoder, normalizer, unet, cases)
 
 
-def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool, low_dose_share=LOW_DOSES):
+def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool, *, low_dose_share=LOW_DOSES):
     """n twin cases of cfg.sampling (both: cfg.archive_share of them archive, then the rest
     uniform), `low_dose_share` of them at doses drawn from twin.DOSES."""
     if cfg.sampling == "both":
@@ -357,15 +357,15 @@ def _twin_examples(encoder, normalizer, unet: UNetConfig, cases) -> Examples:
         normalizer,
         unet,
         [c.image for c in cases],
-        [c.truth for c in cases],
-        [c.source for c in cases],
-        [c.target for c in cases],
-        [c.ratio for c in cases],
-        [False] * len(cases),
+        targets=[c.truth for c in cases],
+        sources=[c.source for c in cases],
+        wanted=[c.target for c in cases],
+        ratios=[c.ratio for c in cases],
+        clipped=[False] * len(cases),
     )
 
 
-def _pair_examples(dataset: str, encoder, normalizer, unet: UNetConfig, crop: int):
+def _pair_examples(dataset: str, encoder, normalizer, unet: UNetConfig, *, crop: int):
     """Train and validation examples of a dataset's dose pairs, and their ratio range."""
     store = Store(dataset)
     table = store.table()
@@ -386,11 +386,11 @@ def _pair_examples(dataset: str, encoder, normalizer, unet: UNetConfig, crop: in
                 normalizer,
                 unet,
                 [store.image(i) for i in lows["image_id"]],
-                [store.image(i) for i in highs["image_id"]],
-                lows.to_dict("records"),
-                highs.to_dict("records"),
-                part["ratio"].tolist(),
-                [True] * len(part),
+                targets=[store.image(i) for i in highs["image_id"]],
+                sources=lows.to_dict("records"),
+                wanted=highs.to_dict("records"),
+                ratios=part["ratio"].tolist(),
+                clipped=[True] * len(part),
             )
             if len(part)
             else None
@@ -447,7 +447,7 @@ def fit_structure_gain(unet, data: Examples, device) -> StructureGain:
     scores, snr = [], []
     for i in range(len(data)):
         e, t, cond, levels, noise, top = _whole(data, i, unet.config.multiple, device)
-        clean = finish(correct(unet, e, cond, noise, levels), noise)
+        clean = finish(correct(unet, e, cond, noise, mean=levels), noise)
         score, scored = transfer_score(
             shrunk(clean, gains, finish(e[:, 1:2], noise)),
             t.expand(len(gains), -1, -1, -1),

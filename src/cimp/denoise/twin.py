@@ -54,6 +54,7 @@ def twin_case(
     index: int,
     size: int = 128,
     sampling: str = "archive",
+    *,
     dose: float | None = None,
     ratio: float | None = None,
     field: str | None = None,
@@ -67,7 +68,7 @@ def twin_case(
     and `field` drawn if None."""
     profile = profile or default_profile()
     rng = np.random.default_rng([seed, index, 7])
-    settings, scene = _source(seed, index, size, sampling, profile, rng)
+    settings, scene = _source(seed, index, size, sampling, profile=profile, rng=rng)
     if dose is None and rng.random() < low_dose_share:
         dose = float(np.exp(rng.uniform(*np.log(DOSES))))
     if dose is not None:
@@ -81,7 +82,9 @@ def twin_case(
     if field == "beam_current":
         fraction = scattered_fraction(scene, target)  # the wider probe
     s = target
-    truth = detect(s.dose * fraction, s.dwell_time, s.detector_gain, s.detector_offset, None, det)
+    truth = detect(
+        s.dose * fraction, s.dwell_time, s.detector_gain, s.detector_offset, rng=None, det=det
+    )
     return TwinCase(
         acq.image,
         acq.expected,
@@ -98,6 +101,7 @@ def twin_cases(
     n: int,
     size: int = 128,
     sampling: str = "archive",
+    *,
     workers: int | None = None,
     show_progress: bool = False,
     **fixed,
@@ -107,10 +111,10 @@ def twin_cases(
     if sampling not in SAMPLINGS:
         raise ValueError(f"unknown sampling {sampling!r}: use one of {', '.join(SAMPLINGS)}")
     job = partial(twin_case, seed, size=size, sampling=sampling, **fixed)
-    return list(mapped(job, n, 1 if n < 16 else workers, "twin", show_progress))
+    return list(mapped(job, n, 1 if n < 16 else workers, "twin", show_progress=show_progress))
 
 
-def _source(seed, index, size, sampling, profile, rng):
+def _source(seed, index, size, sampling, *, profile, rng):
     if sampling == "uniform":
         settings = sample_settings(rng, size)
         return settings, sample_scene(rng, settings.fov)

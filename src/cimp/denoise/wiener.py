@@ -99,7 +99,8 @@ def local_guide(
         means = patches.mean(dim=(-2, -1), keepdim=True)
         spectrum = torch.fft.rfft2((patches - means) * window)
         noise, threshold = (
-            line_noise * torch.from_numpy(x) for x in window_noise_grid(h, w, size, spurious, rows)
+            line_noise * torch.from_numpy(x)
+            for x in window_noise_grid(h, w, size, spurious, rows=rows)
         )
         power = spectrum.real.square() + spectrum.imag.square()
         gain = torch.where(power > threshold, 1.0 - noise / power.clamp_min(1e-30), 0.0)
@@ -187,7 +188,7 @@ def window_noise(h: int, w: int, size: int, spurious: float) -> tuple[np.ndarray
 
 
 def window_noise_grid(
-    h: int, w: int, size: int, spurious: float, rows: slice = slice(None)
+    h: int, w: int, size: int, spurious: float, *, rows: slice = slice(None)
 ) -> tuple[np.ndarray, np.ndarray]:
     """`window_noise` of the windows in the grid's `rows` (`window_grid`), (rows, columns,
     size, size // 2 + 1) twice."""

@@ -102,6 +102,7 @@ def detect(
     dwell_us: float,
     gain: float,
     offset: float,
+    *,
     rng: np.random.Generator | None,
     det: Detector = DETECTOR,
 ) -> np.ndarray:

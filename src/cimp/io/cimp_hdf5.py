@@ -87,7 +87,7 @@ def _read(f: h5py.File, source: str, part: int) -> list:
         for j, name in enumerate(names):
             if name is not None and np.isfinite(raw[i, j]):
                 key = f"metadata_raw[{i}, {j}]"
-                set_field(metadata, provenance, name, float(raw[i, j]), units[j], key)
+                set_field(metadata, provenance, name, float(raw[i, j]), unit=units[j], key=key)
         extra = {"source_file": paths[i], "frame_in_source": str(int(frames[i]))}
         try:
             record = Record(image, metadata, provenance, source, i, f"{source}:{paths[i]}", extra)

@@ -61,7 +61,7 @@ def apply(rules: tuple[Rule, ...], tree: Mapping, prefix: str = "") -> tuple[dic
                 continue
             try:
                 value, unit = rule.parse(raw) if rule.parse else (raw, rule.unit)
-                set_field(metadata, provenance, rule.field, value, unit, prefix + key)
+                set_field(metadata, provenance, rule.field, value, unit=unit, key=prefix + key)
             except (TypeError, ValueError, KeyError) as err:
                 shown = raw if not isinstance(raw, Mapping) else "{...}"
                 why = str(err) if isinstance(err, ValueError) and str(err) else "unreadable"

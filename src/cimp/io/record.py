@@ -48,7 +48,7 @@ class Record:
 
 
 def set_field(
-    record_fields: dict, provenance: dict, name: str, raw, unit: str | None, key: str
+    record_fields: dict, provenance: dict, name: str, raw, *, unit: str | None, key: str
 ) -> None:
     """Store one vendor value under its canonical field, converted to the canonical unit.
 

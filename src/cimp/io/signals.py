@@ -148,12 +148,14 @@ def _common_fields(signal: dict, metadata: dict, provenance: dict) -> None:
     y, x = (signal["axes"][i] for i in sig)
     if "pixel_size" not in metadata and x.get("units") and x.get("scale"):
         try:
-            set_field(metadata, provenance, "pixel_size", x["scale"], x["units"], "axes[x].scale")
+            set_field(
+                metadata, provenance, "pixel_size", x["scale"], unit=x["units"], key="axes[x].scale"
+            )
         except ValueError:  # a unit that is not a length ("px", "<undefined>")
             pass
     for name, axis in (("frame_width", x), ("frame_height", y)):
         if "size" in axis:
-            set_field(metadata, provenance, name, int(axis["size"]), None, "image shape")
+            set_field(metadata, provenance, name, int(axis["size"]), unit=None, key="image shape")
     _drop_placeholder_magnification(metadata, provenance)
     general = signal.get("metadata", {}).get("General", {})
     if "acquisition_time" not in metadata and general.get("date"):
@@ -162,7 +164,7 @@ def _common_fields(signal: dict, metadata: dict, provenance: dict) -> None:
             iso = datetime.fromisoformat(stamp).isoformat()
         except ValueError:
             return
-        set_field(metadata, provenance, "acquisition_time", iso, None, "General.date/time")
+        set_field(metadata, provenance, "acquisition_time", iso, unit=None, key="General.date/time")
 
 
 def _drop_placeholder_magnification(metadata: dict, provenance: dict) -> None:

@@ -31,11 +31,13 @@ def record(path, index: int, signal: dict, root: str = ROOT) -> Record:
     for name, raw in branch.get("acquisition", {}).items():
         if name in schema.BY_NAME:
             key = f"{root}.acquisition.{name}"
-            set_field(metadata, provenance, name, raw, units.get(name) or None, key)
+            set_field(metadata, provenance, name, raw, unit=units.get(name) or None, key=key)
     axes = signal.get("axes", [])
     if len(axes) == 2 and axes[-1].get("units"):
         x = axes[-1]
-        set_field(metadata, provenance, "pixel_size", x["scale"], x["units"], "axes[x].scale")
+        set_field(
+            metadata, provenance, "pixel_size", x["scale"], unit=x["units"], key="axes[x].scale"
+        )
     scene = branch.get("scene", {})
     session = str(scene.get("id") or f"{Path(path).name}")
     return Record(

@@ -30,7 +30,7 @@ def settings_tree(settings: dict, **extra) -> dict:
     return {"acquisition": acquisition, "units": units, **extra}
 
 
-def hspy_signal(image: np.ndarray, settings: dict, root: str, branch: dict, title: str) -> dict:
+def hspy_signal(image: np.ndarray, settings: dict, root: str, branch: dict, *, title: str) -> dict:
     """The rosettasciio signal dictionary of one image; `branch` = `settings_tree(...)`."""
     pixel = settings.get("pixel_size")
     axes = [

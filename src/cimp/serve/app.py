@@ -41,14 +41,16 @@ def create_app(archive: Archive) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def grid(where: str = "", split: str = "", sort: str = "", offset: int = 0, limit: int = 60):
-        page = archive.select(where.split(), split, sort, offset, limit)
+        page = archive.select(where.split(), split, sort, offset, limit=limit)
         sorts = ["", *(["audit"] if archive.emb is not None else []), *_sortable(archive)]
-        body = pages.grid_page(page, where, split, sort, offset, min(max(limit, 1), 500), sorts)
+        body = pages.grid_page(
+            page, where, split, sort, offset=offset, limit=min(max(limit, 1), 500), sorts=sorts
+        )
         return pages.layout(f"{archive.root.name}: {len(archive.table)} images", body)
 
     @app.get("/api/images")
     def images(where: str = "", split: str = "", sort: str = "", offset: int = 0, limit: int = 60):
-        page = archive.select(where.split(), split, sort, offset, limit)
+        page = archive.select(where.split(), split, sort, offset, limit=limit)
         rows = page.rows.drop(columns=["provenance", "extra"], errors="ignore")
         return {"total": page.total, "rows": _records(rows)}
 
@@ -87,9 +89,9 @@ def create_app(archive: Archive) -> FastAPI:
             archive.fields(image_id),
             neighbours,
             verdict,
-            predicted,
-            notes,
-            archive.denoiser is not None,
+            predicted=predicted,
+            outside=notes,
+            dose=archive.denoiser is not None,
         )
         return pages.layout(f"image {image_id[:12]}", body)
 

@@ -82,6 +82,7 @@ class Archive:
         split: str = "",
         sort: str = "",
         offset: int = 0,
+        *,
         limit: int = 60,
     ) -> Page:
         """The rows passing `where` (the --where syntax) and `split`, sorted by a field or by
@@ -262,7 +263,7 @@ class Archive:
         }
         result = self.denoiser.transfer(image, metadata, changes)
         out = io.BytesIO()
-        write_preview(out, image, result.image, result.ratio, result.calibration)
+        write_preview(out, image, result.image, result.ratio, cal=result.calibration)
         return out.getvalue()
 
     @cached_property

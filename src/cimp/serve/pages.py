@@ -48,7 +48,7 @@ def tiles(rows: pd.DataFrame, note: pd.Series | None = None) -> str:
     return '<div class="grid">' + "".join(cells) + "</div>"
 
 
-def grid_page(page, where: str, split: str, sort: str, offset: int, limit: int, sorts) -> str:
+def grid_page(page, where: str, split: str, sort: str, *, offset: int, limit: int, sorts) -> str:
     """The dataset's images, filtered and sorted, one page at a time."""
     splits = "".join(
         f'<option value="{s}"{" selected" if s == split else ""}>{s or "all splits"}</option>'
@@ -87,6 +87,7 @@ def image_page(
     fields,
     neighbours: dict,
     verdict: str | None,
+    *,
     predicted=(),
     outside=(),
     dose: bool = False,

@@ -42,7 +42,7 @@ def write(path: str | Path, acq: Acquisition, scene_id: str, generator: dict) ->
         s.metadata() | {"beam_energy": s.beam_energy},
         ROOT,
         branch,
-        f"simulated HAADF {scene_id}",
+        title=f"simulated HAADF {scene_id}",
     )
     write_hspy(path, signal)
 
@@ -57,6 +57,7 @@ def write_one(
     seed: int,
     index: int,
     size: int,
+    *,
     pairs: bool,
     sampling: str = "archive",
     profile: Profile | None = None,
@@ -90,6 +91,7 @@ def write_run(
     n: int,
     size: int = 256,
     seed: int = 0,
+    *,
     pairs: bool = False,
     workers: int | None = 1,
     show_progress: bool = True,
@@ -108,4 +110,4 @@ def write_run(
     if pairs and sampling != "uniform":
         raise CimpError("dose pairs are drawn with uniform sampling only, for now")
     job = partial(write_one, out, seed, size=size, pairs=pairs, sampling=sampling, profile=profile)
-    return sum(mapped(job, n, workers, "simulate", show_progress))
+    return sum(mapped(job, n, workers, "simulate", show_progress=show_progress))

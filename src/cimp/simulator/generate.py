@@ -31,7 +31,7 @@ def simulate(
     cimp.simulator.archive)."""
     profile = profile or default()
     if sampling == "archive":
-        return archive_image(seed, index, size, profile, expected)[0]
+        return archive_image(seed, index, size, profile, expected=expected)[0]
     if sampling != "uniform":
         raise ValueError(f"unknown sampling {sampling!r}: use one of {', '.join(SAMPLINGS)}")
     rng = _rng(seed, index)
@@ -41,11 +41,13 @@ def simulate(
 
 
 def archive_image(
-    seed: int, index: int, size: int, profile: Profile, expected: bool = False
+    seed: int, index: int, size: int, profile: Profile, *, expected: bool = False
 ) -> tuple[Acquisition, archive.Draw]:
     """Image `index` of archive `seed`, through the profile's detector, and its draw."""
     drawn, rng = archive.draw(seed, index, size, profile)
-    acq = acquire(drawn.scene, drawn.settings, rng, expected, drawn.fraction, profile.detector)
+    acq = acquire(
+        drawn.scene, drawn.settings, rng, expected, fraction=drawn.fraction, det=profile.detector
+    )
     return acq, drawn
 
 

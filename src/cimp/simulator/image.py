@@ -58,14 +58,18 @@ def scattered_fraction(scene: Scene, settings: Settings) -> np.ndarray:
             beyond = grid.project((nx, ny)) - d + 5.0 * roughness  # 5 nm of edge roughness
             t = np.minimum(t, np.maximum(scene.edge_slope * beyond, 0.0))
         full = np.s_[:, :]
-        _paint(scatter, thickness, t, full, scene.matrix, probe, grid, n_exp)
-        scatter += _defects(rng, scene, settings, grid, thickness, n_exp, probe)
+        _paint(
+            scatter, thickness, t, full, grain=scene.matrix, probe=probe, grid=grid, exponent=n_exp
+        )
+        scatter += _defects(
+            rng, scene, settings, grid, thickness=thickness, exponent=n_exp, probe=probe
+        )
     for particle in scene.particles:
         win = grid.box(particle.centre, particle.radius)
         sx, sy = grid.window(*win).specimen_coords()
         r2 = ((sx - particle.centre[0]) ** 2 + (sy - particle.centre[1]) ** 2) / particle.radius**2
         t = particle.thickness * np.sqrt(np.clip(1.0 - r2, 0.0, 1.0))
-        _paint(scatter, thickness, t, win, particle, probe, grid, n_exp)
+        _paint(scatter, thickness, t, win, grain=particle, probe=probe, grid=grid, exponent=n_exp)
     scale = cross_section_scale(settings.inner_collection_angle, n_exp)
     scatter = np.maximum(scatter, 0.0) * np.float32(scale)
 
@@ -87,7 +91,7 @@ def scattered_fraction(scene: Scene, settings: Settings) -> np.ndarray:
     return fraction
 
 
-def _paint(scatter, thickness, t, win, grain: Grain, probe: Probe, grid, exponent) -> None:
+def _paint(scatter, thickness, t, win, *, grain: Grain, probe: Probe, grid, exponent) -> None:
     """Add a grain of thickness `t` over the window `win`, rendering only where t > 0."""
     rows, cols = np.flatnonzero(t.any(axis=1)), np.flatnonzero(t.any(axis=0))
     if rows.size == 0:
@@ -95,12 +99,14 @@ def _paint(scatter, thickness, t, win, grain: Grain, probe: Probe, grid, exponen
     r0, c0 = win[0].start or 0, win[1].start or 0
     t = t[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     win = np.s_[r0 + rows[0] : r0 + rows[-1] + 1, c0 + cols[0] : c0 + cols[-1] + 1]
-    pattern = lattice_image(library()[grain.crystal], grain, probe, grid.window(*win), exponent)
+    pattern = lattice_image(
+        library()[grain.crystal], grain, probe, grid.window(*win), exponent=exponent
+    )
     scatter[win] += t * pattern
     thickness[win] += t
 
 
-def _defects(rng, scene, settings, grid, thickness, exponent, probe) -> np.ndarray:
+def _defects(rng, scene, settings, grid, *, thickness, exponent, probe) -> np.ndarray:
     """Vacancies and substitutions: single columns brighter or dimmer than their neighbours."""
     grain = scene.matrix
     crystal = library()[grain.crystal]
@@ -137,6 +143,7 @@ def acquire(
     settings: Settings,
     rng: np.random.Generator,
     expected: bool = False,
+    *,
     fraction: np.ndarray | None = None,
     det: Detector = DETECTOR,
 ) -> Acquisition:
@@ -146,10 +153,10 @@ def acquire(
         fraction = scattered_fraction(scene, settings)
     electrons = settings.dose * fraction
     s = settings
-    image = detect(electrons, s.dwell_time, s.detector_gain, s.detector_offset, rng, det)
+    image = detect(electrons, s.dwell_time, s.detector_gain, s.detector_offset, rng=rng, det=det)
     clean = None
     if expected:
         clean = detect(
-            electrons, s.dwell_time, s.detector_gain, s.detector_offset, None, det
+            electrons, s.dwell_time, s.detector_gain, s.detector_offset, rng=None, det=det
         ).astype(np.float32)
     return Acquisition(image, clean, settings, scene)

@@ -117,6 +117,7 @@ def lattice_image(
     grain: Grain,
     probe: Probe,
     grid: ScanGrid,
+    *,
     exponent: float,
     rel_cutoff: float = 1e-3,
 ) -> np.ndarray:
