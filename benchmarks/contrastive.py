@@ -78,7 +78,9 @@ def main() -> None:
     train(config)
     timings["train_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    results = evaluate(run, args.workdir / "dataset", out, args.supervised_steps, args.device)
+    results = evaluate(
+        run, args.workdir / "dataset", out, args.supervised_steps, device=args.device
+    )
     timings["evaluate_s"] = time.perf_counter() - start
 
     results["command"] = " ".join(["python", "benchmarks/contrastive.py", *sys.argv[1:]])

@@ -17,7 +17,7 @@ INSIDE = {"dwell_time": 3.0, "beam_energy": 300.0}
 
 
 def check(metadata=INSIDE, source="simulated", dtype="uint16", shape=(64, 64), level=0.3):
-    return DOMAIN.check(metadata, source, dtype, shape, level)
+    return DOMAIN.check(metadata, source, dtype, shape, level=level)
 
 
 def test_an_image_like_the_training_ones_is_inside():

@@ -39,7 +39,7 @@ def records_of(data, name: str = "<array>") -> list:
     raise CimpError(f"cannot read a {type(data).__name__}: give an array, a signal dict or a path")
 
 
-def predict(run, data, level: float = 0.9, dataset=None, device: str = "auto") -> pd.DataFrame:
+def predict(run, data, level: float = 0.9, dataset=None, *, device: str = "auto") -> pd.DataFrame:
     """One row per image: each field's value and `level` interval (`FIELD`, `FIELD_low`,
     `FIELD_high`, canonical units), and `out_of_domain`: every way the image lies outside
     what the run was trained on (empty when none)."""

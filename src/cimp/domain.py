@@ -73,6 +73,7 @@ class Domain:
         source: str,
         dtype: str,
         shape: tuple[int, ...],
+        *,
         level: float | None = None,
     ) -> dict[str, str]:
         """Every way an image lies outside the training images, by kind (origin, dtype,
@@ -152,7 +153,7 @@ def out_of_domain(domain: Domain | None, record, scale: float) -> list[str]:
     image = record.image
     level = brightness(image, scale)
     notes = domain.check(
-        record.metadata, origin(record.extra), str(image.dtype), image.shape, level
+        record.metadata, origin(record.extra), str(image.dtype), image.shape, level=level
     )
     return list(notes.values())
 

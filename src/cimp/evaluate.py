@@ -67,6 +67,7 @@ def evaluate(
     dataset: str | Path,
     out: str | Path | None = None,
     supervised_steps: int | None = None,
+    *,
     device: str = "auto",
     show_progress: bool = True,
 ) -> dict:

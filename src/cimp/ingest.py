@@ -72,6 +72,7 @@ def ingest(
     dataset: str | Path,
     splits: dict[str, float] | None = None,
     batch_size: int = 32,
+    *,
     workers: int = 1,
     show_progress: bool = True,
     include_derived: bool = False,

@@ -47,6 +47,7 @@ def report(
     dataset: str | Path,
     out: str | Path,
     device: str = "auto",
+    *,
     show_progress: bool = True,
     seed: int = 0,
 ) -> Path:
@@ -75,7 +76,7 @@ def report(
         or _png(figures.embedding_map, held_out.image, _recorded(held_out, fields)),
         _retrieval_examples(store, held_out, rng),
         _calibration(predictor, held_out),
-        _suspects(store, predictor, emb, held_out, fields),
+        _suspects(store, predictor, emb, held_out, fields=fields),
     ]
     for title, body in zip(SECTIONS, bodies, strict=True):
         parts.append(f"<h2>{title}</h2>\n{body}")
@@ -246,7 +247,7 @@ def _calibration(predictor: recovery.Predictor, held_out: Embeddings) -> str:
 
 
 def _suspects(
-    store, predictor, emb: Embeddings, held_out: Embeddings, fields, shown: int = 12
+    store, predictor, emb: Embeddings, held_out: Embeddings, *, fields, shown: int = 12
 ) -> str:
     found = audit(predictor, emb, fields).head(shown)
     if _enough(held_out):

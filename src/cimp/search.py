@@ -122,6 +122,7 @@ def search(
     query: np.ndarray,
     k: int = 10,
     conditions: list[Condition] = (),
+    *,
     exclude_row: int | None = None,
     index: VectorIndex | None = None,
 ) -> pd.DataFrame:

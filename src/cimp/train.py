@@ -128,7 +128,7 @@ def train(
             set_lr(optimizer, cfg.lr, step, cfg.steps, warmup=cfg.warmup)
             with autocast:
                 image, meta = net(batch)
-                loss = _loss(cfg, model, image.float(), meta.float(), batch.values)
+                loss = _loss(cfg, model, image.float(), meta.float(), values=batch.values)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -140,7 +140,7 @@ def train(
             if rank == 0 and (done % cfg.val_every == 0 or done == cfg.steps) and len(val_set):
                 with clock.paused():
                     scores = retrieval(*embed(model, val_set, device))
-                _log(run, done, loss.item(), clock, scores)
+                _log(run, done, loss.item(), clock, scores=scores)
             if rank == 0 and (done % cfg.checkpoint_every == 0 or done in (end, cfg.steps)):
                 with clock.paused():
                     save_weights(model, run / runs.WEIGHTS)
@@ -150,7 +150,7 @@ def train(
     return run
 
 
-def _loss(cfg: TrainConfig, model: CIMP, image, meta, values):
+def _loss(cfg: TrainConfig, model: CIMP, image, meta, *, values):
     if cfg.loss == "siglip":
         return siglip(
             image,
@@ -189,7 +189,7 @@ class _Clock:
         return self.seen / max(elapsed - (self.waited if model_only else 0.0), 1e-9)
 
 
-def _log(run: Path, step: int, loss: float, clock: _Clock, scores: dict) -> None:
+def _log(run: Path, step: int, loss: float, clock: _Clock, *, scores: dict) -> None:
     line = {"step": step, "loss": round(loss, 5), "images_per_s": round(clock.rate(), 1),
             "model_images_per_s": round(clock.rate(model_only=True), 1), **scores}  # fmt: skip
     with open(run / runs.LOG, "a") as f:

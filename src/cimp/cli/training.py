@@ -59,7 +59,7 @@ def evaluate(
     run = Run(run)
     out = out or run.path / "evaluation"
     results = run_evaluation(
-        run, dataset, out, supervised_steps, device, show_progress=sys.stderr.isatty()
+        run, dataset, out, supervised_steps, device=device, show_progress=sys.stderr.isatty()
     )
     from cimp.evaluate import markdown
 

@@ -138,6 +138,7 @@ def project(
     electrons: torch.Tensor | Seen,
     floor,
     slope,
+    *,
     valid=None,
     top=None,
     limit: float = LIMIT,
@@ -380,7 +381,7 @@ def readable(clean: torch.Tensor, e: torch.Tensor | Seen, cal: Calibration, dtyp
 
 
 def outside(
-    image: np.ndarray, output: np.ndarray, ratio: float, cal: Calibration, sigmas: float = 3.0
+    image: np.ndarray, output: np.ndarray, ratio: float, cal: Calibration, *, sigmas: float = 3.0
 ) -> float:
     """Share of 4x4 blocks (saturated ones left out) where the input differs from what the
     output, taken back to the source dose, says it should read by more than `sigmas` of the

@@ -78,7 +78,7 @@ def finish(z: torch.Tensor, noise: Noise) -> torch.Tensor:
     return noise.unstabilise(z).clamp_min(0.0)
 
 
-def blended(clean: torch.Tensor, e: torch.Tensor | Seen, noise: Noise, valid=None, top=None):
+def blended(clean: torch.Tensor, e: torch.Tensor | Seen, noise: Noise, valid=None, *, top=None):
     """Clean electrons weighed against `e` in its coarse windows (`consistency.blend`)."""
     return blend(clean, e, noise.window_floor, noise.window_slope, valid=valid, top=top)
 
@@ -88,5 +88,7 @@ def held_to(
 ):
     """Clean electrons made to agree with `e` within `limit` sigma of its noise
     (`consistency.project`; `top` (B,): the clean level at which the output saturates)."""
-    held = project(clean, e, noise.window_floor, noise.window_slope, valid, top, limit)
+    held = project(
+        clean, e, noise.window_floor, noise.window_slope, valid=valid, top=top, limit=limit
+    )
     return held.clamp_min(0.0)

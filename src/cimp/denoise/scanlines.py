@@ -107,14 +107,14 @@ def read(e: np.ndarray, cal: Calibration, valid: np.ndarray | None = None) -> Li
         if round_ == ROUNDS:
             break
         lines, promised = _step(
-            lines, (z - level) * weight, along * weight, across * weight, along, across
+            lines, (z - level) * weight, along * weight, across * weight, gx=along, gy=across
         )
         if not round_ and promised < SEARCH * h:
             return None  # the first step's linear model finds next to nothing to read
     return best[1] if start - best[0] > GATE * h else None
 
 
-def _step(lines: Lines, residual, wx, wy, gx, gy) -> tuple[Lines, float]:
+def _step(lines: Lines, residual, wx, wy, *, gx, gy) -> tuple[Lines, float]:
     """One Gauss-Newton step of every line's (dx, dy) under the prior, their mean kept at 0
     (a shift of the whole image is not a displacement of its lines), and the misfit's drop
     its linear model promises."""

@@ -202,7 +202,7 @@ def blended(state: State) -> None:
     if state.unblended is not None and not state.guide > 0.0:
         state.free = state.unblended
         return
-    state.free = blend(state.free, state.seen, state.noise, state.valid, state.saturates)
+    state.free = blend(state.free, state.seen, state.noise, state.valid, top=state.saturates)
 
 
 def held(state: State, limit: float) -> None:

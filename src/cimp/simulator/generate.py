@@ -23,6 +23,7 @@ def simulate(
     index: int,
     size: int = 256,
     expected: bool = False,
+    *,
     sampling: str = "archive",
     profile: Profile | None = None,
 ) -> Acquisition:
