@@ -175,13 +175,14 @@ def test_ingest_onto_a_file_or_from_nowhere_is_one_line_and_makes_nothing(tmp_pa
 def test_training_options_are_the_config_fields_with_their_defaults_and_help(tmp_path):
     import typer
 
-    from cimp.config import DenoiserConfig, TrainConfig
+    from cimp.config import DenoiserConfig, TrainConfig, TransferConfig
 
     commands = typer.main.get_command(app).commands
-    for command, kind in (("train", TrainConfig), ("train-denoiser", DenoiserConfig)):
+    configs = [("train", TrainConfig), ("train-denoiser", DenoiserConfig)]
+    for command, kind in [*configs, ("denoise", TransferConfig)]:
         offered = {f.name: f for f in dataclasses.fields(kind) if "help" in f.metadata}
         params = {p.name: p for p in commands[command].params}
-        assert len(offered) >= 12 and set(offered) <= set(params)
+        assert len(offered) >= 8 and set(offered) <= set(params)
         for name, spec in offered.items():
             expected = (
                 spec.default

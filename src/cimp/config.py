@@ -177,6 +177,32 @@ class DenoiserConfig:
             raise CimpError(f"crop {self.crop} is larger than the twin's {self.size} px images")
 
 
+@dataclass
+class TransferConfig:
+    """What `cimp denoise` is asked: the target dose and where and how to write it."""
+
+    dwell_time: str | None = option(None, "Target dwell time: a factor (x4) or a value (20us).")
+    beam_current: str | None = option(None, "Target beam current: a factor (x2) or a value (50pA).")
+    out_dir: str | None = option(None, "Write here instead of beside each input.")
+    output_format: str = option(
+        "auto", "auto (the input's where possible), hspy or tiff.", flag="--format"
+    )
+    tile: int = option(512, "Tile side in pixels for large images.")
+    preview: bool = option(
+        False, "Also write <output>.preview.png: input, output, differences.", flag="--preview"
+    )
+    profile: str | None = option(
+        None, "Instrument profile (cimp calibrate) for the detector's constants."
+    )
+    device: str = option("auto", "auto, cpu, cuda, cuda:1 ...")
+
+    @property
+    def changes(self) -> dict[str, str]:
+        """The settings to change, as asked ({'dwell_time': 'x4'})."""
+        asked = {"dwell_time": self.dwell_time, "beam_current": self.beam_current}
+        return {name: value for name, value in asked.items() if value is not None}
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """RUN/config.json, typed: the training settings and the model's configuration."""

@@ -14,8 +14,7 @@ from rich.table import Table
 from cimp.cli.app import app, console, fail
 from cimp.cli.options import options_from
 from cimp.config import DenoiserConfig as D
-
-Device = Annotated[str, typer.Option(help="auto, cpu, cuda ...")]
+from cimp.config import TransferConfig
 
 
 @app.command("train-denoiser")
@@ -55,33 +54,11 @@ def train_denoiser(
 
 
 @app.command()
+@options_from(TransferConfig)
 def denoise(
     drun: Annotated[Path, typer.Argument(help="Denoiser run folder (train-denoiser).")],
     files: Annotated[list[Path], typer.Argument(help="Images to re-render.")],
-    dwell_time: Annotated[
-        str | None, typer.Option(help="Target dwell time: a factor (x4) or a value (20us).")
-    ] = None,
-    beam_current: Annotated[
-        str | None, typer.Option(help="Target beam current: a factor (x2) or a value (50pA).")
-    ] = None,
-    out_dir: Annotated[
-        Path | None, typer.Option(help="Write here instead of beside each input.")
-    ] = None,
-    output_format: Annotated[
-        str, typer.Option("--format", help="auto (the input's where possible), hspy or tiff.")
-    ] = "auto",
-    tile: Annotated[int, typer.Option(help="Tile side in pixels for large images.")] = 512,
-    preview: Annotated[
-        bool,
-        typer.Option(
-            "--preview", help="Also write <output>.preview.png: input, output, differences."
-        ),
-    ] = False,
-    profile: Annotated[
-        Path | None,
-        typer.Option(help="Instrument profile (cimp calibrate) for the detector's constants."),
-    ] = None,
-    device: Device = "auto",
+    options: dict | None = None,
 ) -> None:
     """Re-render FILES as if acquired with a longer dwell time and/or a higher beam current.
 
@@ -91,28 +68,25 @@ def denoise(
     """
     from cimp.denoise.apply import Denoiser
     from cimp.denoise.files import denoise_files
-
-    changes = {
-        name: value
-        for name, value in (("dwell_time", dwell_time), ("beam_current", beam_current))
-        if value is not None
-    }
-    if not changes:
-        fail("say what dose to reach: --dwell-time x4 and/or --beam-current x2 (or values)")
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
     from cimp.instrument.profile import Profile
 
-    denoiser = Denoiser(drun, device, None if profile is None else Profile.load(profile))
+    asked = TransferConfig(**options)
+    if not asked.changes:
+        fail("say what dose to reach: --dwell-time x4 and/or --beam-current x2 (or values)")
+    out_dir = None if asked.out_dir is None else Path(asked.out_dir)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    profile = None if asked.profile is None else Profile.load(asked.profile)
+    denoiser = Denoiser(drun, asked.device, profile)
     results = denoise_files(
         denoiser,
         files,
-        changes,
+        asked.changes,
         out_dir,
-        fmt=output_format,
-        tile=tile,
+        fmt=asked.output_format,
+        tile=asked.tile,
         show_progress=sys.stderr.isatty(),
-        preview=preview,
+        preview=asked.preview,
     )
     table = Table()
     for column in ("source", "frame", "dose", "written"):

@@ -17,8 +17,8 @@ few repeats a lattice is straight and in place, so a second, local estimate does
 in windows of LOCAL px overlapping by half (sine windows, analysis and synthesis, whose
 squares sum to one), reading a lattice in its neighbourhood as BM3D does. Windows at the
 image's borders reach past it and read a mirror of it; the mirror counts pixels twice, so
-their noise is no longer even over the frequencies (a corner window kept 1.4-1.7
-noise-only frequencies, 150x the intended, which drew stripes in the corners): each window
+their noise is not even over the frequencies (judged by an inside window's, a corner
+window keeps far more noise-only frequencies, which draw stripes): each window
 is weighed against its own noise spectrum (`window_noise`). The U-Net reads the whole
 image's guide and the local one in LOCAL and in WIDE windows (`unet_inputs`). A window's
 mean is kept as it is, whatever the noise (where nothing stands above the noise the means
