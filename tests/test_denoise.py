@@ -455,10 +455,9 @@ def test_a_structure_gain_is_fitted_on_enough_twin_cases_and_a_transfer_applies_
     fitting = examples(
         denoiser.encoder,
         denoiser.normalizer,
-        denoiser.unet.config,
         [c.image for c in cases],
+        [c.source for c in cases],
         targets=[c.truth for c in cases],
-        sources=[c.source for c in cases],
         wanted=[c.target for c in cases],
         ratios=[c.ratio for c in cases],
         clipped=[False] * len(cases),

@@ -75,7 +75,6 @@ class CropDataset(Dataset):
         *,
         train: bool = False,
         field_dropout: float = 0.0,
-        flips: bool = True,
         cache_bytes: float = 4e9,
         scale: float = DEFAULT_SCALE,
     ):
@@ -83,7 +82,7 @@ class CropDataset(Dataset):
         self.table = table[big_enough].reset_index(drop=True)
         self.skipped_small = int((~big_enough).sum())
         self.store, self.crop, self.train, self.scale = store, crop, train, scale
-        self.field_dropout, self.flips = field_dropout, flips
+        self.field_dropout = field_dropout
         self.values, self.present = normalizer.encode(self.table)
         cats = normalizer.encode_categories(self.table)
         self.categories = (
@@ -112,11 +111,10 @@ class CropDataset(Dataset):
         image = crop_image(raw, self.crop, rng).astype(np.float32) * np.float32(self.scale)
         present = self.present[row].copy()
         if rng is not None:
-            if self.flips:
-                if rng.random() < 0.5:
-                    image = image[:, ::-1]
-                if rng.random() < 0.5:
-                    image = image[::-1, :]
+            if rng.random() < 0.5:
+                image = image[:, ::-1]
+            if rng.random() < 0.5:
+                image = image[::-1, :]
             present = drop_fields(present, self.field_dropout, rng)
         return (
             torch.from_numpy(np.ascontiguousarray(image))[None],

@@ -92,10 +92,8 @@ class Examples:
         )
 
 
-def examples(
-    encoder, normalizer, unet: UNetConfig, images, *, targets, sources, wanted, ratios, clipped
-) -> Examples:
-    """Examples, each with the channels `unet` reads, from source images (counts), target images
+def examples(encoder, normalizer, images, sources, *, targets, wanted, ratios, clipped) -> Examples:
+    """Examples, each with the channels the U-Net reads, from source images (counts), target images
     (counts at the target dose), their metadata and dose ratios; `clipped` flags targets
     whose zeros are clipped (their value unknown). Targets are scored as the detector
     records them, saturated at its top: the loss clips the prediction there too."""
@@ -136,7 +134,7 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     cond_dim = 2 * encoder.config.embed_dim + PHYSICS
     unet = FiLMUNet(UNetConfig(cond_dim=cond_dim, widths=cfg.widths))
     done = _resume(unet, out) if cfg.resume else 0
-    data = _training_data(cfg, encoder, normalizer, unet.config, show_progress=show_progress)
+    data = _training_data(cfg, encoder, normalizer, show_progress=show_progress)
     unet.to(device, memory_format=torch.channels_last)  # faster convolutions on a CPU
     out.mkdir(parents=True, exist_ok=True)
     _copy_run(Path(cfg.run), out / "cimp")
@@ -294,16 +292,16 @@ def _resume(unet: FiLMUNet, out: Path) -> int:
     return int(earlier.get("steps_done", earlier["train"]["steps"]))
 
 
-def _training_data(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig, *, show_progress):
+def _training_data(cfg: DenoiserConfig, encoder, normalizer, *, show_progress):
     """(train examples, validation examples or None, the twin's examples the structure gain
     is fitted on or None, what they are)."""
     train, val, fitting, about = [], [], None, {}
     if cfg.twin:
         cases = _twin(cfg.seed, cfg.twin, cfg, show_progress)
         held = _twin(cfg.seed + VAL_SEED, min(64, max(cfg.twin // 10, 4)), cfg, False)
-        train.append(_twin_examples(encoder, normalizer, unet, cases))
-        val.append(_twin_examples(encoder, normalizer, unet, held))
-        fitting = fitting_examples(cfg, encoder, normalizer, unet)
+        train.append(_twin_examples(encoder, normalizer, cases))
+        val.append(_twin_examples(encoder, normalizer, held))
+        fitting = fitting_examples(cfg, encoder, normalizer)
         about["twin"] = {
             "cases": cfg.twin,
             "sampling": cfg.sampling,
@@ -313,7 +311,7 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig, *
             "low_dose_share": LOW_DOSES,
         }
     if cfg.dataset is not None:
-        pairs, held, ratios = _pair_examples(cfg.dataset, encoder, normalizer, unet, crop=cfg.crop)
+        pairs, held, ratios = _pair_examples(cfg.dataset, encoder, normalizer, crop=cfg.crop)
         train.append(pairs)
         val.append(held)
         about["pairs"] = {"dataset": cfg.dataset, "ratio_range": ratios}
@@ -323,14 +321,14 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig, *
     return Examples.join(train), Examples.join(val) if val else None, fitting, about
 
 
-def fitting_examples(cfg: DenoiserConfig, encoder, normalizer, unet: UNetConfig):
+def fitting_examples(cfg: DenoiserConfig, encoder, normalizer):
     """The twin's examples the structure gain is fitted on (a tenth of the twin, MIN_FIT to
     FIT_CASES, all at doses drawn from twin.DOSES), or None under MIN_FIT twin cases."""
     if cfg.twin < MIN_FIT:
         return None
     n = min(FIT_CASES, max(cfg.twin // 10, MIN_FIT))
     cases = _twin(cfg.seed + FIT_SEED, n, cfg, False, low_dose_share=1.0)
-    return _twin_examples(encoder, normalizer, unet, cases)
+    return _twin_examples(encoder, normalizer, cases)
 
 
 def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool, *, low_dose_share=LOW_DOSES):
@@ -351,21 +349,20 @@ def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool, *, low_do
     ]
 
 
-def _twin_examples(encoder, normalizer, unet: UNetConfig, cases) -> Examples:
+def _twin_examples(encoder, normalizer, cases) -> Examples:
     return examples(
         encoder,
         normalizer,
-        unet,
         [c.image for c in cases],
+        [c.source for c in cases],
         targets=[c.truth for c in cases],
-        sources=[c.source for c in cases],
         wanted=[c.target for c in cases],
         ratios=[c.ratio for c in cases],
         clipped=[False] * len(cases),
     )
 
 
-def _pair_examples(dataset: str, encoder, normalizer, unet: UNetConfig, *, crop: int):
+def _pair_examples(dataset: str, encoder, normalizer, *, crop: int):
     """Train and validation examples of a dataset's dose pairs, and their ratio range."""
     store = Store(dataset)
     table = store.table()
@@ -384,10 +381,9 @@ def _pair_examples(dataset: str, encoder, normalizer, unet: UNetConfig, *, crop:
             examples(
                 encoder,
                 normalizer,
-                unet,
                 [store.image(i) for i in lows["image_id"]],
+                lows.to_dict("records"),
                 targets=[store.image(i) for i in highs["image_id"]],
-                sources=lows.to_dict("records"),
                 wanted=highs.to_dict("records"),
                 ratios=part["ratio"].tolist(),
                 clipped=[True] * len(part),

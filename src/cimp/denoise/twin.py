@@ -17,7 +17,6 @@ import numpy as np
 
 from cimp import schema
 from cimp.instrument.detector import detect
-from cimp.instrument.profile import Profile
 from cimp.instrument.profile import default as default_profile
 from cimp.simulator import archive
 from cimp.simulator.image import acquire, scattered_fraction
@@ -58,15 +57,14 @@ def twin_case(
     dose: float | None = None,
     ratio: float | None = None,
     field: str | None = None,
-    profile: Profile | None = None,
     low_dose_share: float = 0.0,
 ) -> TwinCase:
     """Case `index` of twin `seed`: settings drawn by `sampling` (archive images that are
     mistakes are drawn again); `dose` (electrons per pixel) set by the beam current, the
     dwell time where the current would leave its range (without one, a `low_dose_share` of
     cases get a dose drawn from DOSES: an archive's own are mostly far higher); `ratio`
-    and `field` drawn if None."""
-    profile = profile or default_profile()
+    and `field` drawn if None. The twin's instrument is the default profile's."""
+    profile = default_profile()
     rng = np.random.default_rng([seed, index, 7])
     settings, scene = _source(seed, index, size, sampling, profile=profile, rng=rng)
     if dose is None and rng.random() < low_dose_share:
