@@ -73,7 +73,7 @@ def drun(trained, tmp_path_factory):
     cases of 64 px (about 3 s)."""
     root = tmp_path_factory.mktemp("denoise")
     run = shutil.copytree(trained[0], root / "run")  # its own copy: nothing shared is written
-    write_run(root / "raw", 24, size=64, seed=3, pairs=True, show_progress=False)
+    write_run(root / "raw", 24, size=64, seed=3, sampling="pairs", show_progress=False)
     splits = {"train": 0.75, "val": 0.25, "test": 0.0}
     ingest([root / "raw"], root / "pairs", splits, show_progress=False)
     config = DenoiserConfig(

@@ -19,7 +19,7 @@ def raw(tmp_path_factory):
     """Eight small simulated files (four of them two dose pairs)."""
     out = tmp_path_factory.mktemp("raw")
     simulated.write_run(out, 4, size=48, seed=3, show_progress=False)
-    simulated.write_run(out / "pairs", 2, size=48, seed=5, pairs=True, show_progress=False)
+    simulated.write_run(out / "pairs", 2, size=48, seed=5, sampling="pairs", show_progress=False)
     return out
 
 

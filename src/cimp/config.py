@@ -15,10 +15,13 @@ Backbone = Literal["cnn", "vit"]
 Loss = Literal["infonce", "siglip"]
 
 
-def option(default=MISSING, help: str = "", *, flag: str | None = None, factory=None):
-    """A field the command line offers as an option: its default, its help and (for a
-    boolean) its flag pair, e.g. "--bf16/--fp32"."""
-    metadata = {"help": help} | ({"flag": flag} if flag else {})
+def option(default=MISSING, help: str = "", *, flag: str | None = None, factory=None, repeat=False):
+    """A field the command line offers as an option: its default, its help, its flag (a
+    boolean's pair, e.g. "--bf16/--fp32", or another name) and, for a list, whether the
+    option repeats (`--where a --where b`) rather than taking a comma-separated list."""
+    metadata = (
+        {"help": help} | ({"flag": flag} if flag else {}) | ({"repeat": True} if repeat else {})
+    )
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -175,6 +178,28 @@ class DenoiserConfig:
             raise CimpError(f"crop {self.crop}: a multiple of {grid} (the U-Net's grid)")
         if self.twin and self.crop > self.size:
             raise CimpError(f"crop {self.crop} is larger than the twin's {self.size} px images")
+
+
+@dataclass
+class SearchConfig:
+    """What `cimp search` is asked: like what, within which filters, how many."""
+
+    image: str | None = option(None, "Find images like this file's.")
+    row: str | None = option(None, "Find images like this dataset row (image id or number).")
+    settings: list[str] = option(
+        help="Find images acquired at about field=value (repeatable).",
+        factory=list,
+        flag="--set",
+        repeat=True,
+    )
+    where: list[str] = option(
+        help="Only images whose recorded field passes, e.g. 'dwell_time>5us'.",
+        factory=list,
+        repeat=True,
+    )
+    k: int = option(10, "How many images to list.", flag="-k")
+    sheet: str | None = option(None, "Write a contact sheet PNG here.")
+    device: str = option("auto", "auto, cpu, cuda, cuda:1 ...")
 
 
 @dataclass

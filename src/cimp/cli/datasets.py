@@ -65,10 +65,9 @@ def simulate(
         n,
         size,
         seed,
-        pairs=pairs,
         workers=workers,
         show_progress=sys.stderr.isatty(),
-        sampling=sampling,
+        sampling="pairs" if pairs else sampling,
         profile=loaded,
     )
     kind = "dose pairs" if pairs else "images"

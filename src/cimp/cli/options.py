@@ -6,8 +6,9 @@ becomes `--field-name`, with the field's default and help, so each lives in one 
     def train(dataset: ..., out: ..., options: dict) -> None:
         config = TrainConfig(dataset=..., out=..., **options)
 
-Lists of numbers are typed comma separated (`--widths 32,64,128`); a boolean takes its
-field's flag pair (`--bf16/--fp32`) or `--name/--no-name`.
+Lists are typed comma separated (`--widths 32,64,128`) or, declared `repeat`, as a repeated
+option (`--where a --where b`); a boolean takes its field's flag pair (`--bf16/--fp32`) or
+`--name/--no-name`.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def _parameter(spec, hint) -> inspect.Parameter:
     """The typer option of a config field."""
     default = spec.default if spec.default_factory is MISSING else spec.default_factory()
     kind = _cli_type(hint)
-    if kind is str and isinstance(default, list):
+    if spec.metadata.get("repeat"):
+        kind, default = list[str] | None, None
+    elif kind is str and isinstance(default, list):
         default = ",".join(map(str, default))
     decls = [spec.metadata["flag"]] if "flag" in spec.metadata else []
     option = typer.Option(*decls, help=spec.metadata["help"])
@@ -71,8 +74,10 @@ def _cli_type(hint):
 
 def _parsed(name: str, value, hint):
     """A command-line value as the field's type (a list from its comma-separated text)."""
-    if typing.get_origin(hint) is not list or not isinstance(value, str):
+    if typing.get_origin(hint) is not list:
         return value
+    if not isinstance(value, str):  # a repeated option: its values, or none given
+        return list(value or [])
     (item,) = typing.get_args(hint)
     try:
         return [item(v) for v in value.split(",") if v.strip()]

@@ -13,6 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from cimp.cli.app import app, console, fail
+from cimp.cli.options import options_from
+from cimp.config import SearchConfig
 
 Run = Annotated[Path, typer.Argument(help="Run folder made by train.")]
 Dataset = Annotated[Path, typer.Argument(help="Dataset folder made by ingest.")]
@@ -64,25 +66,8 @@ def embed(run: Run, dataset: Dataset, device: Device = "auto") -> None:
 
 
 @app.command()
-def search(
-    run: Run,
-    dataset: Dataset,
-    image: Annotated[Path | None, typer.Option(help="Find images like this file's.")] = None,
-    row: Annotated[
-        str | None, typer.Option(help="Find images like this dataset row (image id or number).")
-    ] = None,
-    settings: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Find images acquired at about field=value (repeatable)."),
-    ] = None,
-    where: Annotated[
-        list[str] | None,
-        typer.Option(help="Only images whose recorded field passes, e.g. 'dwell_time>5us'."),
-    ] = None,
-    k: Annotated[int, typer.Option("-k", help="How many images to list.")] = 10,
-    sheet: Annotated[Path | None, typer.Option(help="Write a contact sheet PNG here.")] = None,
-    device: Device = "auto",
-) -> None:
+@options_from(SearchConfig)
+def search(run: Run, dataset: Dataset, options: dict | None = None) -> None:
     """Find images like a file or row, or acquired at about given settings.
 
     Like a given image (--image FILE or --row ID), or acquired at about given settings
@@ -92,10 +77,12 @@ def search(
     """
     from cimp.search import ask, find
 
+    asked = SearchConfig(**options)
     run = _trained_run(run)
-    query = ask(image, row, settings or [], where or [], k=k)
-    emb = _embedded(run, dataset, device)
-    found = find(run, emb, dataset, query, device=device)
+    image = None if asked.image is None else Path(asked.image)
+    query = ask(image, asked.row, asked.settings, asked.where, k=asked.k)
+    emb = _embedded(run, dataset, asked.device)
+    found = find(run, emb, dataset, query, device=asked.device)
     _print_domain(found.query_outside)
     if found.weak is not None:
         gap, typical = found.weak
@@ -106,8 +93,8 @@ def search(
             soft_wrap=True,
         )
     _print_hits(found.hits, found.what, found.columns, found.hits_outside)
-    if sheet is not None:
-        _write_sheet(found.hits, dataset, sheet, found.what, found.query_image)
+    if asked.sheet is not None:
+        _write_sheet(found.hits, dataset, Path(asked.sheet), found.what, found.query_image)
 
 
 def _print_hits(hits, what: str, columns: list[str], foreign: list[str]) -> None:

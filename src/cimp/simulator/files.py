@@ -11,7 +11,6 @@ from functools import partial
 from pathlib import Path
 
 import cimp
-from cimp.errors import CimpError
 from cimp.instrument.profile import Profile
 from cimp.instrument.profile import default as default_profile
 from cimp.io.simulated import ROOT
@@ -92,22 +91,21 @@ def write_run(
     size: int = 256,
     seed: int = 0,
     *,
-    pairs: bool = False,
     workers: int | None = 1,
     show_progress: bool = True,
-    sampling: str | None = None,
+    sampling: str = "archive",
     profile: Profile | None = None,
 ) -> int:
-    """Write n simulated images (n dose pairs with `pairs`) to `out`; returns files written.
+    """Write n simulated images to `out` (`sampling` "pairs": n dose pairs, drawn as
+    "uniform" draws them); returns files written.
 
     Image i depends only on (seed, i): any worker count gives the same files, and a run that
     was stopped completes when started again. `workers` None: one per core, each on one
     thread (`cimp.workers`).
     """
-    sampling = sampling or ("uniform" if pairs else "archive")
+    pairs = sampling == "pairs"
+    sampling = "uniform" if pairs else sampling
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if pairs and sampling != "uniform":
-        raise CimpError("dose pairs are drawn with uniform sampling only, for now")
     job = partial(write_one, out, seed, size=size, pairs=pairs, sampling=sampling, profile=profile)
     return sum(mapped(job, n, workers, "simulate", show_progress=show_progress))
