@@ -9,6 +9,11 @@ from cimp.simulator import Settings
 from cimp.simulator.scene import quiet_scene  # noqa: F401  (used by the tests)
 
 
+def text_of(result) -> str:
+    """A CLI result's output with rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
 def settings(**changes) -> Settings:
     """Mid-range settings, with `changes` applied."""
     base = dict(

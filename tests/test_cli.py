@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import text_of
 from typer.testing import CliRunner
 
 from cimp import __version__
@@ -13,11 +14,6 @@ from cimp.cli.app import WORKFLOW
 
 runner = CliRunner()
 PATTERN = r"added (\d+) images from (\d+) files.* (\d+) files skipped"
-
-
-def _text(result) -> str:
-    """The output with rich's line wrapping undone."""
-    return " ".join(result.output.split())
 
 
 def test_help_lists_every_command_and_explains_itself():
@@ -42,7 +38,7 @@ def test_simulate_ingest_summary_from_the_command_line(tmp_path):
     assert len(list(raw.glob("*.hspy"))) == 10
     result = runner.invoke(app, ["ingest", str(raw), "--out", str(ds)])
     assert result.exit_code == 0, result.output
-    added, read, skipped = map(int, re.search(PATTERN, _text(result)).groups())
+    added, read, skipped = map(int, re.search(PATTERN, text_of(result)).groups())
     assert added == read and read + skipped == 10 and skipped <= 2  # blank frames are skipped
     result = runner.invoke(app, ["summary", str(ds)])
     assert result.exit_code == 0, result.output
@@ -68,9 +64,9 @@ def test_an_interrupted_simulation_completes_when_started_again(tmp_path, monkey
     monkeypatch.setattr(files, "write", real_write)
     resumed = runner.invoke(app, command)
     assert resumed.exit_code == 0 and "6 images" in resumed.output
-    assert "(2 files written now)" in _text(resumed)
+    assert "(2 files written now)" in text_of(resumed)
     whole = runner.invoke(app, ["simulate", str(tmp_path / "whole"), *command[2:]])
-    assert whole.exit_code == 0 and "(6 files written now)" in _text(whole)
+    assert whole.exit_code == 0 and "(6 files written now)" in text_of(whole)
     names = sorted(p.name for p in (tmp_path / "whole").iterdir())
     assert sorted(p.name for p in (tmp_path / "cut").iterdir()) == names
     for name in names:  # the same images and settings as a run never stopped
@@ -91,7 +87,7 @@ def test_an_interrupted_simulation_completes_when_started_again(tmp_path, monkey
 def test_mistakes_get_a_clear_message_and_exit_code_2(tmp_path, args, message):
     result = runner.invoke(app, [a.format(tmp=tmp_path) for a in args])
     assert result.exit_code == 2
-    assert message in _text(result)
+    assert message in text_of(result)
 
 
 def test_train_then_evaluate_from_the_command_line(tiny_dataset, tmp_path):
@@ -100,7 +96,7 @@ def test_train_then_evaluate_from_the_command_line(tiny_dataset, tmp_path):
     result = runner.invoke(app, ["train", str(tiny_dataset), "--out", str(run), *args])
     assert result.exit_code == 0, result.output
     again = runner.invoke(app, ["train", str(tiny_dataset), "--out", str(run), *args])
-    assert again.exit_code == 2 and "--resume" in _text(again)
+    assert again.exit_code == 2 and "--resume" in text_of(again)
     result = runner.invoke(
         app, ["evaluate", str(run), str(tiny_dataset), "--supervised-steps", "2"]
     )
@@ -166,7 +162,7 @@ def test_ingest_onto_a_file_or_from_nowhere_is_one_line_and_makes_nothing(tmp_pa
     target = tmp_path / "notes.txt"
     target.write_text("not a dataset")
     result = runner.invoke(app, ["ingest", str(tmp_path), "--out", str(target)])
-    assert result.exit_code == 2 and "is a file" in _text(result)
+    assert result.exit_code == 2 and "is a file" in text_of(result)
     with pytest.raises(CimpError, match="no such file or folder"):
         ingest([tmp_path / "nowhere"], tmp_path / "ds", show_progress=False)
     assert not (tmp_path / "ds").exists()
@@ -196,5 +192,5 @@ def test_training_options_are_the_config_fields_with_their_defaults_and_help(tmp
     bad = runner.invoke(
         app, ["train", str(tmp_path), "--out", str(tmp_path / "r"), "--widths", "8,x"]
     )
-    assert bad.exit_code == 2 and "'8,x': ints, comma separated" in _text(bad)
+    assert bad.exit_code == 2 and "'8,x': ints, comma separated" in text_of(bad)
     assert not (tmp_path / "r").exists()

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import text_of
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -26,10 +27,6 @@ from cimp.store import Store
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "250"}
-
-
-def _text(result) -> str:
-    return " ".join(result.output.split())
 
 
 @pytest.fixture
@@ -48,7 +45,7 @@ def test_embed_stores_every_image_and_a_grown_dataset_embeds_only_its_new_ones(
     first = runner.invoke(app, ["embed", str(run), str(dataset)], env=WIDE)
     assert first.exit_code == 0, first.output
     n = len(Store(dataset).table())
-    assert f"{n} images embedded in" in _text(first)
+    assert f"{n} images embedded in" in text_of(first)
     folder = next((dataset / "embeddings").iterdir())
     before = {p.name: p.read_bytes() for p in folder.glob("part-*.npz")}
 
@@ -59,7 +56,7 @@ def test_embed_stores_every_image_and_a_grown_dataset_embeds_only_its_new_ones(
                                                       for p in before]))  # fmt: skip
     assert len(table) == n + len(new) and len(new) >= 5
     grown = runner.invoke(app, ["embed", str(run), str(dataset)], env=WIDE)
-    assert grown.exit_code == 0 and f"{len(table)} images embedded" in _text(grown)
+    assert grown.exit_code == 0 and f"{len(table)} images embedded" in text_of(grown)
     after = {p.name: p.read_bytes() for p in folder.glob("part-*.npz")}
     assert {k: after[k] for k in before} == before  # the old parts untouched
     (added,) = set(after) - set(before)
@@ -70,7 +67,7 @@ def test_embed_stores_every_image_and_a_grown_dataset_embeds_only_its_new_ones(
 
     monkeypatch.setattr(Run, "load_model", no_weights)
     again = runner.invoke(app, ["embed", str(run), str(dataset)], env=WIDE)
-    assert again.exit_code == 0 and f"{len(table)} images embedded" in _text(again)
+    assert again.exit_code == 0 and f"{len(table)} images embedded" in text_of(again)
 
 
 def test_report_writes_one_html_file_with_every_section(copied, tmp_path):
@@ -78,7 +75,7 @@ def test_report_writes_one_html_file_with_every_section(copied, tmp_path):
     out = tmp_path / "report.html"
     result = runner.invoke(app, ["report", str(run), str(dataset), "--out", str(out)], env=WIDE)
     assert result.exit_code == 0, result.output
-    assert f"report: {out}" in _text(result)
+    assert f"report: {out}" in text_of(result)
     html = out.read_text()
     assert all(f"<h2>{title}</h2>" in html for title in SECTIONS)
     assert len(re.findall(r"<img src='data:image/png;base64,", html)) >= 5  # every picture inline
@@ -99,7 +96,7 @@ def test_audit_lists_the_worst_and_writes_every_images_scores(copied, tmp_path):
     assert [f for _, _, f in listed] == [Path(p).name for p in scores["source"][:3]]
     errors = scores.filter(like="error_")
     outside, known = int((errors > 1).to_numpy().sum()), int(errors.notna().to_numpy().sum())
-    assert f"{outside} of {known} recorded values" in _text(result) and known > 100
+    assert f"{outside} of {known} recorded values" in text_of(result) and known > 100
 
 
 def test_predict_json_gives_nested_intervals_at_two_levels_and_the_recorded_values(copied):
@@ -122,7 +119,7 @@ def test_predict_json_gives_nested_intervals_at_two_levels_and_the_recorded_valu
             assert wide["low"] <= narrow["low"] <= narrow["value"] <= narrow["high"] <= wide["high"]
     text = runner.invoke(app, ["predict", str(run), row["source"], "--level", "0.8"], env=WIDE)
     assert text.exit_code == 0 and "80 % interval" in text.output
-    assert "Intervals hold for 80 % of images" in _text(text)
+    assert "Intervals hold for 80 % of images" in text_of(text)
 
 
 def test_train_resume_from_the_command_line_gives_the_uninterrupted_weights(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from conftest import quiet_scene, settings
+from conftest import quiet_scene, settings, text_of
 from scipy.ndimage import binary_dilation
 from typer.testing import CliRunner
 
@@ -39,7 +39,13 @@ from cimp.denoise.render import Noise, finish, level
 from cimp.denoise.spectrum import invented_reflections, lattice_contrast, lattice_peaks
 from cimp.denoise.structure import PER_BIN, StructureGain
 from cimp.denoise.tiles import tiled
-from cimp.denoise.train import MIN_FIT, DenoiserConfig, examples, fit_structure_gain, train_denoiser
+from cimp.denoise.train import (
+    MIN_FIT,
+    DenoiserConfig,
+    fit_structure_gain,
+    train_denoiser,
+    twin_examples,
+)
 from cimp.denoise.twin import twin_case, twin_cases
 from cimp.denoise.unet import FiLMUNet, UNetConfig, reach
 from cimp.denoise.wiener import unet_inputs
@@ -56,11 +62,6 @@ from cimp.store import Store
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "250"}
-
-
-def _text(result) -> str:
-    """The output with rich's line wrapping undone."""
-    return " ".join(result.output.split())
 
 
 # the detector the loss, blend and hold tests read
@@ -393,7 +394,7 @@ def test_a_drun_this_cimp_no_longer_builds_is_refused_with_what_it_records(drun,
     with pytest.raises(CimpError, match=f"{older} holds a U-Net of head 'mix', which this"):
         Denoiser(older, "cpu")
     result = runner.invoke(app, ["denoise", str(older), "x.tif", "--dwell-time", "x4"])
-    assert result.exit_code == 2 and "train it again with `cimp train-denoiser`" in _text(result)
+    assert result.exit_code == 2 and "train it again with `cimp train-denoiser`" in text_of(result)
 
 
 def test_the_output_takes_a_share_of_the_local_guide_only_when_asked(drun):
@@ -452,16 +453,7 @@ def test_a_structure_gain_is_fitted_on_enough_twin_cases_and_a_transfer_applies_
     assert json.loads((drun[0] / "config.json").read_text())["structure_gain"] is None
     denoiser = Denoiser(drun[0], "cpu")
     cases = twin_cases(5, MIN_FIT, 64, "uniform", low_dose_share=1.0)
-    fitting = examples(
-        denoiser.encoder,
-        denoiser.normalizer,
-        [c.image for c in cases],
-        [c.source for c in cases],
-        targets=[c.truth for c in cases],
-        wanted=[c.target for c in cases],
-        ratios=[c.ratio for c in cases],
-        clipped=[False] * len(cases),
-    )
+    fitting = twin_examples(denoiser.encoder, denoiser.normalizer, cases)
     gain = fit_structure_gain(denoiser.unet, fitting, "cpu")
     assert 2 <= len(gain.gains) <= MIN_FIT // PER_BIN  # cases saturated all over: left out
     assert all(0.0 <= g <= 1.0 for g in gain.gains) and list(gain.gains) == sorted(gain.gains)
@@ -937,7 +929,9 @@ def test_an_outputs_history_records_the_guides_share_and_saturated_pixels_are_na
         guides.append(history["guide_share"])
         assert history["structure_kept"] == direct.kept and history["changes"]
         saturated = float(np.mean(image >= np.iinfo(np.uint16).max))
-        named = re.search(r"([\d.]+) % of pixels would exceed the detector's range", _text(result))
+        named = re.search(
+            r"([\d.]+) % of pixels would exceed the detector's range", text_of(result)
+        )
         shares.append(saturated)  # the share at the detector's top is the share the note names
         assert named is not None and float(named.group(1)) == pytest.approx(
             100 * saturated, abs=0.01

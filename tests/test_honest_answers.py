@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import tifffile
+from conftest import text_of
 from typer.testing import CliRunner
 
 from cimp import views
@@ -18,10 +19,6 @@ from cimp.run import Run
 from cimp.store import Store
 
 runner = CliRunner()
-
-
-def _text(result) -> str:
-    return " ".join(result.output.split())
 
 
 def _stored_image(trained) -> np.ndarray:
@@ -60,13 +57,13 @@ def test_predict_names_each_way_a_file_is_out_of_domain(trained, tmp_path):
     result = runner.invoke(
         app, ["predict", str(run), str(tmp_path / "big.tif"), "--dataset", str(dataset)]
     )
-    text = _text(result)
+    text = text_of(result)
     assert result.exit_code == 0, result.output
     assert "out of domain" in text and "144x144 px frame; the run saw frames of 48-48 px" in text
     # a simulated image like the training ones is not flagged
     source = emb.table.loc[emb.table["split"] == "train", "source"].iat[0]
     same = runner.invoke(app, ["predict", str(run), source, "--dataset", str(dataset)])
-    assert same.exit_code == 0 and "out of domain (" not in _text(same)
+    assert same.exit_code == 0 and "out of domain (" not in text_of(same)
 
 
 def test_an_interval_spanning_most_of_the_training_range_is_not_a_prediction():
@@ -86,7 +83,7 @@ def test_predict_prints_not_recoverable_instead_of_a_useless_interval(trained, t
     wide = {"COLUMNS": "300"}
     result = runner.invoke(app, ["predict", str(useless), emb.table["source"].iat[0]], env=wide)
     assert result.exit_code == 0, result.output
-    assert _text(result).count("not recoverable by this run") == len(predictor.fields) > 3
+    assert text_of(result).count("not recoverable by this run") == len(predictor.fields) > 3
 
 
 def test_the_whole_image_is_read_not_only_its_centre(trained):
@@ -106,7 +103,7 @@ def test_read_only_commands_leave_a_mistyped_path_untouched(trained, tmp_path):
     for command in ("audit", "search", "report", "embed"):
         extra = ["--row", "0"] if command == "search" else []
         result = runner.invoke(app, [command, str(run), str(typo), *extra])
-        assert result.exit_code == 2 and "not a cimp dataset" in _text(result), command
+        assert result.exit_code == 2 and "not a cimp dataset" in text_of(result), command
         assert not typo.exists(), command
     result = runner.invoke(app, ["predict", str(run), "x.tif", "--dataset", str(typo)])
     assert result.exit_code == 2 and not typo.exists()
@@ -161,7 +158,7 @@ def test_audit_names_the_images_that_lie_outside_the_training_domain(trained, tm
     ingest([tmp_path / "real.tif", simulated], ds, show_progress=False)
     result = runner.invoke(app, ["audit", str(run), str(ds)], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
-    text = _text(result)
+    text = text_of(result)
     assert "1 of 2 images lie outside what the run was trained on" in text
     assert "a real image; the run was trained on simulated images only" in text
 
@@ -172,7 +169,7 @@ def test_search_by_a_foreign_image_says_it_is_out_of_domain(trained, tmp_path):
     args = ["search", str(run), str(dataset), "--image", str(tmp_path / "real.tif")]
     result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "out of domain" in result.output and "a real image" in _text(result)
+    assert "out of domain" in result.output and "a real image" in text_of(result)
 
 
 def test_search_hits_outside_the_training_domain_are_marked(trained, tmp_path):
@@ -186,5 +183,5 @@ def test_search_hits_outside_the_training_domain_are_marked(trained, tmp_path):
     args = ["search", str(run), str(ds), "--where", "frame_width>1px"]
     result = runner.invoke(app, args, env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
-    text = _text(result)
+    text = text_of(result)
     assert "out of domain (by)" in text and text.count("│ origin") == 1

@@ -22,15 +22,15 @@ from typing import Annotated
 import typer
 
 
-def options_from(kind, skip: tuple[str, ...] = ()):
+def options_from(kind):
     """Decorate a command whose last parameter is `options`: it gets every option field of
-    the config class `kind` (but `skip`) as keyword options, and `options` their values,
+    the config class `kind` as keyword options, and `options` their values,
     parsed to the fields' types."""
 
     def decorate(command):
         own = list(inspect.signature(command, eval_str=True).parameters.values())[:-1]
         hints = typing.get_type_hints(kind)
-        offered = [f for f in fields(kind) if "help" in f.metadata and f.name not in skip]
+        offered = [f for f in fields(kind) if "help" in f.metadata]
         added = [_parameter(f, hints[f.name]) for f in offered]
         names = {f.name for f in offered}
 

@@ -87,8 +87,7 @@ class Network:
 
     def __init__(self, unet: FiLMUNet, state: State, device: torch.device):
         self.unet, self.state, self.device = unet, state, device
-        e = torch.from_numpy(state.e)[None, None].to(device)
-        self.mean = level(state.noise, e)
+        self.mean = level(state.noise, state.seen.electrons)
 
     def __call__(self, tiles: torch.Tensor) -> torch.Tensor:
         """The estimates (B, K, h, w) of tiles (B, K x inputs, h, w): K images' inputs (the
@@ -181,7 +180,7 @@ def shared(state: State, network: Network, estimate: Estimate) -> None:
     free = state.free
     g = network.clean(state.channels[2])
     sure_reads = state.valid & (free < state.saturates)  # what SURE can read
-    state.unblended, state.after = _after_blend(free, state, state.valid)
+    state.unblended, state.after = _after_blend(free, state)
     known = None  # `sure.traces`: the probe, the estimates before and after it
     if state.z_probed is not None:
         before = (network.kept(state.first, state.channels[1]), state.channels[2])
@@ -220,12 +219,17 @@ def probing(state: State) -> bool:
     return reads(state.in_range & lowest)
 
 
-def _after_blend(free: torch.Tensor, state: State, valid) -> tuple[torch.Tensor, After]:
+def _after_blend(free: torch.Tensor, state: State) -> tuple[torch.Tensor, After]:
     """The output `free` blended, and what the blend does to it and to a change of it
     (`sure.After`)."""
     noise = state.noise
     base, gains = blend_gains(
-        free, state.seen, noise.window_floor, noise.window_slope, valid=valid, top=state.saturates
+        free,
+        state.seen,
+        noise.window_floor,
+        noise.window_slope,
+        valid=state.valid,
+        top=state.saturates,
     )
 
     def survives(change: np.ndarray) -> np.ndarray:

@@ -135,20 +135,20 @@ def train_denoiser(cfg: DenoiserConfig, show_progress: bool = True) -> Path:
     unet = FiLMUNet(UNetConfig(cond_dim=cond_dim, widths=cfg.widths))
     done = _resume(unet, out) if cfg.resume else 0
     data = _training_data(cfg, encoder, normalizer, show_progress=show_progress)
+    _, _, fitting, about = data
     unet.to(device, memory_format=torch.channels_last)  # faster convolutions on a CPU
     out.mkdir(parents=True, exist_ok=True)
     _copy_run(Path(cfg.run), out / "cimp")
     loop = Loop(cfg, unet, device, budget, done=done)
     loop.run(data, rng, out / "log.jsonl", show_progress)
     kept = loop.best.restore_if_collapsed(unet, done + loop.step)
-    fitting = data[2]
     gain = fit_structure_gain(unet, fitting, device) if fitting is not None else None
     config = {
         "unet": unet.config.to_dict(),
         "structure_gain": gain.to_dict() if gain is not None else None,
         "train": asdict(cfg) | {"steps": loop.step},
         "cimp": {"run": str(run.path.resolve()), "weights": run.weights_id},
-        "examples": data[3],
+        "examples": about,
         "steps_done": done + loop.step,
         "kept_step": kept,  # whose weights were saved (not the last: the training collapsed)
         "precision": "bfloat16" if cfg.bf16 and bf16_native(device) else "float32",
@@ -299,8 +299,8 @@ def _training_data(cfg: DenoiserConfig, encoder, normalizer, *, show_progress):
     if cfg.twin:
         cases = _twin(cfg.seed, cfg.twin, cfg, show_progress)
         held = _twin(cfg.seed + VAL_SEED, min(64, max(cfg.twin // 10, 4)), cfg, False)
-        train.append(_twin_examples(encoder, normalizer, cases))
-        val.append(_twin_examples(encoder, normalizer, held))
+        train.append(twin_examples(encoder, normalizer, cases))
+        val.append(twin_examples(encoder, normalizer, held))
         fitting = fitting_examples(cfg, encoder, normalizer)
         about["twin"] = {
             "cases": cfg.twin,
@@ -328,7 +328,7 @@ def fitting_examples(cfg: DenoiserConfig, encoder, normalizer):
         return None
     n = min(FIT_CASES, max(cfg.twin // 10, MIN_FIT))
     cases = _twin(cfg.seed + FIT_SEED, n, cfg, False, low_dose_share=1.0)
-    return _twin_examples(encoder, normalizer, cases)
+    return twin_examples(encoder, normalizer, cases)
 
 
 def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool, *, low_dose_share=LOW_DOSES):
@@ -349,7 +349,8 @@ def _twin(seed: int, n: int, cfg: DenoiserConfig, show_progress: bool, *, low_do
     ]
 
 
-def _twin_examples(encoder, normalizer, cases) -> Examples:
+def twin_examples(encoder, normalizer, cases) -> Examples:
+    """`examples` of twin cases (`twin.TwinCase`): the noise-free image is the target."""
     return examples(
         encoder,
         normalizer,
